@@ -1,0 +1,61 @@
+"""Where the product reads and writes: one place for every path.
+
+All output lands under the warehouse folder, ``$KPI_WAREHOUSE_DIR`` (default
+``<repo>/warehouse``); the dashboard is written to ``$KPI_DASHBOARD_DIR`` (default
+``<repo>/dashboards/build``). Functions, not constants, so tests can point the
+environment variables at temporary folders.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+CONTRACTS_DIR = PACKAGE_DIR / "contracts"
+
+
+def warehouse_dir() -> Path:
+    """The warehouse folder (``$KPI_WAREHOUSE_DIR``, default ``<repo>/warehouse``), created if missing."""
+    path = Path(os.environ.get("KPI_WAREHOUSE_DIR") or PROJECT_ROOT / "warehouse").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def landing_dir() -> Path:
+    """Folder where department files land, one sub-folder per source (``landing/<source>/``)."""
+    return warehouse_dir() / "landing"
+
+
+def sample_truth_dir() -> Path:
+    """Where the sample generator writes the ground truth of the files it generated."""
+    return warehouse_dir() / "sample_truth"
+
+
+def work_db_path() -> Path:
+    """The operator's working DuckDB database: raw layer, dbt models, quarantine."""
+    path = warehouse_dir() / "work"
+    path.mkdir(parents=True, exist_ok=True)
+    return path / "work.duckdb"
+
+
+def analytics_db_path() -> Path:
+    """The published, PII-free analyst database (replaced atomically by the publish step)."""
+    return warehouse_dir() / "analytics.duckdb"
+
+
+def dashboard_dir() -> Path:
+    """Folder of the static dashboard (``$KPI_DASHBOARD_DIR``, default ``<repo>/dashboards/build``)."""
+    path = Path(os.environ.get("KPI_DASHBOARD_DIR") or PROJECT_ROOT / "dashboards" / "build").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME for runs started by ``kpi``: run storage (SQLite) under the warehouse folder."""
+    path = warehouse_dir() / "dagster_home"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

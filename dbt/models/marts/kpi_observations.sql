@@ -1,0 +1,84 @@
+{#- The one list of KPI models: adding a KPI is a catalog row, an intermediate model and a line here. -#}
+{%- set kpi_models = [
+    'int_kpi_eldercare__care_workers_per_10k_elderly',
+    'int_kpi_funeral__eco_burial_rate',
+    'int_kpi_volunteer__registered_share_of_residents',
+    'int_kpi_digital__online_service_rate',
+    'int_kpi_digital__online_case_rate',
+] -%}
+
+with catalog as (
+    select * from {{ ref('kpi_catalog') }}
+),
+
+geographies as (
+    select * from {{ ref('geographies') }}
+),
+
+periods as (
+    select * from {{ ref('int_periods') }}
+),
+
+kpi_rows as (
+    {% for model in kpi_models %}
+    select
+        kpi_id,
+        cast(period_year as integer) as period_year,
+        geo_code,
+        cast(numerator as double) as numerator,
+        cast(denominator as double) as denominator
+    from {{ ref(model) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+town_rows as (
+    select kpi_rows.*
+    from kpi_rows
+    inner join geographies
+        on kpi_rows.geo_code = geographies.geo_code
+        and geographies.geo_level = 'town_street'
+),
+
+district_rollup as (
+    select
+        town_rows.kpi_id,
+        town_rows.period_year,
+        '{{ var("district_code") }}' as geo_code,
+        sum(town_rows.numerator) as numerator,
+        sum(town_rows.denominator) as denominator
+    from town_rows
+    inner join catalog on town_rows.kpi_id = catalog.kpi_id
+    where catalog.is_additive
+    group by town_rows.kpi_id, town_rows.period_year
+),
+
+district_direct as (
+    select * from kpi_rows where geo_code = '{{ var("district_code") }}'
+),
+
+all_rows as (
+    select * from town_rows
+    union all
+    select * from district_rollup
+    union all
+    select * from district_direct
+)
+
+select
+    all_rows.kpi_id,
+    all_rows.period_year,
+    geographies.geo_level,
+    all_rows.geo_code,
+    geographies.geo_name_zh,
+    all_rows.numerator,
+    all_rows.denominator,
+    case
+        when all_rows.denominator > 0 then all_rows.numerator / all_rows.denominator * catalog.scale_factor
+    end as value,
+    periods.is_partial_year,
+    periods.period_end_date
+from all_rows
+inner join catalog on all_rows.kpi_id = catalog.kpi_id
+inner join geographies on all_rows.geo_code = geographies.geo_code
+inner join periods on all_rows.period_year = periods.period_year

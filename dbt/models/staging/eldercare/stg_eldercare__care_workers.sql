@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ source('eldercare', 'eldercare_care_workers') }}
+),
+
+renamed as (
+    select
+        person_key,
+        employer_name,
+        geo_code,
+        cast(hire_date as date) as hire_date,
+        cast(leave_date as date) as leave_date,
+        skill_level,
+        _source_file,
+        _row_number
+    from source
+)
+
+select * from renamed
