@@ -104,7 +104,7 @@ def _card(kpi: pd.Series, obs: pd.DataFrame) -> str:
         meets = latest.value >= kpi.target_value if kpi.direction == "increase" else latest.value <= kpi.target_value
     status = {True: ("✔", "已达到目标 Target met", "met"), False: ("✘", "未达到目标 Target not met", "notmet"), None: ("?", "无数据 No data", "na")}[meets]
     trend_html = trend_figure(d, kpi).to_html(full_html=False, include_plotlyjs=False, config=PLOT_CONFIG)
-    towns_html = ""
+    towns_html = '<p class="note">本指标只在全区层面统计。 District-level indicator: no town/street breakdown.</p>'
     if latest is not None:
         towns = obs[(obs.kpi_id == kpi.kpi_id) & (obs.geo_level == "town_street") & (obs.period_year == latest.period_year)]
         if len(towns):
@@ -112,7 +112,7 @@ def _card(kpi: pd.Series, obs: pd.DataFrame) -> str:
                 full_html=False, include_plotlyjs=False, config=PLOT_CONFIG
             )
     e = html.escape
-    value_attr = "" if latest is None else f' data-value="{latest.value!r}" data-year="{int(latest.period_year)}"'
+    value_attr = "" if latest is None else f' data-value="{float(latest.value)!r}" data-year="{int(latest.period_year)}"'
     ytd = ""
     if len(partial):
         p = partial.iloc[-1]
