@@ -35,6 +35,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,10 @@ class SampleGenerator:
         self.frames: dict[str, pd.DataFrame] = {}
 
     # -- helpers -------------------------------------------------------------------------
+    def rng_for(self, name: str) -> np.random.Generator:
+        """An independent random stream per domain plug-in (stable when other domains change)."""
+        return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+
     def _trend(self, pair: np.ndarray, i: int, year: int) -> float:
         start, end = pair[i]
         return start + (end - start) * (year - BASE_YEAR) / 5
@@ -374,26 +379,37 @@ class SampleGenerator:
         return self.frames
 
 
+def kpi_rows(kpi: str, year: int, num_by_town: pd.Series, den_by_town: pd.Series, factor: float,
+             code_of: dict[str, str], district: bool = True) -> list[tuple]:
+    """Rows ``(kpi_id, period_year, geo_code, numerator, denominator, value)`` for every town/street
+    that has a numerator or denominator entry (keyed by Chinese name), plus the district sum.
+    ``value`` is numerator / denominator * factor, NaN where the denominator is 0."""
+    rows = []
+
+    def row(code, num, den):
+        rows.append((kpi, year, code, num, den, num / den * factor if den > 0 else float("nan")))
+
+    for name, code in code_of.items():
+        if name in num_by_town.index or name in den_by_town.index:
+            row(code, float(num_by_town.get(name, 0)), float(den_by_town.get(name, 0)))
+    if district and (len(num_by_town) or len(den_by_town)):
+        row(DISTRICT_CODE, float(num_by_town.sum()), float(den_by_town.sum()))
+    return rows
+
+
 def ground_truth(frames: dict[str, pd.DataFrame], town_list: list[Town] | None = None) -> pd.DataFrame:
     """Every KPI value counted from the generated records with pandas (independent of dbt).
 
     Returns a frame ``kpi_id, period_year, geo_code, numerator, denominator, value`` for the
     district (``110115``) and each town/street with data. Rates are in %, the care-worker
-    ratio per 10,000 residents aged 60+. A geography whose denominator is 0 has no row.
+    ratio per 10,000 residents aged 60+. A geography whose denominator is 0 has value NaN.
     """
     town_list = town_list or towns()
     code_of = {t.name_zh: t.code for t in town_list}
     out = []
 
     def emit(kpi, year, by_town_num: pd.Series, by_town_den: pd.Series, factor: float):
-        for name in code_of:
-            num = float(by_town_num.get(name, 0))
-            den = float(by_town_den.get(name, 0))
-            if den > 0:
-                out.append((kpi, year, code_of[name], num, den, num / den * factor))
-        num, den = float(by_town_num.sum()), float(by_town_den.sum())
-        if den > 0:
-            out.append((kpi, year, DISTRICT_CODE, num, den, num / den * factor))
+        out.extend(kpi_rows(kpi, year, by_town_num, by_town_den, factor, code_of))
 
     pop = frames["population"]
     workers = frames["care_workers"]
@@ -431,19 +447,29 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 20211) -> dict[str, 
     ``out_dir/sample_truth/ground_truth.csv``. Returns row counts per source.
     Raises ``ValueError`` for a non-positive scale.
     """
+    from daxing_kpi.sample.domains import modules
+
     gen = SampleGenerator(scale=scale, seed=seed)
-    frames = gen.build()
+    frames: dict = dict(gen.build())
+    plugins = modules()
+    for mod in plugins:
+        frames.update(mod.build(gen))
     out_dir = Path(out_dir)
     counts = {}
     stamp = EXPORT_DATE.strftime("%Y%m%d")
     for source, df in frames.items():
         folder = out_dir / "landing" / source
         folder.mkdir(parents=True, exist_ok=True)
+        if callable(df):
+            df(folder)
+            counts[source] = sum(1 for _ in folder.iterdir())
+            continue
         df.to_csv(folder / f"{source}_{stamp}.csv", index=False, encoding="utf-8")
         counts[source] = len(df)
     truth_dir = out_dir / "sample_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
-    ground_truth(frames, gen.towns).to_csv(truth_dir / "ground_truth.csv", index=False)
+    truth = pd.concat([ground_truth(gen.frames, gen.towns), *(mod.ground_truth(gen) for mod in plugins)], ignore_index=True)
+    truth.to_csv(truth_dir / "ground_truth.csv", index=False)
     meta = {"scale": scale, "seed": seed, "cutoff": CUTOFF.isoformat(), "rows": counts}
     meta["fingerprint"] = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
     (truth_dir / "sample.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
