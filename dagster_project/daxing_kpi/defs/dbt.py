@@ -4,24 +4,50 @@
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from daxing_kpi.paths import DBT_PROJECT_DIR, work_db_path, warehouse_dir
+from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, warehouse_dir, work_db_path
 
 # The dbt installed beside this Python (the project's virtual environment), else the one on PATH.
 _VENV_DBT = os.path.join(os.path.dirname(sys.executable), "dbt")
 DBT_EXECUTABLE = _VENV_DBT if os.path.exists(_VENV_DBT) else (shutil.which("dbt") or "dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():  # first start outside `dagster dev`: parse once
+
+
+def _newest_source_mtime() -> float:
+    """Newest modification time of the files dbt parses (models, macros, tests, seeds, project)."""
+    roots = [DBT_PROJECT_DIR / d for d in ("models", "macros", "tests")] + [SEEDS_DIR]
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"] + [p for r in roots if r.exists() for p in r.rglob("*") if p.is_file()]
+    return max(p.stat().st_mtime for p in files)
+
+
+def ensure_manifest() -> None:
+    """Parse the dbt project when the manifest is missing or older than a dbt file.
+
+    Parses into a private target folder and moves the manifest into place with one rename, so
+    processes starting at the same time never read a half-written manifest.
+    """
+    manifest = dbt_project.manifest_path
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
+        return
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp_target = Path(tempfile.mkdtemp(prefix="parse-", dir=manifest.parent))
     DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE).cli(
-        ["parse", "--quiet"], target_path=dbt_project.target_path
+        ["parse", "--quiet"], target_path=tmp_target
     ).wait()
+    os.replace(tmp_target / "manifest.json", manifest)
+    shutil.rmtree(tmp_target, ignore_errors=True)
+
+
+dbt_project.prepare_if_dev()
+ensure_manifest()
 
 
 class LayerTranslator(DagsterDbtTranslator):
