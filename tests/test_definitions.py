@@ -30,7 +30,7 @@ def test_asset_keys_and_groups():
         "raw/govservice_service_cases",
         "staging/stg_funeral__burials",
         "marts/kpi_observations",
-        "marts/kpi_catalog",
+        "marts/dim_kpi_catalog",
         "marts/geographies",
         "analytics_database",
         "kpi_dashboard",
@@ -42,7 +42,7 @@ def test_asset_keys_and_groups():
     assert groups["staging/stg_funeral__burials"] == "staging"
     # the publish step waits for the marts (it is downstream of them)
     upstream = {k.to_user_string() for k in graph.get(defs.resolve_assets_def("analytics_database").key).parent_keys}
-    assert {"marts/kpi_observations", "marts/kpi_catalog", "marts/geographies"} <= upstream
+    assert {"marts/kpi_observations", "marts/dim_kpi_catalog", "marts/geographies"} <= upstream
 
 
 def test_telemetry_is_off_in_the_project_configuration():

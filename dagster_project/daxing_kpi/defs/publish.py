@@ -7,9 +7,13 @@ from daxing_kpi.dashboard import build_dashboard
 from daxing_kpi.warehouse import PUBLISHED_MARTS, publish
 
 
+# dbt model names of published tables whose dbt name differs from the published one (dbt alias).
+DBT_MODEL_OF = {"kpi_catalog": "dim_kpi_catalog"}
+
+
 @dg.asset(
     group_name="publish",
-    deps=[dg.AssetKey(["marts", t]) for t in PUBLISHED_MARTS],
+    deps=[dg.AssetKey(["marts", DBT_MODEL_OF.get(t, t)]) for t in PUBLISHED_MARTS],
     description="warehouse/analytics.duckdb: the PII-free analyst database, replaced atomically after the blocking checks pass.",
     kinds={"duckdb"},
 )

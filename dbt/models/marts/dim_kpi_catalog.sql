@@ -1,3 +1,6 @@
+{{ config(alias="kpi_catalog") }}
+{#- Published as `kpi_catalog` (the analyst contract); the dbt name differs from the seed it selects from. -#}
+
 select
     plan_id,
     kpi_id,
