@@ -32,6 +32,10 @@ def test_asset_keys_and_groups():
         "marts/kpi_observations",
         "marts/dim_kpi_catalog",
         "marts/geographies",
+        "marts/kpi_scorecard",
+        "audit/ingest_audit",
+        "marts/ingest_audit",
+        "intermediate/int_kpi_progress_inputs",
         "analytics_database",
         "kpi_dashboard",
     ]:
@@ -42,7 +46,7 @@ def test_asset_keys_and_groups():
     assert groups["staging/stg_funeral__burials"] == "staging"
     # the publish step waits for the marts (it is downstream of them)
     upstream = {k.to_user_string() for k in graph.get(defs.resolve_assets_def("analytics_database").key).parent_keys}
-    assert {"marts/kpi_observations", "marts/dim_kpi_catalog", "marts/geographies"} <= upstream
+    assert {"marts/kpi_observations", "marts/dim_kpi_catalog", "marts/geographies", "marts/kpi_scorecard"} <= upstream
 
 
 def test_telemetry_is_off_in_the_project_configuration():

@@ -2,8 +2,16 @@
 
 Subcommands:
   kpi run      run the nightly job now (the same Dagster job the 02:00 schedule starts)
+  kpi sql      run SQL on the published database, read-only (daxing_kpi.analyst)
+  kpi export   export published tables to CSV, XLSX or Parquet (daxing_kpi.analyst)
+  kpi status   latest publication, data freshness per source, failed checks (daxing_kpi.analyst)
+  kpi dagster-home   prepare DAGSTER_HOME for the Dagster services (see README, Running as a service)
+  kpi build    dbt build of the prepared warehouse on another target, e.g. Spark, timed (daxing_kpi.engines)
 
-Exit codes: 0 success; 1 the run failed (what failed is printed); 2 usage error.
+Exit codes: 0 success; 1 the run failed (what failed is printed); 2 usage error; 5 (run) another
+run is in progress (its owner is printed; `kpi run --wait` queues behind it instead).
+sql, export and status add 3 (refused: the published database is read-only) and 4 (the published
+database does not exist yet); see daxing_kpi.analyst.
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ import shutil
 import sys
 
 import daxing_kpi  # noqa: F401  (telemetry off)
-from daxing_kpi import paths
+from daxing_kpi import analyst, engines, paths
+
+
+EXIT_BUSY = 5  # `kpi run`: another run holds the warehouse lock; nothing was started
 
 
 def prepare_dagster_home() -> str:
@@ -25,25 +36,81 @@ def prepare_dagster_home() -> str:
     return str(home)
 
 
-def run_job(trigger: str = "manual") -> int:
+def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) -> int:
     """Execute ``refresh_kpis_job`` in this process on the persistent Dagster instance.
 
-    Returns 0 when the run succeeded, 1 otherwise (failed steps are printed).
+    Takes the warehouse lock first (:mod:`daxing_kpi.runlock`): when another run holds it,
+    prints who and returns 5, or waits for it with ``wait=True``. Prints one line per stage and
+    step (:mod:`daxing_kpi.progress`); Dagster's full log goes to ``warehouse/logs/`` (and to
+    the console with ``verbose=True``). Returns 0 when the run succeeded, 1 otherwise (the
+    failure report is printed; see :mod:`daxing_kpi.operations`).
     """
-    prepare_dagster_home()
-    import dagster as dg
+    import contextlib
+    import datetime as dt
+    import traceback
+    import uuid
 
-    from daxing_kpi.definitions import defs
+    from daxing_kpi import operations
+    from daxing_kpi.runlock import RunLock, RunLockBusy, describe_owner
 
-    job = defs.resolve_job_def("refresh_kpis_job")
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, tags={"trigger": trigger}, raise_on_error=False)
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        print(f"\nRUN FAILED (run id {result.run_id}). Failed steps: {', '.join(failed) or 'see the log above'}", file=sys.stderr)
-        print(f"The published database was not replaced: {paths.analytics_db_path()}", file=sys.stderr)
+    run_id = str(uuid.uuid4())
+    lock = RunLock()
+    try:
+        stale = lock.acquire(
+            run_id=run_id, trigger=trigger, wait=wait,
+            on_wait=lambda owner: print(f"Waiting for the run in progress to finish: {describe_owner(owner)}", flush=True),
+        )
+    except RunLockBusy as busy:
+        print(str(busy), file=sys.stderr)
+        return EXIT_BUSY
+    progress = None
+    log_path = paths.logs_dir() / f"{dt.datetime.now():%Y%m%d-%H%M%S}_{run_id}.log"
+    print(f"kpi run {run_id} (trigger {trigger}); full log: {log_path}", flush=True)
+    print("  loading the job (Dagster, dbt manifest, contracts) ...", flush=True)
+    try:
+        prepare_dagster_home()
+        import dagster as dg
+
+        from daxing_kpi.definitions import defs
+        from daxing_kpi.progress import RunProgress
+
+        with dg.DagsterInstance.get() as instance:
+            if stale:
+                report = operations.handle_crashed_run(stale, instance, detected_by=f"kpi run {run_id}")
+                print(f"Note: the previous run {stale.get('run_id')} (pid {stale.get('pid')}) died without finishing;"
+                      f" recorded as crashed (report {report}). Its leftovers are removed now.", flush=True)
+            job = defs.resolve_job_def("refresh_kpis_job")
+            progress = RunProgress(instance, run_id, log_path)
+            progress.start()
+            quiet = None if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+            # dbt's own output (dagster-dbt echoes it to stdout) goes to the log file unless verbose
+            with contextlib.ExitStack() as stack:
+                if not verbose:
+                    stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(log_path, "a", encoding="utf-8"))))
+                try:
+                    result = job.execute_in_process(
+                        instance=instance, run_id=run_id, run_config=quiet, tags={"trigger": trigger}, raise_on_error=False
+                    )
+                finally:
+                    progress.stop()
+    except Exception as e:  # the job could not even start (broken definitions, unreadable instance, ...)
+        row = {"run_id": run_id, "trigger": trigger, "started_at": dt.datetime.now()}
+        report = operations.write_failure_report(row, None, "could not start the job", "".join(traceback.format_exception(e)))
+        operations.notify_failure(report)
+        print(f"\nRUN FAILED before the job started: {e}\nReport: {report}", file=sys.stderr)
         return 1
-    print(f"\nRun {result.run_id} succeeded.")
+    finally:
+        lock.release()
+    if not result.success:
+        reports = sorted(paths.failures_dir().glob(f"*_{run_id}.txt"))
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        print(f"\nRUN FAILED (run id {run_id}). Failed steps: {', '.join(failed) or 'see the report'}", file=sys.stderr)
+        if reports:
+            print(reports[-1].read_text(encoding="utf-8"), file=sys.stderr)
+            print(f"Report: {reports[-1]}", file=sys.stderr)
+        return 1
+    print(f"  {progress.summary()}")
+    print(f"\nRun {run_id} succeeded.")
     print(f"Published database: {paths.analytics_db_path()}")
     print(f"Dashboard: {paths.dashboard_dir() / 'index.html'}")
     return 0
@@ -54,9 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run the nightly job now (load, model, check, publish, dashboard)")
     p_run.add_argument("--trigger", default="manual", choices=["manual", "schedule", "sensor"], help="recorded with the run")
+    p_run.add_argument("--wait", action="store_true", help="when another run is in progress, wait for it instead of exiting")
+    p_run.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's full log on the console")
+    sub.add_parser("dagster-home", help="prepare $KPI_WAREHOUSE_DIR/dagster_home (dagster.yaml) for the Dagster services; print its path")
+    analyst.add_subcommands(sub)
+    engines.add_subcommand(sub)
     args = parser.parse_args(argv)
+    if args.command in analyst.COMMANDS:
+        return analyst.dispatch(args)
+    if args.command == "build":
+        return engines.run_subcommand(args)
     if args.command == "run":
-        return run_job(args.trigger)
+        return run_job(args.trigger, wait=args.wait, verbose=args.verbose)
+    if args.command == "dagster-home":
+        print(prepare_dagster_home())
+        return 0
     return 2
 
 

@@ -4,15 +4,19 @@ import dagster as dg
 
 import daxing_kpi  # noqa: F401  (turns off telemetry before the libraries load)
 from daxing_kpi.defs.dbt import daxing_dbt_models, dbt_resource
-from daxing_kpi.defs.ingest import landing_files, raw_assets, raw_checks
+from daxing_kpi.defs.docs import dbt_docs_site
+from daxing_kpi.defs.ingest import ingest_audit, landing_files, raw_assets
+from daxing_kpi.defs.operations import RunGuard, landing_files_sensor, stale_run_sensor
 from daxing_kpi.defs.publish import analytics_database, kpi_dashboard
-from daxing_kpi.defs.quality import mart_checks
+from daxing_kpi.defs.quality import landed_file_checks, mart_checks, quality_data_docs
 from daxing_kpi.defs.schedules import refresh_kpis_job, refresh_kpis_job_schedule
 
 defs = dg.Definitions(
-    assets=[landing_files, *raw_assets, daxing_dbt_models, analytics_database, kpi_dashboard],
-    asset_checks=[*raw_checks, *mart_checks],
+    assets=[landing_files, *raw_assets, ingest_audit, daxing_dbt_models, analytics_database, kpi_dashboard, dbt_docs_site,
+            quality_data_docs],
+    asset_checks=[*landed_file_checks, *mart_checks],
     jobs=[refresh_kpis_job],
     schedules=[refresh_kpis_job_schedule],
-    resources={"dbt": dbt_resource},
+    sensors=[landing_files_sensor, stale_run_sensor],
+    resources={"dbt": dbt_resource, "run_guard": RunGuard()},
 )

@@ -18,6 +18,12 @@ SEEDS_DIR = PROJECT_ROOT / "seeds"
 CONTRACTS_DIR = PACKAGE_DIR / "contracts"
 
 
+def contracts_dir() -> Path:
+    """Folder of the data contracts: ``$KPI_CONTRACTS_DIR`` (tests, a deployment's own copy), default
+    the package's ``contracts/``."""
+    return Path(os.environ.get("KPI_CONTRACTS_DIR") or CONTRACTS_DIR).resolve()
+
+
 def warehouse_dir() -> Path:
     """The warehouse folder (``$KPI_WAREHOUSE_DIR``, default ``<repo>/warehouse``), created if missing."""
     path = Path(os.environ.get("KPI_WAREHOUSE_DIR") or PROJECT_ROOT / "warehouse").resolve()
@@ -48,8 +54,32 @@ def analytics_db_path() -> Path:
 
 
 def dashboard_dir() -> Path:
-    """Folder of the static dashboard (``$KPI_DASHBOARD_DIR``, default ``<repo>/dashboards/build``)."""
-    path = Path(os.environ.get("KPI_DASHBOARD_DIR") or PROJECT_ROOT / "dashboards" / "build").resolve()
+    """Folder of the static dashboard (``$KPI_DASHBOARD_DIR``, default ``<repo>/dashboards/build``).
+
+    Once published it is a symbolic link to the current version folder (see
+    :mod:`daxing_kpi.atomic`); the link itself is returned, not the folder it points to.
+    """
+    path = Path(os.environ.get("KPI_DASHBOARD_DIR") or PROJECT_ROOT / "dashboards" / "build")
+    path = path.parent.resolve() / path.name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_lock_path() -> Path:
+    """Lock file of the nightly job (``warehouse/run.lock``): who runs now, or who ran last."""
+    return warehouse_dir() / "run.lock"
+
+
+def logs_dir() -> Path:
+    """Full logs of the runs started by ``kpi run`` (one file per run), created if missing."""
+    path = warehouse_dir() / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def failures_dir() -> Path:
+    """Failure reports (one short text file per failed run), created if missing."""
+    path = warehouse_dir() / "failures"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,12 +1,15 @@
 """Great Expectations suites run on bounded pandas batches (aggregates or small marts).
 
 GX's SQL datasource through duckdb-engine returned empty metrics on this stack, so every
-suite here validates a pandas frame built by a bounded SQL query (one row per source, year
-and town/street, or one mart of a few thousand rows). Row-level rules on large tables run as
-dbt tests inside DuckDB instead.
+suite here validates a pandas frame built by a bounded SQL query: one row per landing file,
+per town/street (and year), per source, or one row per KPI, year and geography of the mart
+``kpi_observations`` (a few thousand rows at any sample scale). Row-level rules on large tables
+run as dbt tests inside DuckDB instead; :mod:`daxing_kpi.checks` builds the frames.
 
-:func:`validate_frame` returns a :class:`SuiteResult` whose ``failures`` name each failed
-expectation with its observed counts and a few offending values.
+:func:`validate_frame` returns a :class:`SuiteResult`: success, each failed expectation with its
+observed counts and the keys of the offending rows (GX's ``unexpected_index_list`` on the
+frame's key columns), and the validation result as JSON for the Data Docs
+(:mod:`daxing_kpi.quality_docs`).
 """
 
 from __future__ import annotations
@@ -22,21 +25,43 @@ import pandas as pd  # noqa: E402
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
+# Entries of the value and index lists kept in the stored validation result (the Data Docs page).
+STORED_LIST_LIMIT = 50
+
 
 @dataclass
 class SuiteResult:
-    """Outcome of one suite on one batch."""
+    """Outcome of one suite on one batch.
+
+    ``failures``: one dict per failed expectation: ``expectation`` (GX type), ``column``,
+    ``observed`` (text), ``unexpected_count``, ``keys`` (the offending rows' key columns, as
+    dicts), ``expected`` (the expectation's arguments). ``result_json``: GX's validation result
+    (``ExpectationSuiteValidationResult.to_json_dict()``, long lists cut to
+    :data:`STORED_LIST_LIMIT`).
+    """
 
     suite: str
     success: bool
     evaluated: int
     failures: list[dict] = field(default_factory=list)
+    result_json: dict | None = None
 
     def summary(self) -> str:
         if self.success:
             return f"{self.suite}: all {self.evaluated} expectations met"
         parts = [f"{f['expectation']}({f.get('column') or ''}): {f['observed']}" for f in self.failures]
         return f"{self.suite}: {len(self.failures)} of {self.evaluated} expectations failed: " + "; ".join(parts)
+
+    def offending_keys(self, limit: int | None = None) -> list[dict]:
+        """Key columns of the offending rows of every failed expectation (each row once, in order)."""
+        seen, out = set(), []
+        for f in self.failures:
+            for k in f.get("keys") or []:
+                t = tuple(sorted(k.items()))
+                if t not in seen:
+                    seen.add(t)
+                    out.append(k)
+        return out[:limit] if limit else out
 
 
 _CONTEXT = None
@@ -56,58 +81,156 @@ def _context():
     return _CONTEXT
 
 
-def validate_frame(df: pd.DataFrame, suite_name: str, expectations: list) -> SuiteResult:
-    """Validate ``df`` against a list of GX expectation objects (a suite named ``suite_name``)."""
-    ctx = _context()
-    batch_def = (
-        ctx.data_sources.add_or_update_pandas(f"ds_{suite_name}")
-        .add_dataframe_asset(f"asset_{suite_name}")
-        .add_batch_definition_whole_dataframe(f"batch_{suite_name}")
-    )
+_BATCH_DEFINITION = None
+
+
+def _batch_definition():
+    """One pandas data source, data-frame asset and whole-frame batch definition for every suite
+    (the frame is a batch parameter): registering one per suite rewrites GX's project config each
+    time, which grows with every suite."""
+    global _BATCH_DEFINITION
+    if _BATCH_DEFINITION is None:
+        _BATCH_DEFINITION = (
+            _context().data_sources.add_or_update_pandas("daxing_kpi_frames")
+            .add_dataframe_asset("bounded_batch")
+            .add_batch_definition_whole_dataframe("whole_frame")
+        )
+    return _BATCH_DEFINITION
+
+
+def _cut(result: dict) -> dict:
+    """A validation result dict with its long value and index lists cut to :data:`STORED_LIST_LIMIT`."""
+    for r in result.get("results", []):
+        res = r.get("result") or {}
+        for k, v in list(res.items()):
+            if isinstance(v, list) and len(v) > STORED_LIST_LIMIT:
+                res[k] = v[:STORED_LIST_LIMIT]
+    return result
+
+
+def validate_frame(df: pd.DataFrame, suite_name: str, expectations: list, key_columns: list[str] | None = None) -> SuiteResult:
+    """Validate ``df`` against a list of GX expectation objects (a suite named ``suite_name``).
+
+    ``key_columns``: columns of ``df`` that identify a row; the failures then name the offending
+    rows by them (GX ``unexpected_index_column_names``).
+    """
+    batch_def = _batch_definition()
     suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
-    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
-    result = batch.validate(suite)
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df.reset_index(drop=True)})
+    result_format: dict = {"result_format": "COMPLETE"}
+    if key_columns:
+        result_format["unexpected_index_column_names"] = list(key_columns)
+    result = batch.validate(suite, result_format=result_format)
     failures = []
     for r in result.results:
-        if not r.success:
-            cfg = r.expectation_config
-            res = r.result or {}
-            observed = res.get("observed_value")
-            if observed is None:
-                observed = f"{res.get('unexpected_count', '?')} unexpected of {res.get('element_count', '?')}"
-            failures.append(
-                {
-                    "expectation": cfg.type,
-                    "column": cfg.kwargs.get("column"),
-                    "observed": str(observed)[:300],
-                    "sample": [str(v) for v in (res.get("partial_unexpected_list") or [])[:5]],
-                    "expected": {k: str(v)[:200] for k, v in cfg.kwargs.items() if k not in ("batch_id", "column")},
-                }
-            )
-    return SuiteResult(suite_name, bool(result.success), len(result.results), failures)
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        res = r.result or {}
+        observed = res.get("observed_value")
+        if observed is None and res.get("partial_missing_list") is not None:
+            observed = f"missing {res['partial_missing_list'][:10]}"
+        if observed is None:
+            observed = f"{res.get('unexpected_count', '?')} unexpected of {res.get('element_count', '?')}"
+        keys = []
+        for row in res.get("unexpected_index_list") or []:
+            if isinstance(row, dict):
+                keys.append({k: (None if pd.isna(v) else v) for k, v in row.items()})
+        failures.append(
+            {
+                "expectation": cfg.type,
+                "column": cfg.kwargs.get("column"),
+                "observed": str(observed)[:300],
+                "unexpected_count": res.get("unexpected_count"),
+                "keys": keys,
+                "sample": [str(v) for v in (res.get("partial_unexpected_list") or [])[:5]],
+                "expected": {k: str(v)[:200] for k, v in cfg.kwargs.items() if k not in ("batch_id", "column")},
+            }
+        )
+    return SuiteResult(suite_name, bool(result.success), len(result.results), failures, _cut(result.to_json_dict()))
 
 
 E = gx.expectations
 
 
-def town_coverage_expectations(expected_codes: list[str], count_column: str = "rows_count") -> list:
-    """Per-source aggregate (one row per ``geo_code``): only known towns, and every expected one present."""
+# -- landed files -------------------------------------------------------------------------------------
+
+
+def accounting_expectations() -> list:
+    """One row per landing file: rows read = loaded + quarantined + superseded (``unaccounted`` = 0)."""
+    return [
+        E.ExpectColumnValuesToNotBeNull(column="file_name"),
+        E.ExpectColumnValuesToBeBetween(column="unaccounted", min_value=0, max_value=0),
+        E.ExpectColumnValuesToBeBetween(column="rows_loaded", min_value=0),
+    ]
+
+
+def town_coverage_expectations(expected_codes: list[str], known_codes: list[str] | None = None,
+                               count_column: str = "rows_count") -> list:
+    """Per-source aggregate (one row per ``geo_code``, or per year and ``geo_code``, expected ones
+    included with 0 rows): only known codes (``known_codes``, default the expected ones), every
+    expected one present with at least one row."""
     return [
         E.ExpectColumnValuesToNotBeNull(column="geo_code"),
-        E.ExpectColumnValuesToBeInSet(column="geo_code", value_set=expected_codes),
+        E.ExpectColumnValuesToBeInSet(column="geo_code", value_set=known_codes or expected_codes),
         E.ExpectColumnDistinctValuesToContainSet(column="geo_code", value_set=expected_codes),
         E.ExpectColumnValuesToBeBetween(column=count_column, min_value=1),
     ]
 
 
-def observations_expectations(kpi_ids: list[str]) -> list:
-    """The mart ``kpi_observations``: every catalog KPI present, values within their bounds."""
+def conformance_expectations(max_rejected_share: float) -> list:
+    """One row per landing file: the share of its records rejected for breaking the contract."""
+    return [E.ExpectColumnValuesToBeBetween(column="rejected_share", min_value=0, max_value=max_rejected_share)]
+
+
+def duplicate_delivery_expectations(max_duplicate_share: float) -> list:
+    """One row per landing file: the share of its records that repeat a record already delivered."""
+    return [E.ExpectColumnValuesToBeBetween(column="duplicate_share", min_value=0, max_value=max_duplicate_share)]
+
+
+def row_count_expectations(max_change: float) -> list:
+    """One row per source: rows loaded against the last published delivery (``change_share``;
+    null without an earlier publication, which passes)."""
+    return [E.ExpectColumnValuesToBeBetween(column="change_share", min_value=-max_change, max_value=max_change)]
+
+
+# -- marts ---------------------------------------------------------------------------------------------
+
+
+def completeness_expectations() -> list:
+    """The expected grid (KPI × year × geography) with the mart's rows per cell: exactly one."""
+    return [E.ExpectColumnValuesToBeBetween(column="rows_count", min_value=1, max_value=1)]
+
+
+def rate_expectations() -> list:
+    """``pct_value``: values of KPIs in % (null for other units)."""
+    return [E.ExpectColumnValuesToBeBetween(column="pct_value", min_value=0, max_value=100)]
+
+
+def non_negative_expectations() -> list:
+    """Numerators (counts of persons, burials, sites ...), per-10,000 values and counts."""
     return [
-        E.ExpectColumnDistinctValuesToEqualSet(column="kpi_id", value_set=kpi_ids),
-        E.ExpectCompoundColumnsToBeUnique(column_list=["kpi_id", "period_year", "geo_code"]),
-        E.ExpectColumnValuesToNotBeNull(column="numerator"),
         E.ExpectColumnValuesToBeBetween(column="numerator", min_value=0),
-        E.ExpectColumnValuesToBeBetween(column="denominator", min_value=0, strict_min=True),
-        E.ExpectColumnValuesToBeBetween(column="pct_value", min_value=0, max_value=100),
         E.ExpectColumnValuesToBeBetween(column="per_10k_value", min_value=0),
+        E.ExpectColumnValuesToBeBetween(column="count_value", min_value=0),
     ]
+
+
+def denominator_expectations() -> list:
+    return [
+        E.ExpectColumnValuesToNotBeNull(column="denominator"),
+        E.ExpectColumnValuesToBeBetween(column="denominator", min_value=0, strict_min=True),
+    ]
+
+
+def additivity_expectations(tolerance: float) -> list:
+    """One row per additive KPI and year: district numerator/denominator minus the towns' sum."""
+    return [
+        E.ExpectColumnValuesToBeBetween(column="numerator_gap", min_value=-tolerance, max_value=tolerance),
+        E.ExpectColumnValuesToBeBetween(column="denominator_gap", min_value=-tolerance, max_value=tolerance),
+    ]
+
+
+def year_over_year_expectations() -> list:
+    """One row per KPI and full year at district level: ``excess`` = |change| − bound, at most 0."""
+    return [E.ExpectColumnValuesToBeBetween(column="excess", max_value=0)]

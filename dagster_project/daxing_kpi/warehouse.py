@@ -18,11 +18,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from daxing_kpi import raw_parquet
+from daxing_kpi.atomic import hold_point
 from daxing_kpi.ingest import Contract, IngestResult, raw_table_ddl
 from daxing_kpi.paths import analytics_db_path, warehouse_dir, work_db_path
 
+# Operator tables copied from the ``audit`` schema of the working database into each publication.
+OPERATOR_TABLES = ("pipeline_runs", "dq_results", "dq_kpi_status", "source_freshness")  # dq_*, source_freshness: issue 6
+# Order of the rows of each operator table in the published file.
+OPERATOR_TABLE_ORDER = {"pipeline_runs": "started_at", "dq_results": "checked_at, asset, check_name",
+                        "dq_kpi_status": "kpi_id", "source_freshness": "source_id"}
 # Tables of the analyst contract, copied from the ``marts`` schema of the working database.
-PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies")
+PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorecard", "ingest_audit",
+                   "kpi_long", "data_dictionary")  # kpi_long, data_dictionary: analysts' access (issue 9)
 
 
 def duckdb_settings() -> dict[str, str]:
@@ -42,6 +50,12 @@ def connect_work(read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only, config=duckdb_settings())
 
 
+AUDIT_COLUMNS_ADDED = (
+    ("rows_superseded", "BIGINT"), ("sheets", "VARCHAR"), ("delivery_scope", "VARCHAR"),
+    ("superseded_by", "VARCHAR"), ("duplicate_of", "VARCHAR"), ("file_modified_at", "VARCHAR"),
+)
+
+
 def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the operator's audit tables when missing (history kept across runs)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
@@ -56,11 +70,16 @@ def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
             run_id VARCHAR, source_id VARCHAR, file_name VARCHAR, sheet VARCHAR, row_number BIGINT,
             "column" VARCHAR, reason VARCHAR, value VARCHAR, quarantined_at TIMESTAMP)"""
     )
+    # columns added by the re-delivery rules (issue 5); older working databases get them here
+    for col, typ in AUDIT_COLUMNS_ADDED:
+        con.execute(f"ALTER TABLE audit.ingest_audit ADD COLUMN IF NOT EXISTS {col} {typ}")
 
 
 def write_raw(contract: Contract, result: IngestResult, run_id: str) -> dict[str, int]:
     """Replace the raw table of a source with the accepted rows of this run, in one transaction,
-    and record audit and quarantine rows. Returns ``rows_read, rows_loaded, rows_quarantined``."""
+    and record audit and quarantine rows (the quarantine of the source is replaced, the audit
+    appended); then write the source and the audit as Parquet (:mod:`daxing_kpi.raw_parquet`).
+    Returns ``rows_read, rows_loaded, rows_quarantined, rows_superseded``."""
     now = dt.datetime.now()
     with connect_work() as con:
         ensure_audit_tables(con)
@@ -85,14 +104,34 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str) -> dict[str
             audit.insert(0, "run_id", run_id)
             audit["loaded_at"] = now
             con.register("audit_df", audit)
-            con.execute(
-                "INSERT INTO audit.ingest_audit SELECT run_id, source_id, file_name, sha256, rows_read, rows_loaded,"
-                " rows_quarantined, status, reasons, loaded_at FROM audit_df"
-            )
+            con.execute("INSERT INTO audit.ingest_audit BY NAME SELECT * FROM audit_df")
             con.unregister("audit_df")
         con.execute("COMMIT")
-    totals = {k: int(sum(a[k] for a in result.audit)) for k in ("rows_read", "rows_loaded", "rows_quarantined")}
+        # the engine-neutral copy of the raw layer, read by the Spark target (issue 11)
+        raw_parquet.write_source(con, contract.source_id)
+        raw_parquet.write_audit(con)
+    totals = {k: int(sum(a.get(k, 0) for a in result.audit)) for k in ("rows_read", "rows_loaded", "rows_quarantined", "rows_superseded")}
     return totals
+
+
+def loaded_file_facts(source_id: str) -> dict[str, dict]:
+    """What the latest load of each file of a source recorded, by SHA-256: ``rows_read``,
+    ``delivery_scope`` (text of the audit) and ``sheets``; files loaded, superseded or partly superseded
+    only. Lets :func:`daxing_kpi.ingest.ingest_source` leave unread a file that later files wholly
+    supersede. Empty when the working database or its audit does not exist yet."""
+    if not work_db_path().exists():
+        return {}
+    try:
+        with connect_work(read_only=True) as con:
+            rows = con.execute(
+                "SELECT sha256, rows_read, delivery_scope, sheets FROM audit.ingest_audit"
+                " WHERE source_id = ? AND status IN ('loaded', 'superseded', 'partly_superseded') AND rows_read IS NOT NULL"
+                " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1",
+                [source_id],
+            ).fetchall()
+    except duckdb.Error:  # no audit table yet (a new warehouse)
+        return {}
+    return {r[0]: {"rows_read": r[1], "delivery_scope": r[2], "sheets": r[3]} for r in rows}
 
 
 def query_work(sql: str, params: list | None = None) -> pd.DataFrame:
@@ -106,7 +145,11 @@ def publish(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
 
     The new file is built next to the target (same file system), closed, then swapped in with
     ``os.replace``: readers see the old or the new version, never a half-built one. Returns the
-    published path. A ``publish_metadata`` table records the run id and time.
+    published path. A ``publish_metadata`` table records the run id and time, and
+    ``pipeline_runs`` the run history (``audit.pipeline_runs``, this run included, see
+    :mod:`daxing_kpi.operations`); ``dq_results`` (every check of every run, this run included),
+    ``dq_kpi_status`` and ``source_freshness`` come from the quality gate (:mod:`daxing_kpi.dq`).
+    Analysts holding the old file open keep reading it undisturbed.
     """
     target = analytics_db_path()
     tmp = target.with_name(f".{target.name}.{run_id}.tmp")
@@ -117,6 +160,12 @@ def publish(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
         con.execute(f"ATTACH '{work_db_path()}' AS work (READ_ONLY)")
         for t in tables:
             con.execute(f'CREATE TABLE main."{t}" AS SELECT * FROM work.marts."{t}"')
+        copy_sql_macros(con, "work", "marts")
+        for t in OPERATOR_TABLES:
+            if con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'work' AND schema_name = 'audit' AND table_name = ?", [t]
+            ).fetchone()[0]:
+                con.execute(f'CREATE TABLE main."{t}" AS SELECT * FROM work.audit."{t}" ORDER BY {OPERATOR_TABLE_ORDER[t]}')
         con.execute(
             "CREATE TABLE publish_metadata AS SELECT ? AS run_id, CAST(? AS TIMESTAMP) AS published_at",
             [run_id, dt.datetime.now()],
@@ -125,11 +174,29 @@ def publish(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, target)
     wal = target.with_name(target.name + ".wal")
-    if wal.exists():
-        wal.unlink()
+    wal.unlink(missing_ok=True)  # a stale log must never be replayed onto the new file
+    hold_point("publish:before-replace")  # crash tests kill the run here: new file built, not swapped in
+    os.replace(tmp, target)
+    wal.unlink(missing_ok=True)
     return target
+
+
+def copy_sql_macros(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> list[str]:
+    """Recreate in ``main`` of ``con`` the scalar SQL macros of ``database.schema`` (the progress
+    method's ``progress_status``, ``progress_ratio``, ... created by dbt in ``marts``), from their
+    definitions in ``duckdb_functions()``; overloads are kept. Returns the macro names copied."""
+    rows = con.execute(
+        "SELECT function_name, parameters, macro_definition FROM duckdb_functions()"
+        " WHERE database_name = ? AND schema_name = ? AND function_type = 'macro' ORDER BY function_name",
+        [database, schema],
+    ).fetchall()
+    overloads: dict[str, list[str]] = {}
+    for name, params, definition in rows:
+        overloads.setdefault(name, []).append(f"({', '.join(params)}) AS {definition}")
+    for name, bodies in overloads.items():
+        con.execute(f'CREATE OR REPLACE MACRO main."{name}"' + ", ".join(bodies))
+    return list(overloads)
 
 
 def copy_tree_atomically(src: Path, dst: Path) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from daxing_kpi.atomic import hold_point
+from daxing_kpi.defs.operations import RunGuard
 from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, warehouse_dir, work_db_path
 
 # The dbt installed beside this Python (the project's virtual environment), else the one on PATH.
@@ -69,10 +71,15 @@ def dbt_env() -> dict[str, str]:
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LayerTranslator(), project=dbt_project)
-def daxing_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def daxing_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, run_guard: RunGuard):
     """``dbt build``: seeds, staging and intermediate views, marts tables and every dbt test."""
     os.environ.update(dbt_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    events = iter(dbt.cli(["build"], context=context).stream())
+    first = next(events, None)
+    if first is not None:
+        yield first
+        hold_point("dbt:building")  # crash tests kill the run here, with dbt half-way
+        yield from events
 
 
 dbt_resource = DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)

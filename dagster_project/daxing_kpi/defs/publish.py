@@ -3,12 +3,25 @@
 
 import dagster as dg
 
+from daxing_kpi import dq
 from daxing_kpi.dashboard import build_dashboard
+from daxing_kpi.defs.operations import RunGuard
 from daxing_kpi.warehouse import PUBLISHED_MARTS, publish
 
 
 # dbt model names of published tables whose dbt name differs from the published one (dbt alias).
 DBT_MODEL_OF = {"kpi_catalog": "dim_kpi_catalog"}
+
+
+def _asset_graph(context: dg.AssetExecutionContext):
+    """The code location's asset graph (lineage of every KPI, every check key); a job executed in
+    process (``kpi run``) has no repository on its context, so the definitions are loaded then."""
+    try:
+        return context.repository_def.asset_graph
+    except Exception:  # noqa: BLE001 - dagster's CheckError when no repository is set
+        from daxing_kpi.definitions import defs
+
+        return defs.resolve_asset_graph()
 
 
 @dg.asset(
@@ -17,19 +30,28 @@ DBT_MODEL_OF = {"kpi_catalog": "dim_kpi_catalog"}
     description="warehouse/analytics.duckdb: the PII-free analyst database, replaced atomically after the blocking checks pass.",
     kinds={"duckdb"},
 )
-def analytics_database(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def analytics_database(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
+    run_guard.record_publication(context)  # this run's pipeline_runs row goes into the new file
+    # issue 6: this run's check results (dq_results), the gate against blocking checks that failed in an
+    # earlier run and were not re-run, per-KPI quality status and data freshness, all copied by publish()
+    gate = dq.prepare_publication(context.instance, context.run_id, _asset_graph(context))
     path = publish(context.run_id)
+    dq.record_source_baselines(context.run_id)  # row counts of this publication: the next run compares with them
     context.log.info(f"published database: {path}")
-    return dg.MaterializeResult(metadata={"path": str(path), "tables": ", ".join(PUBLISHED_MARTS)})
+    return dg.MaterializeResult(metadata={"path": str(path), "tables": ", ".join(PUBLISHED_MARTS), **gate})
 
 
 @dg.asset(
     group_name="publish",
     deps=[analytics_database],
-    description="dashboards/build/index.html: the planners' static KPI dashboard (offline, plotly.js bundled).",
+    description=(
+        "dashboards/build/: the planners' static KPI dashboard: index.html (every KPI's card by plan part, "
+        "review selector, filters), kpi/<kpi_id>.html (trend, towns/streets, tables, sources, quality), "
+        "data/ (CSV and XLSX downloads, small counts suppressed); offline, plotly.js once in assets/."
+    ),
     kinds={"plotly", "html"},
 )
-def kpi_dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def kpi_dashboard(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
     path = build_dashboard()
     context.log.info(f"dashboard: {path}")
     return dg.MaterializeResult(metadata={"path": str(path)})

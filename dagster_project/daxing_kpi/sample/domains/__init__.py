@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 
 # Module names under daxing_kpi.sample.domains, in a fixed order.
-DOMAIN_MODULES: list[str] = []
+DOMAIN_MODULES: list[str] = ["institutions", "organisations", "communities"]
 
 
 def modules():

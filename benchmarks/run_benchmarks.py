@@ -1,0 +1,626 @@
+#!/usr/bin/env python
+"""Benchmark of the nightly job at district and city scale, against bare DuckDB (issue 10).
+
+    .venv/bin/python benchmarks/run_benchmarks.py                      # scales 1, 4 and 16 (takes a while)
+    .venv/bin/python benchmarks/run_benchmarks.py --scales 0.05,0.2    # a quick look
+    .venv/bin/python benchmarks/run_benchmarks.py --help
+
+For every scale (1 = a district of 2.0 million residents, 16 = a city of about 30 million) it
+
+1. generates the sample (record counts printed) into a fresh warehouse folder;
+2. runs the full nightly job (``kpi run``, the Dagster job ``refresh_kpis_job``) in its own process and
+   prints, per stage (generate, ingest, checks, dbt, publish, dashboard, docs; plus the start-up of the
+   process), wall time, CPU time and peak memory of the process tree (psutil samples attributed to
+   stages by the step windows of Dagster's event log), input rows per second and the published size;
+3. runs the bare-DuckDB baseline on the same files (``bare_duckdb.py``: read_csv + the dbt-compiled SQL,
+   no orchestration, no checks) and prints the ratio pipeline / bare and the fixed overhead (the
+   pipeline's time at the smallest scale);
+4. delivers one more day of records for every source (``new_day.py``) and times the run that loads it;
+5. at the largest scale (``--memory-scale``), runs the job again in a fresh warehouse with the DuckDB
+   memory limit ``--memory-limit`` (default 2 GiB) and a spill folder, and reports peak memory per stage
+   against the limit and the bytes spilled.
+
+Results: ``<out>/benchmark-<time>.json`` and ``.md`` (a short Markdown table with the machine's facts),
+copied to ``latest.json`` / ``latest.md``. Targets are reported, never asserted. ``--skip`` leaves parts
+out (pipeline, bare, incremental, memory, extras). The extras of issues 6, 7 and 11 run when their
+scripts exist: ``benchmarks/check_memory.py`` (peak memory of the check step at ``--check-memory-scale``),
+``benchmarks/dashboard_benchmark.py`` (dashboard size and load time) and, with ``--spark``, the dbt
+build of the smallest scale on the Spark target (:mod:`daxing_kpi.engines`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from procmon import Measured, folder_bytes, run_measured  # noqa: E402
+
+STAGE_ORDER = ("startup", "ingest", "checks", "dbt", "publish", "dashboard", "docs", "other")
+DOCS_STEPS = {"dbt_docs_site", "quality_data_docs"}  # built after the dashboard: shown apart from publish
+TARGETS = {
+    "scale1_full_run_seconds": 60, "pipeline_over_bare_at_largest": 2.0, "fixed_overhead_seconds": 20,
+    "incremental_scale1_seconds": 15, "ingest_rows_per_cpu_second": 500_000,
+}
+PACKAGES = ("duckdb", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "pandas", "numpy", "great-expectations", "psutil")
+GiB = 1024 ** 3
+
+
+def mib(n: int | None) -> str:
+    return "–" if n is None else f"{n / 2**20:,.0f} MiB"
+
+
+def sec(v: float | None) -> str:
+    return "–" if v is None or v != v else f"{v:.1f} s"
+
+
+def log(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# -- facts -----------------------------------------------------------------------------------------------
+
+
+def machine_facts() -> dict:
+    """Cores, memory, CPU model, OS, Python and package versions, git commit, load average."""
+    import psutil
+
+    cpu_model = ""
+    try:
+        cpu_model = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    versions = {}
+    for p in PACKAGES:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    commit = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit = f"{commit}{' + uncommitted changes' if dirty else ''}" if commit else None
+    except OSError:
+        pass
+    return {
+        "cores_logical": os.cpu_count(), "cores_physical": psutil.cpu_count(logical=False), "cpu_model": cpu_model,
+        "memory_total_bytes": psutil.virtual_memory().total, "os": platform.platform(), "python": platform.python_version(),
+        "packages": versions, "commit": commit, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# -- one measured command --------------------------------------------------------------------------------
+
+
+def base_env(warehouse: Path, dashboard: Path, memory_limit: str | None = None) -> dict:
+    """Environment of the job's process: a fresh warehouse, no sample generation, DuckDB settings."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "KPI_DUCKDB_MEMORY_LIMIT", "KPI_DUCKDB_TEMP_DIR")}
+    env.update({"KPI_WAREHOUSE_DIR": str(warehouse), "KPI_DASHBOARD_DIR": str(dashboard), "KPI_SAMPLE_ON_EMPTY": "0",
+                "KPI_DUCKDB_TEMP_DIR": str(warehouse / "duckdb_tmp"), "PYTHONUNBUFFERED": "1"})
+    if memory_limit:
+        env["KPI_DUCKDB_MEMORY_LIMIT"] = memory_limit
+    return env
+
+
+KILL_ABOVE: int | None = None  # --kill-above: the memory safety valve of every measured command
+
+
+def summary(m: Measured) -> dict:
+    out = {"wall_seconds": round(m.wall_seconds, 3), "cpu_seconds": m.cpu_seconds, "peak_rss_bytes": m.peak_rss,
+           "peak_spill_bytes": m.peak_spill, "returncode": m.returncode}
+    if m.killed:
+        out["killed"] = f"stopped by the benchmark: process tree above {mib(KILL_ABOVE)} (--kill-above)"
+    return out
+
+
+def generate(warehouse: Path, scale: float, logs: Path, interval: float) -> dict:
+    """The sample at ``scale`` into ``warehouse/landing`` (measured); returns counts and measures."""
+    counts_file = logs / f"generate_{scale}.json"
+    m = run_measured([sys.executable, str(Path(__file__).resolve()), "_generate", "--dir", str(warehouse), "--scale", str(scale),
+                      "--counts", str(counts_file)], log=logs / f"generate_{scale}.log", interval=interval, kill_above=KILL_ABOVE)
+    if m.returncode:
+        raise SystemExit(f"generating the sample at scale {scale} failed: see {logs / f'generate_{scale}.log'}")
+    counts = json.loads(counts_file.read_text())
+    return {"counts": counts, **summary(m), "landing_bytes": folder_bytes(warehouse / "landing")}
+
+
+# -- the nightly job and its stages ----------------------------------------------------------------------
+
+
+def stage_of_step(step: str) -> str:
+    """The stage of a Dagster step: the product's rule (:func:`daxing_kpi.operations.stage_of`), with the
+    docs sites (dbt docs, GX Data Docs) shown as their own stage."""
+    if step in DOCS_STEPS:
+        return "docs"
+    import warnings
+
+    with warnings.catch_warnings():  # loading the definitions imports optional engines (pyspark warns about pandas 3)
+        warnings.simplefilter("ignore")
+        from daxing_kpi.operations import stage_of
+
+        return stage_of(step)
+
+
+def step_windows(warehouse: Path, run_id: str) -> dict[str, tuple[float, float]]:
+    """``step key -> (start, end)`` from the run's Dagster event log (``warehouse/dagster_home``)."""
+    import dagster as dg
+
+    from daxing_kpi.operations import run_facts
+
+    home = warehouse / "dagster_home"
+    old = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            facts = run_facts(instance, run_id)
+    finally:
+        if old is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = old
+    return {s: (t0, facts.step_end.get(s, t0)) for s, t0 in facts.step_start.items()}
+
+
+def dbt_test_seconds(run_id: str) -> float | None:
+    """Seconds dbt spent in tests during the run's ``dbt build`` (its run_results.json), or None."""
+    folders = sorted((ROOT / "dbt" / "target").glob(f"daxing_dbt_models-{run_id[:7]}-*"))
+    for folder in folders:
+        rr = folder / "run_results.json"
+        if rr.exists():
+            results = json.loads(rr.read_text())["results"]
+            return round(sum(r.get("execution_time") or 0 for r in results if r["unique_id"].startswith("test.")), 3)
+    return None
+
+
+def run_job(warehouse: Path, dashboard: Path, logs: Path, name: str, interval: float, memory_limit: str | None = None) -> dict:
+    """``kpi run`` in its own process on ``warehouse``; wall/CPU/peak memory per stage and totals."""
+    env = base_env(warehouse, dashboard, memory_limit)
+    log_path = logs / f"{name}.log"
+    m = run_measured([sys.executable, "-m", "daxing_kpi.cli", "run"], env=env, cwd=ROOT, log=log_path, interval=interval,
+                     watch=warehouse / "duckdb_tmp", kill_above=KILL_ABOVE)
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    first = text.split("\n", 1)[0].split()
+    run_id = first[2] if len(first) > 2 and first[:2] == ["kpi", "run"] else None
+    out = {"log": str(log_path), "run_id": run_id, "succeeded": m.returncode == 0, **summary(m)}
+    if m.returncode:
+        out["error_tail"] = text[-3000:]
+    if not run_id:
+        return out
+    windows = step_windows(warehouse, run_id)
+    by_stage: dict[str, list[tuple[float, float]]] = {}
+    for step, w in windows.items():
+        by_stage.setdefault(stage_of_step(step), []).append(w)
+    first_start = min((a for a, _ in windows.values()), default=m.ended)
+    last_end = max((b for _, b in windows.values()), default=m.ended)
+    by_stage["startup"] = [(m.started, first_start)]
+    by_stage.setdefault("other", []).append((last_end, m.ended))
+    out["stages"] = {s: m.window(by_stage[s]) for s in STAGE_ORDER if s in by_stage}
+    out["dbt_test_seconds"] = dbt_test_seconds(run_id)
+    work_db = warehouse / "work" / "work.duckdb"
+    if work_db.exists():
+        import duckdb
+
+        with duckdb.connect(str(work_db), read_only=True) as con:
+            r = con.execute("SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0) FROM audit.ingest_audit"
+                            " WHERE run_id = ? AND status <> 'skipped_duplicate_file'", [run_id]).fetchone()
+        out["files_read"], out["rows_read"], out["rows_loaded"] = int(r[0]), int(r[1]), int(r[2])
+        ing = out["stages"].get("ingest", {})
+        out["ingest_rows_per_second"] = round(out["rows_read"] / ing["wall_seconds"]) if ing.get("wall_seconds") else None
+        out["ingest_rows_per_cpu_second"] = round(out["rows_read"] / ing["cpu_seconds"]) if ing.get("cpu_seconds") else None
+        out["work_db_bytes"] = work_db.stat().st_size
+    published = warehouse / "analytics.duckdb"
+    out["published_db_bytes"] = published.stat().st_size if published.exists() else None
+    out["dashboard_bytes"] = folder_bytes(dashboard.resolve()) if dashboard.exists() else None
+    return out
+
+
+def bare(template: Path, landing: Path, db: Path, logs: Path, name: str, interval: float) -> dict:
+    """The bare-DuckDB baseline on ``landing`` (its own process, measured)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KPI_DUCKDB_MEMORY_LIMIT",)}
+    env["KPI_DUCKDB_TEMP_DIR"] = str(db.parent / "duckdb_tmp")
+    m = run_measured([sys.executable, str(HERE / "bare_duckdb.py"), "run", "--template", str(template), "--landing", str(landing),
+                      "--db", str(db)], env=env, cwd=ROOT, log=logs / f"{name}.log", interval=interval, kill_above=KILL_ABOVE)
+    text = (logs / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+    out = {"succeeded": m.returncode == 0, **summary(m)}
+    if m.returncode:
+        out["error_tail"] = text[-3000:]
+        return out
+    out.update(json.loads(text.strip().splitlines()[-1]))
+    return out
+
+
+def compare_observations(pipeline_db: Path, bare_db: Path) -> dict:
+    """Rows of ``marts.kpi_observations`` in both, rows only in one, and the largest value difference."""
+    import duckdb
+
+    if not pipeline_db.exists() or not bare_db.exists():
+        return {}
+    with duckdb.connect(str(bare_db), read_only=True) as con:
+        con.execute(f"ATTACH '{pipeline_db}' AS p (READ_ONLY)")
+        key = "kpi_id, period_year, geo_level, geo_code"
+        r = con.execute(f"""
+            SELECT (SELECT count(*) FROM p.marts.kpi_observations), (SELECT count(*) FROM marts.kpi_observations),
+                   count(*) FILTER (WHERE a.kpi_id IS NULL OR b.kpi_id IS NULL),
+                   max(abs(a.value - b.value))
+            FROM p.marts.kpi_observations AS a FULL JOIN marts.kpi_observations AS b USING ({key})""").fetchone()
+    return {"pipeline_rows": r[0], "bare_rows": r[1], "rows_in_one_only": r[2], "max_abs_value_difference": r[3]}
+
+
+# -- extras of other issues ------------------------------------------------------------------------------
+
+
+def extras(args, results: dict, logs: Path) -> dict:
+    """Dashboard size/load time (issue 7), check-step memory (issue 6), Spark build (issue 11), when present."""
+    out: dict = {}
+    smallest = results["scales"][0] if results["scales"] else None
+    dash_script = HERE / "dashboard_benchmark.py"
+    if not dash_script.exists():
+        out["dashboard"] = {"status": "not available: benchmarks/dashboard_benchmark.py missing"}
+    elif smallest is None or not smallest.get("pipeline", {}).get("succeeded"):
+        out["dashboard"] = {"status": "not run: no successful pipeline run"}
+    else:
+        proc = subprocess.run([sys.executable, str(dash_script), "--dashboard", smallest["dashboard_dir"], "--runs", "3"], cwd=ROOT,
+                              capture_output=True, text=True)
+        (logs / "dashboard_benchmark.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+        out["dashboard"] = {"scale": smallest["scale"], "returncode": proc.returncode, "output": proc.stdout.strip()[-4000:]}
+    check_script = HERE / "check_memory.py"
+    if not check_script.exists():
+        out["check_memory"] = {"status": "not available: benchmarks/check_memory.py missing"}
+    else:
+        m = run_measured([sys.executable, str(check_script), "--scale", str(args.check_memory_scale)], cwd=ROOT,
+                         log=logs / "check_memory.log", interval=args.interval)
+        out["check_memory"] = {"scale": args.check_memory_scale, **summary(m),
+                               "output": (logs / "check_memory.log").read_text(errors="replace").strip()[-4000:]}
+    if not args.spark:
+        out["spark"] = {"status": "not run: pass --spark (needs the spark extra)"}
+    elif smallest is None or not smallest.get("pipeline", {}).get("succeeded"):
+        out["spark"] = {"status": "not run: no successful pipeline run"}
+    else:
+        out["spark"] = spark_build(Path(smallest["warehouse"]), logs, args.interval)
+    return out
+
+
+def spark_build(warehouse: Path, logs: Path, interval: float) -> dict:
+    """``dbt build`` of the smallest scale's raw layer on the Spark target (daxing_kpi.engines), measured."""
+    code = ("import json, sys; from daxing_kpi import engines; r = engines.build(target='spark'); "
+            "print(json.dumps({k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in vars(r).items()}))")
+    env = {**os.environ, "KPI_WAREHOUSE_DIR": str(warehouse)}
+    m = run_measured([sys.executable, "-c", code], env=env, cwd=ROOT, log=logs / "spark_build.log", interval=interval)
+    text = (logs / "spark_build.log").read_text(errors="replace")
+    out = {**summary(m), "succeeded": m.returncode == 0}
+    try:
+        out["build"] = json.loads(text.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        out["output_tail"] = text[-3000:]
+    return out
+
+
+# -- report ----------------------------------------------------------------------------------------------
+
+
+def verdicts(results: dict) -> list[tuple[str, str, str, str]]:
+    """(target, aim, measured, met?) rows."""
+    rows = []
+    scales = {s["scale"]: s for s in results["scales"]}
+    s1 = scales.get(1.0)
+    if s1 and s1.get("pipeline", {}).get("wall_seconds") is not None:
+        v = s1["pipeline"]["wall_seconds"]
+        rows.append(("scale 1 full run", f"< {TARGETS['scale1_full_run_seconds']} s", f"{v:.1f} s", "yes" if v < 60 else "no"))
+    cmp_ = results.get("comparison", {})
+    if cmp_.get("ratio_at_largest") is not None:
+        v = cmp_["ratio_at_largest"]
+        rows.append((f"pipeline / bare DuckDB at scale {cmp_['largest_scale']:g} (wall time)", "≤ 2", f"{v:.2f}", "yes" if v <= 2 else "no"))
+        largest = next((s for s in results["scales"] if s["scale"] == cmp_["largest_scale"]), None)
+        if largest is not None and cpu_ratio(largest) == cpu_ratio(largest):
+            v = cpu_ratio(largest)
+            rows.append((f"pipeline / bare DuckDB at scale {cmp_['largest_scale']:g} (CPU time)", "≤ 2", f"{v:.2f}", "yes" if v <= 2 else "no"))
+    if cmp_.get("fixed_overhead_seconds") is not None:
+        v = cmp_["fixed_overhead_seconds"]
+        rows.append((f"fixed overhead (pipeline at scale {cmp_['smallest_scale']:g})", "< 20 s", f"{v:.1f} s", "yes" if v < 20 else "no"))
+    if s1 and s1.get("incremental", {}).get("wall_seconds") is not None:
+        v = s1["incremental"]["wall_seconds"]
+        rows.append(("incremental run at scale 1", "< 15 s", f"{v:.1f} s", "yes" if v < 15 else "no"))
+    rates = [s["pipeline"].get("ingest_rows_per_cpu_second") for s in results["scales"] if s.get("pipeline", {}).get("ingest_rows_per_cpu_second")]
+    if rates:
+        v = max(rates)
+        rows.append(("CSV ingestion, rows per second per core (best scale)", "> 500,000", f"{v:,.0f}", "yes" if v > 500_000 else "no"))
+    return rows
+
+
+def cpu_ratio(s: dict) -> float:
+    """Pipeline CPU seconds / bare-DuckDB CPU seconds of one scale (NaN when either is missing)."""
+    p, b = s.get("pipeline", {}), s.get("bare", {})
+    return p["cpu_seconds"] / b["cpu_seconds"] if p.get("cpu_seconds") and b.get("cpu_seconds") else float("nan")
+
+
+def markdown(results: dict) -> str:
+    f = results["machine"]
+    lines = [f"# Benchmark results, {results['started_at'][:16].replace('T', ' ')}", ""]
+    lines.append(f"Machine: {f['cores_logical']} cores ({f['cpu_model'] or 'unknown CPU'}), {f['memory_total_bytes'] / GiB:.1f} GiB memory, "
+                 f"{f['os']}, Python {f['python']}; " + ", ".join(f"{k} {v}" for k, v in f["packages"].items() if v)
+                 + f". Commit {f['commit']}. Load average at start {f['load_average_at_start']}, at end {results.get('load_average_at_end')}.")
+    if results.get("note"):
+        lines += ["", f"Note: {results['note']}"]
+    lines += ["", "Command: `" + results["command"] + "`", ""]
+    lines += ["## Targets (measured, not asserted)", "", "| target | aim | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in verdicts(results)]
+    lines += ["", "## Full nightly run per scale", "",
+              "| scale | records read | landing files (size) | full run | CPU | peak memory (tree) | ingest rows/s | rows per CPU-s (ingest) "
+              "| published DB | dashboard | bare DuckDB | pipeline / bare (wall) | pipeline / bare (CPU) | (pipeline − fixed overhead) / bare "
+              "| kpi_observations equal |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in results["scales"]:
+        p, b, c = s.get("pipeline", {}), s.get("bare", {}), s.get("observations_compared", {})
+        equal = "–" if not c else ("yes" if c.get("rows_in_one_only") == 0 and (c.get("max_abs_value_difference") or 0) < 1e-9
+                                   else f"no ({c})")
+        lines.append(
+            f"| {s['scale']:g} | {p.get('rows_read', s['generate']['records']):,} | {mib(s['generate']['landing_bytes'])} "
+            f"| {p.get('wall_seconds', float('nan')):.1f} s{'' if p.get('succeeded', True) else ' (FAILED)'} "
+            f"| {p.get('cpu_seconds', float('nan')):.1f} s | {mib(p.get('peak_rss_bytes'))} | {p.get('ingest_rows_per_second') or 0:,} "
+            f"| {p.get('ingest_rows_per_cpu_second') or 0:,} | {mib(p.get('published_db_bytes'))} | {mib(p.get('dashboard_bytes'))} "
+            f"| {sec(b.get('wall_seconds'))} (ingest {sec(b.get('ingest_seconds'))}, models {sec(b.get('models_seconds'))}) "
+            f"| {s.get('ratio', float('nan')):.2f} | {cpu_ratio(s):.2f} | {s.get('ratio_without_overhead', float('nan')):.2f} | {equal} |")
+    lines += ["", "## Where the time goes: wall / CPU / peak memory per stage", "",
+              "| scale | run | generate | " + " | ".join(STAGE_ORDER) + " | dbt tests (inside dbt) |",
+              "|---|---|---|" + "---|" * len(STAGE_ORDER) + "---|"]
+    for s in results["scales"]:
+        for label, key in (("full", "pipeline"), ("incremental", "incremental"), (f"memory limit {results.get('memory_limit')}", "memory_limited")):
+            p = s.get(key)
+            if not p or "stages" not in p:
+                continue
+            g = s["generate"] if key == "pipeline" else None
+            cell = lambda st: "–" if st is None else f"{st['wall_seconds']:.1f} s / {st['cpu_seconds']:.1f} s / {mib(st['peak_rss_bytes'])}"  # noqa: E731
+            gen = cell(g) if g else "–"
+            lines.append(f"| {s['scale']:g} | {label} | {gen} | " + " | ".join(cell(p['stages'].get(st)) for st in STAGE_ORDER)
+                         + f" | {sec(p.get('dbt_test_seconds'))} |")
+    inc = [(s["scale"], s["incremental"]) for s in results["scales"] if s.get("incremental")]
+    if inc:
+        lines += ["", "## Incremental nightly run (one more day for every source)", "",
+                  "| scale | new records | rows in the new files | run time | rows read by ingestion | what was reprocessed |", "|---|---|---|---|---|---|"]
+        for sc, i in inc:
+            lines.append(f"| {sc:g} | {i['new_records']:,} | {i['rows_in_new_files']:,} | {i.get('wall_seconds', float('nan')):.1f} s"
+                         f"{'' if i.get('succeeded') else ' (FAILED)'} | {i.get('rows_read', 0):,} | {i['reprocessed']} |")
+    mem = [(s["scale"], s["memory_limited"]) for s in results["scales"] if s.get("memory_limited")]
+    if mem:
+        lines += ["", f"## Memory bounded by configuration (KPI_DUCKDB_MEMORY_LIMIT={results.get('memory_limit')})", "",
+                  "| scale | completed | run time | peak memory (tree) | peak per stage | peak spilled to disk | stages above the limit |",
+                  "|---|---|---|---|---|---|---|"]
+        for sc, p in mem:
+            per = ", ".join(f"{k} {mib(v['peak_rss_bytes'])}" for k, v in p.get("stages", {}).items())
+            lines.append(f"| {sc:g} | {'yes' if p.get('succeeded') else 'no'} | {p.get('wall_seconds', float('nan')):.1f} s | {mib(p.get('peak_rss_bytes'))} "
+                         f"| {per} | {mib(p.get('peak_spill_bytes'))} | {', '.join(p.get('stages_above_limit', [])) or 'none'} |")
+    ex = results.get("extras", {})
+    if ex:
+        lines += ["", "## Other figures", ""]
+        for k, v in ex.items():
+            if "status" in v:
+                lines.append(f"- {k}: {v['status']}")
+            elif k == "check_memory":
+                lines.append(f"- check step at scale {v['scale']:g}: peak memory {mib(v['peak_rss_bytes'])}, {v['wall_seconds']:.1f} s "
+                             "(benchmarks/check_memory.py)")
+            elif k == "dashboard":
+                lines.append(f"- dashboard (scale {v['scale']:g}, benchmarks/dashboard_benchmark.py):")
+                lines += ["", "```", v.get("output", ""), "```", ""]
+            elif k == "spark":
+                lines.append(f"- Spark target, dbt build at the smallest scale: {'ok' if v.get('succeeded') else 'FAILED'}, "
+                             f"{v['wall_seconds']:.1f} s, peak memory {mib(v['peak_rss_bytes'])} (DuckDB's dbt step at that scale: "
+                             f"{results['scales'][0]['pipeline'].get('stages', {}).get('dbt', {}).get('wall_seconds', float('nan')):.1f} s)")
+    lines += ["", "Peak memory: the sum of the resident set sizes of the job's process and its children (dbt), sampled every "
+              f"{results['interval']} s. Stages: Dagster steps by the product's stage rule; `startup` = process start to the first "
+              "step (imports, job and dbt manifest loading); `other` = after the last step; `checks` = the Great Expectations and "
+              "landed-file check steps (dbt tests run inside the dbt step and are shown in the last column). Bare DuckDB: "
+              "benchmarks/bare_duckdb.py (setup of seeds and compiled SQL not counted: "
+              f"{results.get('bare_setup', {})})."]
+    return "\n".join(lines) + "\n"
+
+
+def print_scale(s: dict) -> None:
+    p, b = s.get("pipeline", {}), s.get("bare", {})
+    log(f"  records: {s['generate']['records']:,} ({', '.join(f'{k} {v:,}' for k, v in sorted(s['generate']['counts'].items(), key=lambda kv: -kv[1])[:6])}, ...)")
+    if p:
+        log(f"  full run: {'ok' if p.get('succeeded') else 'FAILED'} {p['wall_seconds']:.1f} s wall, {p['cpu_seconds']:.1f} s CPU, "
+            f"peak {mib(p['peak_rss_bytes'])}; rows read {p.get('rows_read', 0):,}; ingest {p.get('ingest_rows_per_second') or 0:,} rows/s "
+            f"({p.get('ingest_rows_per_cpu_second') or 0:,} per CPU-second); published {mib(p.get('published_db_bytes'))}, "
+            f"dashboard {mib(p.get('dashboard_bytes'))}")
+        for st, v in p.get("stages", {}).items():
+            log(f"    {st:<10} {v['wall_seconds']:8.1f} s wall {v['cpu_seconds']:8.1f} s CPU  peak {mib(v['peak_rss_bytes'])}")
+        if p.get("dbt_test_seconds") is not None:
+            log(f"    (dbt tests inside the dbt step: {p['dbt_test_seconds']:.1f} s)")
+    if b:
+        log(f"  bare DuckDB: {'ok' if b.get('succeeded') else 'FAILED'} {b['wall_seconds']:.1f} s wall (ingest {b.get('ingest_seconds', 0):.1f} s, "
+            f"models {b.get('models_seconds', 0):.1f} s), peak {mib(b['peak_rss_bytes'])}; pipeline / bare = {s.get('ratio', float('nan')):.2f}")
+
+
+# -- main ------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", default="1,4,16", help="comma-separated sample scales (1 = 2.0 million residents); default 1,4,16")
+    ap.add_argument("--out", type=Path, default=HERE / "results", help="folder of the JSON and Markdown results")
+    ap.add_argument("--work", type=Path, help="scratch folder for warehouses (default: a new folder in the system temp dir)")
+    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: pipeline, bare, incremental, memory, extras")
+    ap.add_argument("--incremental-scales", help="scales of the incremental run (default: all)")
+    ap.add_argument("--memory-scale", type=float, help="scale of the memory-limited run (default: the largest)")
+    ap.add_argument("--memory-limit", default="2GiB", help="DuckDB memory limit of that run (KPI_DUCKDB_MEMORY_LIMIT); default 2GiB")
+    ap.add_argument("--check-memory-scale", type=float, default=10, help="scale of benchmarks/check_memory.py (issue 6); default 10")
+    ap.add_argument("--spark", action="store_true", help="also build the smallest scale with dbt on the Spark target (issue 11)")
+    ap.add_argument("--interval", type=float, default=0.2, help="seconds between memory/CPU samples; default 0.2")
+    ap.add_argument("--note", default="", help="written into the results, e.g. 'other work was running on the machine'")
+    ap.add_argument("--kill-above", default="14GiB", help="stop a measured command whose process tree exceeds this memory "
+                    "(a safety valve on a shared machine; recorded in the results); default 14GiB, 0 = never")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch warehouses")
+    ap.add_argument("--no-latest", action="store_true", help="do not update latest.json / latest.md")
+    ap.add_argument("--render", type=Path, help="only write the Markdown table again from a results JSON file")
+    args = ap.parse_args(argv)
+    if args.render:
+        md = args.render.with_suffix(".md")
+        md.write_text(markdown(json.loads(args.render.read_text(encoding="utf-8"))), encoding="utf-8")
+        log(f"written: {md}")
+        return 0
+    scales = sorted(float(x) for x in args.scales.split(","))
+    global KILL_ABOVE
+    KILL_ABOVE = None if args.kill_above in ("0", "") else _bytes(args.kill_above)
+    skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    unknown = skip - {"pipeline", "bare", "incremental", "memory", "extras"}
+    if unknown:
+        ap.error(f"--skip: unknown part(s) {', '.join(sorted(unknown))}")
+    inc_scales = set(scales) if args.incremental_scales is None else {float(x) for x in args.incremental_scales.split(",") if x}
+    mem_scale = args.memory_scale if args.memory_scale is not None else scales[-1]
+    work = (args.work or Path(os.environ.get("TMPDIR", "/tmp")) / f"kpi-bench-{dt.datetime.now():%Y%m%d-%H%M%S}").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now()
+    results: dict = {"started_at": started.isoformat(timespec="seconds"), "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                     "machine": machine_facts(), "note": args.note, "interval": args.interval, "work": str(work),
+                     "memory_limit": args.memory_limit, "targets": TARGETS, "scales": []}
+    log(f"Benchmark: scales {', '.join(f'{s:g}' for s in scales)}; scratch {work}; logs {logs}")
+    f = results["machine"]
+    log(f"Machine: {f['cores_logical']} cores, {f['memory_total_bytes'] / GiB:.1f} GiB, load average {f['load_average_at_start']}")
+
+    template = work / "bare_template"
+    if "bare" not in skip:
+        from bare_duckdb import prepare
+
+        log("Bare DuckDB setup (dbt seed + dbt compile, once, not timed in the baseline) ...")
+        results["bare_setup"] = prepare(template)
+
+    for scale in scales:
+        log(f"\n== scale {scale:g} ==")
+        sdir = work / f"scale_{scale:g}"
+        warehouse, dashboard = sdir / "warehouse", sdir / "dashboards" / "build"
+        if sdir.exists():
+            shutil.rmtree(sdir)
+        warehouse.mkdir(parents=True)
+        s: dict = {"scale": scale, "warehouse": str(warehouse), "dashboard_dir": str(dashboard)}
+        s["generate"] = generate(warehouse, scale, logs, args.interval)
+        s["generate"]["records"] = sum(v for k, v in s["generate"]["counts"].items() if k != "town_returns")
+        results["scales"].append(s)
+        log(f"  generated in {s['generate']['wall_seconds']:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in s["generate"]["counts"].items()))
+        # the memory-limited run gets its own fresh warehouse with the same files (hard links keep them and their times)
+        if "memory" not in skip and "pipeline" not in skip and scale == mem_scale:
+            mem_wh = sdir / "memory_limited" / "warehouse"
+            mem_wh.mkdir(parents=True)
+            shutil.copytree(warehouse / "landing", mem_wh / "landing", copy_function=os.link)
+        if "pipeline" not in skip:
+            log("  full nightly run ...")
+            s["pipeline"] = run_job(warehouse, dashboard, logs, f"full_{scale:g}", args.interval)
+        if "bare" not in skip:
+            log("  bare DuckDB baseline ...")
+            s["bare"] = bare(template, warehouse / "landing", sdir / "bare" / "work.duckdb", logs, f"bare_{scale:g}", args.interval)
+            if s.get("pipeline", {}).get("succeeded") and s["bare"].get("succeeded"):
+                s["ratio"] = round(s["pipeline"]["wall_seconds"] / s["bare"]["wall_seconds"], 3)
+                s["observations_compared"] = compare_observations(warehouse / "work" / "work.duckdb", sdir / "bare" / "work.duckdb")
+        print_scale(s)
+        if "memory" not in skip and "pipeline" not in skip and scale == mem_scale:
+            log(f"  nightly run with KPI_DUCKDB_MEMORY_LIMIT={args.memory_limit} (fresh warehouse) ...")
+            mem_wh = sdir / "memory_limited" / "warehouse"
+            p = run_job(mem_wh, sdir / "memory_limited" / "dashboards" / "build", logs, f"memory_{scale:g}", args.interval, args.memory_limit)
+            limit = _bytes(args.memory_limit)
+            p["memory_limit_bytes"] = limit
+            p["stages_above_limit"] = [k for k, v in p.get("stages", {}).items() if limit and v["peak_rss_bytes"] > limit]
+            s["memory_limited"] = p
+            log(f"    {'completed' if p['succeeded'] else 'FAILED'} in {p['wall_seconds']:.1f} s; peak {mib(p['peak_rss_bytes'])} "
+                f"(limit {args.memory_limit}); spilled up to {mib(p.get('peak_spill_bytes'))}; stages above the limit: "
+                f"{', '.join(p['stages_above_limit']) or 'none'}")
+            for st, v in p.get("stages", {}).items():
+                log(f"    {st:<10} {v['wall_seconds']:8.1f} s wall  peak {mib(v['peak_rss_bytes'])}  spill {mib(v.get('peak_spill_bytes'))}")
+            if not args.keep:
+                shutil.rmtree(sdir / "memory_limited", ignore_errors=True)
+        if "incremental" not in skip and "pipeline" not in skip and scale in inc_scales and s.get("pipeline", {}).get("succeeded"):
+            from new_day import write_new_day
+
+            files = write_new_day(warehouse / "landing")
+            log(f"  incremental: {len(files)} new files, {sum(x['new_records'] for x in files):,} new records "
+                f"({sum(x['rows'] for x in files):,} rows in the new files); nightly run ...")
+            p = run_job(warehouse, dashboard, logs, f"incremental_{scale:g}", args.interval)
+            p.update(new_files=files, new_records=sum(x["new_records"] for x in files), rows_in_new_files=sum(x["rows"] for x in files))
+            p["reprocessed"] = (f"ingestion read {p.get('files_read', 0)} files / {p.get('rows_read', 0):,} rows (every file of every source, "
+                                "old ones included); dbt rebuilt every model (views, tables) and ran every test")
+            s["incremental"] = p
+            log(f"    {'ok' if p['succeeded'] else 'FAILED'} {p['wall_seconds']:.1f} s; {p['reprocessed']}")
+        save(results, args)  # after every scale: a long run leaves its partial results
+
+    if results["scales"] and "bare" not in skip and "pipeline" not in skip:
+        ok = [s for s in results["scales"] if s.get("ratio")]
+        if ok:
+            overhead = ok[0]["pipeline"]["wall_seconds"]
+            for s in ok:
+                s["ratio_without_overhead"] = round(max(0.0, s["pipeline"]["wall_seconds"] - overhead) / s["bare"]["wall_seconds"], 3)
+            results["comparison"] = {"smallest_scale": ok[0]["scale"], "largest_scale": ok[-1]["scale"], "fixed_overhead_seconds": overhead,
+                                     "ratio_at_largest": ok[-1]["ratio"], "ratio_without_overhead_at_largest": ok[-1]["ratio_without_overhead"]}
+            log(f"\nFixed overhead (pipeline at scale {ok[0]['scale']:g}): {overhead:.1f} s; pipeline / bare at scale {ok[-1]['scale']:g}: "
+                f"{ok[-1]['ratio']:.2f} ({ok[-1]['ratio_without_overhead']:.2f} without the fixed overhead)")
+    if "extras" not in skip:
+        log("\nOther figures (issues 6, 7, 11) ...")
+        results["extras"] = extras(args, results, logs)
+        for k, v in results["extras"].items():
+            log(f"  {k}: {v.get('status') or ('ok' if v.get('returncode', 0) == 0 else 'FAILED')}")
+    results["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    json_path, md_path = save(results, args)
+    log("\nTargets (measured, not asserted):")
+    for a, b, c, d in verdicts(results):
+        log(f"  {a}: aim {b}, measured {c}, met: {d}")
+    log(f"\nResults: {json_path}\n         {md_path}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _bytes(text: str) -> int | None:
+    """``2GiB``, ``2GB``, ``1500MB`` ... as bytes (None when not understood)."""
+    t = text.strip().upper().replace(" ", "")
+    for unit, factor in (("GIB", 2**30), ("MIB", 2**20), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3), ("B", 1)):
+        if t.endswith(unit):
+            try:
+                return int(float(t[: -len(unit)]) * factor)
+            except ValueError:
+                return None
+    return None
+
+
+def save(results: dict, args) -> tuple[Path, Path]:
+    stamp = results["started_at"].replace(":", "").replace("-", "")[:13]
+    json_path = args.out / f"benchmark-{stamp}.json"
+    md_path = args.out / f"benchmark-{stamp}.md"
+    json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    md_path.write_text(markdown(results), encoding="utf-8")
+    if not args.no_latest:
+        shutil.copyfile(json_path, args.out / "latest.json")
+        shutil.copyfile(md_path, args.out / "latest.md")
+    return json_path, md_path
+
+
+def _generate_main(argv: list[str]) -> int:
+    """Internal: ``_generate --dir D --scale S --counts FILE`` (run as its own measured process)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", type=Path, required=True)
+    ap.add_argument("--scale", type=float, required=True)
+    ap.add_argument("--counts", type=Path, required=True)
+    a = ap.parse_args(argv)
+    from daxing_kpi.sample.generator import generate as gen
+
+    a.counts.write_text(json.dumps(gen(a.dir, scale=a.scale)), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_generate":
+        sys.exit(_generate_main(sys.argv[2:]))
+    sys.exit(main())

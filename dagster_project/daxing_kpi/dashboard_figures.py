@@ -1,0 +1,258 @@
+"""Pure frame -> figure functions of the planners' dashboard (plotly figures and SVG sparklines).
+
+Every function takes frames and labels and returns a figure (or SVG text); nothing reads the
+database or writes files, so tests call them directly. Labels come from the catalog row and the
+translation file (:class:`daxing_kpi.dashboard_data.Labels`); ``lang`` is ``zh`` or ``en``.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from daxing_kpi.dashboard_data import Labels, format_target, format_value, is_missing, period_label, required_path
+
+FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
+# Progress statuses: strong colour (chart bars, card stripe; >= 3:1 on white), badge background and
+# badge text (>= 4.5:1 on the background). One place for the palette: the pages' CSS is generated from it.
+STATUS_STYLE = {
+    "target_achieved": ("#1e7b34", "#e3f4e6", "#14532d"),
+    "on_track": ("#0f766e", "#dcf3f0", "#0b4f4a"),
+    "needs_acceleration": ("#a16207", "#fdf1cd", "#5c3d00"),
+    "limited_progress": ("#c2410c", "#fde6d6", "#7c2d12"),
+    "deterioration": ("#b91c1c", "#fde2e2", "#7f1d1d"),
+    "target_not_achieved": ("#9d174d", "#fbe0ec", "#701a3e"),
+    "insufficient_data": ("#6b7280", "#eceff1", "#374151"),
+}
+COLORS = {"district": "#1f4e79", "target": "#b03a2e", "path": "#4b5563", "projection": "#b45309", "suppressed": "#4b5563"}
+PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def status_color(status: str | None) -> str:
+    return STATUS_STYLE.get(status or "insufficient_data", STATUS_STYLE["insufficient_data"])[0]
+
+
+def _unit_label(kpi: pd.Series, lang: str) -> str:
+    return str(kpi.unit_en if lang == "en" else kpi.unit_zh)
+
+
+def _layout(height: int, **extra) -> dict:
+    base = dict(
+        height=height, font={"family": FONT, "size": 13, "color": "#1a1a1a"}, paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff", margin={"l": 56, "r": 16, "t": 16, "b": 40}, hoverlabel={"font": {"family": FONT}},
+    )
+    return {**base, **extra}
+
+
+def make_figure(traces: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace and layout dicts. Property validation is skipped (it costs a tenth
+    of a second a figure and the nightly job draws a few hundred); the tests validate every kind."""
+    try:
+        return go.Figure(data=traces, layout=layout, _validate=False)
+    except TypeError:  # pragma: no cover - a plotly without the private switch
+        return go.Figure(data=traces, layout=layout)
+
+
+def _floats(values) -> list:
+    return [None if is_missing(v) else float(v) for v in values]
+
+
+def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame | None, labels: Labels,
+                 lang: str = "zh") -> go.Figure:
+    """The district's yearly values with the target, the required path and the projections.
+
+    ``district``: rows of one KPI at district level (``period_year, value, is_partial_year,
+    period_end_date``). ``scorecard``: that KPI's district ``kpi_scorecard`` rows (or ``None``): the
+    baseline of the data cut-off row starts the required path (:func:`required_path`), and each
+    review row with a ``projected_value`` gives a projection line from its latest value to the
+    target year, tagged ``meta = {"review": ...}`` so the page shows the selected review's only.
+    """
+    t = lambda key: labels[key].get(lang)  # noqa: E731
+    d = district.sort_values("period_year")
+    full, part = d[~d.is_partial_year.astype(bool)], d[d.is_partial_year.astype(bool)]
+    traces = [{
+        "type": "scatter", "x": [int(y) for y in full.period_year], "y": _floats(full.value), "mode": "lines+markers",
+        "name": t("ui.district"), "line": {"color": COLORS["district"], "width": 3}, "marker": {"size": 8},
+        "customdata": [format_value(v, kpi.unit) for v in full.value],
+        "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(t("ui.district")) + "</extra>",
+    }]
+    for r in part.itertuples():
+        name = period_label(labels, r.period_year, True, r.period_end_date).get(lang)
+        traces.append({
+            "type": "scatter", "x": [int(r.period_year)], "y": _floats([r.value]), "mode": "markers", "name": name,
+            "marker": {"symbol": "circle-open", "size": 12, "line": {"width": 2}, "color": COLORS["district"]},
+            "customdata": [format_value(r.value, kpi.unit)], "hovertemplate": "%{customdata}<extra>" + html.escape(name) + "</extra>",
+        })
+    years = [int(y) for y in d.period_year] or [int(kpi.baseline_year), int(kpi.target_year)]
+    if not is_missing(kpi.target_value):
+        target = float(kpi.target_value)
+        comparator = {">=": "≥", "<=": "≤"}.get(str(kpi.comparator), "")
+        name = f"{t('ui.target_line').format(year=int(kpi.target_year))} {comparator} {format_target(target, kpi.unit)}".replace("  ", " ")
+        span = years + [int(kpi.target_year)]
+        traces.append({
+            "type": "scatter", "x": [min(span), max(span)], "y": [target, target], "mode": "lines", "name": name,
+            "line": {"color": COLORS["target"], "dash": "dash", "width": 2}, "hoverinfo": "skip",
+        })
+        traces.append({
+            "type": "scatter", "x": [int(kpi.target_year)], "y": [target], "mode": "markers", "showlegend": False, "name": name,
+            "marker": {"symbol": "star", "size": 14, "color": COLORS["target"]}, "hovertemplate": html.escape(name) + "<extra></extra>",
+        })
+        cut = _cutoff_row(scorecard)
+        if cut is not None and not is_missing(cut.baseline_value):
+            path = required_path(cut.baseline_year, cut.baseline_value, kpi.target_year, target, cut.method)
+            traces.append({
+                "type": "scatter", "x": [int(y) for y in path.period_year], "y": _floats(path.value), "mode": "lines",
+                "name": t("ui.required_path"), "line": {"color": COLORS["path"], "dash": "dot", "width": 2},
+                "customdata": [format_value(v, kpi.unit) for v in path.value],
+                "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(t("ui.required_path")) + "</extra>",
+            })
+    if scorecard is not None and len(scorecard):
+        for review in ("latest", "mid_term", "final"):
+            row = _review_row(scorecard, review)
+            if row is None or is_missing(row.projected_value) or is_missing(row.latest_value):
+                continue
+            name = t("ui.projection_line").format(review=t(f"reviews.{review}"))
+            traces.append({
+                "type": "scatter", "x": [int(row.latest_year), int(row.target_year)],
+                "y": [float(row.latest_value), float(row.projected_value)], "mode": "lines+markers", "name": name,
+                "meta": {"review": review}, "visible": review == "latest",
+                "line": {"color": COLORS["projection"], "dash": "dashdot", "width": 2}, "marker": {"symbol": "diamond", "size": 8},
+                "customdata": [format_value(row.latest_value, kpi.unit), format_value(row.projected_value, kpi.unit)],
+                "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(name) + "</extra>",
+            })
+    yaxis = {"title": {"text": _unit_label(kpi, lang)}, "rangemode": "tozero", "gridcolor": "#e5e7eb"}
+    if kpi.unit == "count":
+        yaxis["tickformat"] = ",d"
+    layout = _layout(360, legend={"orientation": "h", "y": -0.18, "x": 0}, showlegend=True,
+                     xaxis={"dtick": 1, "gridcolor": "#e5e7eb"}, yaxis=yaxis)
+    return make_figure(traces, layout)
+
+
+def _cutoff_row(scorecard: pd.DataFrame | None):
+    if scorecard is None or scorecard.empty:
+        return None
+    rows = scorecard[scorecard.is_data_cutoff.astype(bool)]
+    return rows.iloc[-1] if len(rows) else scorecard.sort_values("as_of_date").iloc[-1]
+
+
+def _review_row(scorecard: pd.DataFrame, review: str):
+    rows = scorecard[scorecard.is_data_cutoff.astype(bool)] if review == "latest" else scorecard[scorecard.review == review]
+    return rows.sort_values("as_of_date").iloc[-1] if len(rows) else None
+
+
+def _vline(x: float, color: str, dash: str, text: str, side: str) -> tuple[dict, dict]:
+    """A vertical reference line across the plot and its label above the plot, written to the
+    ``side`` (left or right) of the line so that two close lines keep readable labels."""
+    shape = {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+             "line": {"color": color, "dash": dash, "width": 2}}
+    note = {"xref": "x", "yref": "paper", "x": x, "y": 1, "yanchor": "bottom", "xanchor": "right" if side == "left" else "left",
+            "text": html.escape(text), "showarrow": False, "font": {"color": color}}
+    return shape, note
+
+
+def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Series, period: str, labels: Labels,
+                 lang: str = "zh") -> go.Figure:
+    """Towns/streets of one year as a sorted bar chart (largest on top), the district as a reference line.
+
+    ``towns``: one row per town/street with ``name`` (in ``lang``), ``value``, ``is_suppressed`` and
+    ``status`` (its ``kpi_scorecard`` status at that date: one bar trace per status, coloured and
+    named in the legend; the table beside the chart gives it as text too). Suppressed towns/streets get no bar, only the mark "<5"; the district
+    catalog target is drawn too where it is a target for a town/street (not for counts).
+    ``period`` (e.g. ``2025年``) names the year in the hover text.
+    """
+    t = lambda key: labels[key].get(lang)  # noqa: E731
+    shown = towns[~towns.is_suppressed.astype(bool) & towns.value.notna()].sort_values(["value", "name"])
+    hidden = towns[towns.is_suppressed.astype(bool)].sort_values("name", ascending=False)
+    traces = []
+    for status in STATUS_STYLE:  # one trace per status: the legend names the colours
+        part = shown[shown.status == status]
+        if part.empty:
+            continue
+        label = labels.status(status).get(lang)
+        values = [format_value(v, kpi.unit) for v in part.value]
+        traces.append({
+            "type": "bar", "orientation": "h", "x": _floats(part.value), "y": list(part.name), "name": label,
+            "marker": {"color": status_color(status)}, "text": values, "textposition": "outside", "cliponaxis": False,
+            "customdata": values, "meta": {"status": status},
+            "hovertemplate": "%{y} (" + html.escape(period) + "): %{customdata} · " + html.escape(label) + "<extra></extra>",
+        })
+    if len(hidden):
+        mark = labels["ui.suppressed"].format(threshold=5).get(lang)
+        traces.append({
+            "type": "scatter", "x": [0] * len(hidden), "y": list(hidden.name), "mode": "text", "text": [mark] * len(hidden),
+            "textposition": "middle right", "textfont": {"color": COLORS["suppressed"]}, "name": mark,
+            "hoverinfo": "skip", "showlegend": False,
+        })
+    order = list(hidden.name) + list(shown.name)
+    shapes, notes = [], []
+    if not is_missing(district_value):
+        s, n = _vline(float(district_value), COLORS["district"], "dot",
+                      t("ui.district_value").format(value=format_value(district_value, kpi.unit)),
+                      "left" if is_missing(kpi.target_value) or float(district_value) <= float(kpi.target_value) else "right")
+        shapes.append(s)
+        notes.append(n)
+    if not is_missing(kpi.target_value) and kpi.unit != "count":
+        s, n = _vline(float(kpi.target_value), COLORS["target"], "dash",
+                      t("ui.target_value").format(value=format_target(kpi.target_value, kpi.unit)),
+                      "right" if is_missing(district_value) or float(district_value) <= float(kpi.target_value) else "left")
+        shapes.append(s)
+        notes.append(n)
+    xaxis = {"title": {"text": _unit_label(kpi, lang), "standoff": 24}, "rangemode": "tozero", "gridcolor": "#e5e7eb", "automargin": True}
+    if kpi.unit == "count":
+        xaxis["tickformat"] = ",d"
+    layout = _layout(max(300, 26 * len(order) + 150), showlegend=True, barmode="overlay", bargap=0.25, shapes=shapes,
+                     annotations=notes, margin={"l": 8, "r": 56, "t": 28, "b": 96}, xaxis=xaxis,
+                     legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom",
+                             "traceorder": "normal"},
+                     yaxis={"categoryorder": "array", "categoryarray": order, "automargin": True})
+    return make_figure(traces, layout)
+
+
+def sparkline_svg(district: pd.DataFrame, kpi: pd.Series, labels: Labels, width: int = 140, height: int = 40) -> str:
+    """A small inline SVG of the district's yearly values (the partial year as an open circle) with
+    the target as a dashed line. ``role="img"`` with the values as its text alternative, in both
+    languages (``aria-label`` and ``data-en-aria-label``)."""
+    d = district.dropna(subset=["value"]).sort_values("period_year")
+    values = [float(v) for v in d.value]
+    target = None if is_missing(kpi.target_value) else float(kpi.target_value)
+    listed = {
+        lang: ", ".join(f"{period_label(labels, r.period_year, bool(r.is_partial_year), r.period_end_date).get(lang)}: "
+                        f"{format_value(r.value, kpi.unit)}" for r in d.itertuples())
+        for lang in ("zh", "en")
+    }
+    alt = {lang: labels["ui.sparkline_alt"].format(values=listed[lang] or "—").get(lang) for lang in ("zh", "en")}
+    head = (f'<svg class="sparkline" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="{html.escape(alt["zh"])}" data-en-aria-label="{html.escape(alt["en"])}">')
+    if not values:
+        return head + "</svg>"
+    lo = min(values + ([target] if target is not None else []))
+    hi = max(values + ([target] if target is not None else []))
+    lo = min(lo, 0.0) if lo >= 0 and hi > 0 and lo / hi < 0.5 else lo
+    span = (hi - lo) or 1.0
+    years = list(d.period_year)
+    y0, y1 = min(years), max(years)
+    pad = 4
+
+    def xy(year, value):
+        x = pad + (width - 2 * pad) * ((year - y0) / (y1 - y0) if y1 > y0 else 0.5)
+        y = pad + (height - 2 * pad) * (1 - (value - lo) / span)
+        return round(x, 1), round(y, 1)
+
+    parts = [head]
+    if target is not None:
+        _, ty = xy(y0, target)
+        parts.append(f'<line x1="{pad}" x2="{width - pad}" y1="{ty}" y2="{ty}" stroke="{COLORS["target"]}" stroke-width="1.5" stroke-dasharray="4 3"/>')
+    full = [(r.period_year, r.value) for r in d.itertuples() if not r.is_partial_year]
+    if full:
+        pts = " ".join(f"{x},{y}" for x, y in (xy(yr, v) for yr, v in full))
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{COLORS["district"]}" stroke-width="2"/>')
+        x, y = xy(*full[-1])
+        parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{COLORS["district"]}"/>')
+    for r in d.itertuples():
+        if r.is_partial_year:
+            x, y = xy(r.period_year, r.value)
+            parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="#fff" stroke="{COLORS["district"]}" stroke-width="1.5"/>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,530 @@
+"""Run history, failure notices, crash recovery and stale-file cleanup of the nightly job.
+
+Every run of ``refresh_kpis_job`` (``kpi run``, the 02:00 schedule, the landing sensor, a run
+started in Dagster's UI) leaves one row in ``audit.pipeline_runs`` of the working database;
+the publish step copies that table into each published ``analytics.duckdb`` as
+``pipeline_runs``, the current run included (with status ``published``). Columns: see
+:data:`PIPELINE_RUNS_COLUMNS`.
+
+A failed run writes a short report to ``warehouse/failures/<started>_<run_id>.txt`` (which
+step failed and why, what the published data still is) and, when ``$KPI_ON_FAILURE_COMMAND``
+is set, runs that shell command with the report path as ``$1`` and in
+``$KPI_FAILURE_REPORT``. A run that died (``kill -9``, power cut) is found by the next run
+through the lock file (:mod:`daxing_kpi.runlock`) and gets the same treatment with status
+``crashed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import textwrap
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+
+from daxing_kpi import atomic
+from daxing_kpi.paths import analytics_db_path, dashboard_dir, failures_dir, logs_dir, warehouse_dir, work_db_path
+
+# Stages of the job, in order; :func:`stage_of` maps each Dagster step to one of them.
+STAGES = ("ingest", "checks", "dbt", "publish", "dashboard")
+TRIGGERS = ("schedule", "sensor", "manual")
+FAILURE_COMMAND_ENV = "KPI_ON_FAILURE_COMMAND"
+FAILURE_COMMAND_TIMEOUT = 120  # seconds
+
+# audit.pipeline_runs (working DB) = pipeline_runs (published DB): one row per run.
+PIPELINE_RUNS_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("run_id", "VARCHAR", "Dagster run id"),
+    ("trigger", "VARCHAR", "what started the run: schedule, sensor or manual"),
+    ("status", "VARCHAR", "running, published (this run's own copy, written as it publishes), success, failed, crashed"),
+    ("started_at", "TIMESTAMP", "local time the job started executing (holding the run lock)"),
+    ("finished_at", "TIMESTAMP", "local time the run ended (NULL while running or when it crashed)"),
+    ("duration_seconds", "DOUBLE", "finished_at - started_at, seconds"),
+    ("sources", "VARCHAR", "sources refreshed: 'all' or a comma-separated list of source ids"),
+    ("files_loaded", "BIGINT", "landing files loaded, per source (a re-sent duplicate of an earlier file is not counted)"),
+    ("rows_loaded", "BIGINT", "rows accepted into the raw layer, all sources"),
+    ("rows_quarantined", "BIGINT", "rows set aside in audit.quarantine, all sources"),
+    ("checks_failed", "BIGINT", "asset checks (Great Expectations, dbt tests, row accounting) that failed"),
+    ("failed_step", "VARCHAR", "Dagster step that failed (NULL on success)"),
+    ("error", "VARCHAR", "first lines of the error (NULL on success)"),
+) + tuple((f"{s}_seconds", "DOUBLE", f"time spent in the {s} stage, seconds") for s in STAGES)
+COLUMN_NAMES = tuple(c[0] for c in PIPELINE_RUNS_COLUMNS)
+
+
+STAGE_OF_STEP = {"daxing_dbt_models": "dbt", "analytics_database": "publish", "kpi_dashboard": "dashboard"}
+
+
+STAGE_OF_GROUP = {"landing": "ingest", "ingest": "ingest", "seeds": "dbt", "staging": "dbt", "intermediate": "dbt",
+                  "marts": "dbt", "dbt": "dbt", "publish": "publish"}
+
+
+@lru_cache(maxsize=1)
+def _step_stages() -> dict[str, str]:
+    """Stage of every step of the code location: asset-check steps are ``checks``; asset steps
+    take the stage of their Dagster group (:data:`STAGE_OF_GROUP`, default ``ingest``)."""
+    from daxing_kpi.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    out = {}
+    for a in graph.assets_defs:
+        if a.check_keys and not a.keys:
+            out[a.node_def.name] = "checks"
+        else:
+            groups = sorted({graph.get(k).group_name for k in a.keys})
+            out[a.node_def.name] = STAGE_OF_GROUP.get(groups[0], "ingest") if groups else "ingest"
+    return out
+
+
+def stage_of(step_key: str) -> str:
+    """The stage of a Dagster step: ``dbt``, ``publish`` and ``dashboard`` by name
+    (:data:`STAGE_OF_STEP`), ``checks`` for asset-check steps, else by the asset's group."""
+    if step_key in STAGE_OF_STEP:
+        return STAGE_OF_STEP[step_key]
+    return _step_stages().get(step_key, "ingest")
+
+
+def trigger_of(tags: Mapping[str, str]) -> str:
+    """``schedule``, ``sensor`` or ``manual`` from a Dagster run's tags."""
+    if tags.get("trigger") in TRIGGERS:
+        return tags["trigger"]
+    if tags.get("dagster/schedule_name"):
+        return "schedule"
+    if tags.get("dagster/sensor_name"):
+        return "sensor"
+    return "manual"
+
+
+# -- facts about a run, from Dagster's event log --------------------------------------------------
+
+
+@dataclass
+class RunFacts:
+    """What Dagster's event log says about one run."""
+
+    run_id: str
+    planned_steps: list[str] = field(default_factory=list)
+    step_start: dict[str, float] = field(default_factory=dict)
+    step_end: dict[str, float] = field(default_factory=dict)
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)  # (step key, error text)
+    failed_checks: list[str] = field(default_factory=list)
+    checks_passed: int = 0
+    tags: dict = field(default_factory=dict)
+    asset_selection: list[str] | None = None
+
+    @property
+    def running_steps(self) -> list[str]:
+        return [s for s in self.step_start if s not in self.step_end]
+
+    @property
+    def not_run(self) -> list[str]:
+        return [s for s in self.planned_steps if s not in self.step_start]
+
+    @property
+    def published(self) -> bool:
+        return "analytics_database" in self.step_end and "analytics_database" not in dict(self.failed_steps)
+
+    def stage_seconds(self, now: float | None = None) -> dict[str, float]:
+        now = now or time.time()
+        out = {s: 0.0 for s in STAGES}
+        for step, start in self.step_start.items():
+            out[stage_of(step)] += max(0.0, self.step_end.get(step, now) - start)
+        return {s: round(v, 3) for s, v in out.items()}
+
+
+def run_facts(instance, run_id: str) -> RunFacts:
+    """Steps planned, started, finished and failed, and asset check results, of one run."""
+    import dagster as dg
+
+    facts = RunFacts(run_id)
+    run = instance.get_run_by_id(run_id)
+    if run is not None:
+        facts.tags = dict(run.tags)
+        facts.asset_selection = sorted(k.to_user_string() for k in run.asset_selection) if run.asset_selection else None
+        if run.execution_plan_snapshot_id:
+            snap = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            keys = snap.step_keys_to_execute or [s.key for s in snap.steps]
+            facts.planned_steps = list(keys)
+    T = dg.DagsterEventType
+    for entry in instance.all_logs(run_id):
+        ev = entry.dagster_event
+        if ev is None:
+            continue
+        kind = ev.event_type
+        if kind == T.STEP_START:
+            facts.step_start[entry.step_key] = entry.timestamp
+        elif kind == T.STEP_SKIPPED:
+            facts.step_start.setdefault(entry.step_key, entry.timestamp)
+            facts.step_end[entry.step_key] = entry.timestamp
+        elif kind in (T.STEP_SUCCESS, T.STEP_FAILURE):
+            facts.step_end[entry.step_key] = entry.timestamp
+            if kind == T.STEP_FAILURE:
+                err = ev.step_failure_data.error if ev.step_failure_data else None
+                facts.failed_steps.append((entry.step_key, error_text(err) if err else entry.message))
+        elif kind == T.ASSET_CHECK_EVALUATION:
+            evaluation = ev.event_specific_data
+            if evaluation.passed:
+                facts.checks_passed += 1
+            else:
+                facts.failed_checks.append(f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+    return facts
+
+
+def error_text(err) -> str:
+    """Message of a Dagster ``SerializableErrorInfo`` and of its causes (no stack frames)."""
+    parts = []
+    while err is not None and len(parts) < 4:
+        if not (err.cls_name == "DagsterExecutionStepExecutionError" and err.cause is not None):  # only a wrapper
+            parts.append((err.message or "").strip())
+        err = err.cause
+    return "\n".join(p for p in parts if p)
+
+
+def refreshed_sources(facts: RunFacts) -> str:
+    """``all`` or the comma-separated source ids a run selected."""
+    if not facts.asset_selection:
+        return "all"
+    raws = [k.split("/", 1)[1] for k in facts.asset_selection if k.startswith("raw/")]
+    return ",".join(raws) if raws else "none"
+
+
+# -- audit.pipeline_runs ------------------------------------------------------------------------------
+
+
+def ensure_pipeline_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``audit.pipeline_runs`` when missing (history is kept across runs)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    cols = ", ".join(f'"{n}" {t}' for n, t, _ in PIPELINE_RUNS_COLUMNS)
+    con.execute(f"CREATE TABLE IF NOT EXISTS audit.pipeline_runs ({cols})")
+    existing = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'audit' AND table_name = 'pipeline_runs'"
+    ).fetchall()}
+    for name, typ, _ in PIPELINE_RUNS_COLUMNS:  # a newer version adds columns, never renames
+        if name not in existing:
+            con.execute(f'ALTER TABLE audit.pipeline_runs ADD COLUMN "{name}" {typ}')
+
+
+def _connect_work(wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
+    """Open the working database, retrying while another process (a dbt still shutting down
+    after a failure) holds its write lock."""
+    from daxing_kpi.warehouse import connect_work
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return connect_work()
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def read_run(run_id: str) -> dict | None:
+    """The ``audit.pipeline_runs`` row of a run, or ``None``."""
+    if not work_db_path().exists():
+        return None
+    with _connect_work() as con:
+        ensure_pipeline_runs(con)
+        cur = con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM audit.pipeline_runs WHERE run_id = ?", [run_id])
+        row = cur.fetchone()
+    return dict(zip(COLUMN_NAMES, row)) if row else None
+
+
+def upsert_run(row: dict) -> None:
+    """Insert or replace the row of ``row['run_id']`` in ``audit.pipeline_runs`` (one transaction)."""
+    values = [row.get(c) for c in COLUMN_NAMES]
+    with _connect_work() as con:
+        ensure_pipeline_runs(con)
+        con.execute("BEGIN")
+        con.execute("DELETE FROM audit.pipeline_runs WHERE run_id = ?", [row["run_id"]])
+        con.execute(
+            f"INSERT INTO audit.pipeline_runs ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})",
+            values,
+        )
+        con.execute("COMMIT")
+
+
+def ingest_totals(run_id: str) -> dict[str, int]:
+    """Files loaded and rows loaded / quarantined by a run, from ``audit.ingest_audit``."""
+    zero = {"files_loaded": 0, "rows_loaded": 0, "rows_quarantined": 0}
+    with _connect_work() as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'ingest_audit'"
+        ).fetchone()[0]
+        if not exists:
+            return zero
+        r = con.execute(
+            """SELECT count(*) FILTER (WHERE status <> 'skipped_duplicate_file'), coalesce(sum(rows_loaded), 0),
+                      coalesce(sum(rows_quarantined), 0)
+               FROM audit.ingest_audit WHERE run_id = ?""",
+            [run_id],
+        ).fetchone()
+    return {"files_loaded": int(r[0]), "rows_loaded": int(r[1]), "rows_quarantined": int(r[2])}
+
+
+def record_run_start(run_id: str, trigger: str, sources: str = "all") -> dict:
+    """Write the ``running`` row of a run that just took the lock."""
+    row = {"run_id": run_id, "trigger": trigger, "status": "running", "started_at": dt.datetime.now(), "sources": sources}
+    upsert_run(row)
+    return row
+
+
+def record_run(instance, run_id: str, status: str, finished: bool = False, facts: RunFacts | None = None) -> dict:
+    """Recompute a run's row from Dagster's event log and the ingest audit, and store it.
+
+    ``status`` is written as given (``published`` by the publish step just before it copies
+    the history into the new file, ``success``/``failed`` at the end). Returns the row.
+    """
+    facts = facts or run_facts(instance, run_id)
+    row = read_run(run_id) or {"run_id": run_id, "trigger": trigger_of(facts.tags), "started_at": dt.datetime.now()}
+    now = dt.datetime.now()
+    row.update(status=status, sources=refreshed_sources(facts), checks_failed=len(facts.failed_checks))
+    row.update(ingest_totals(run_id))
+    row.update({f"{s}_seconds": v for s, v in facts.stage_seconds().items()})
+    if finished:
+        row["finished_at"] = now
+        row["duration_seconds"] = round((now - row["started_at"]).total_seconds(), 3)
+    if facts.failed_steps:
+        step, err = facts.failed_steps[0]
+        row["failed_step"] = step
+        row["error"] = err[:1000]
+    upsert_run(row)
+    return row
+
+
+# -- what is published now ------------------------------------------------------------------------------
+
+
+def published_state() -> dict:
+    """Run id and time of the published database, and the run id of the dashboard's version."""
+    state: dict = {"db_path": str(analytics_db_path()), "db_run_id": None, "db_published_at": None,
+                   "dashboard_path": str(dashboard_dir() / "index.html"), "dashboard_run_id": None}
+    if analytics_db_path().exists():
+        try:
+            with duckdb.connect(str(analytics_db_path()), read_only=True) as con:
+                r = con.execute("SELECT run_id, published_at FROM publish_metadata").fetchone()
+            state["db_run_id"], state["db_published_at"] = r[0], str(r[1])[:19]
+        except duckdb.Error as e:  # pragma: no cover - only when the file is damaged by hand
+            state["db_error"] = str(e).splitlines()[0]
+    version = atomic.current_version(dashboard_dir())
+    if version is not None and "_" in version.name:
+        state["dashboard_run_id"] = version.name.split("_", 1)[1]
+    return state
+
+
+def describe_published(state: dict, this_run: str, published_by_this_run: bool) -> list[str]:
+    """Report lines saying which run's database and dashboard analysts see now."""
+    lines = []
+    if state["db_run_id"] is None:
+        lines.append(f"  Database  {state['db_path']}: nothing has been published yet.")
+    elif published_by_this_run and state["db_run_id"] == this_run:
+        lines.append(f"  Database  {state['db_path']}: published by THIS run at {state['db_published_at']} (its blocking checks passed).")
+    else:
+        lines.append(
+            f"  Database  {state['db_path']}: unchanged, still the version of run {state['db_run_id']}"
+            f" published {state['db_published_at']}."
+        )
+    if state["dashboard_run_id"] is None:
+        lines.append(f"  Dashboard {state['dashboard_path']}: not published yet.")
+    else:
+        same = " (same version as the database)" if state["dashboard_run_id"] == state["db_run_id"] else ""
+        lines.append(f"  Dashboard {state['dashboard_path']}: shows run {state['dashboard_run_id']}{same}.")
+    return lines
+
+
+# -- failure notice ---------------------------------------------------------------------------------------
+
+
+def run_log_path(run_id: str) -> Path | None:
+    """The full log ``kpi run`` wrote for a run, if any."""
+    hits = sorted(logs_dir().glob(f"*_{run_id}.log"))
+    return hits[-1] if hits else None
+
+
+def _quality_summary(run_id: str) -> str | None:
+    """The quality gate's one-paragraph summary of a run's failed checks (:func:`daxing_kpi.dq.failure_summary`)."""
+    try:
+        from daxing_kpi import dq
+
+        return dq.run_failure_summary(run_id)
+    except Exception:  # noqa: BLE001 - the report must be written even if the results cannot be read
+        return None
+
+
+def write_failure_report(row: dict, facts: RunFacts | None, headline: str, why: str) -> Path:
+    """Write the short human-readable failure report of a run; returns its path."""
+    started = row.get("started_at") or dt.datetime.now()
+    path = failures_dir() / f"{started:%Y%m%d-%H%M%S}_{row['run_id']}.txt"
+    state = published_state()
+    lines = [
+        "夜间指标运行失败 Nightly KPI run FAILED",
+        "=" * 40,
+        f"Run:       {row['run_id']} (trigger {row.get('trigger') or 'manual'}, host {socket.gethostname()})",
+        f"Started:   {str(started)[:19]}",
+        f"Ended:     {str(row.get('finished_at'))[:19] if row.get('finished_at') else 'did not finish'}",
+        f"Failed:    {headline}",
+        "Why:",
+        textwrap.indent("\n".join(why.strip().splitlines()[:25]) or "(no message)", "    "),
+    ]
+    quality_summary = _quality_summary(row["run_id"])  # issue 6: which checks failed and why, one paragraph
+    if quality_summary:
+        lines += ["Quality:", textwrap.fill(quality_summary, width=110, initial_indent="    ", subsequent_indent="    ")]
+    if facts is not None:
+        if facts.failed_checks:
+            lines.append(f"Failed checks ({len(facts.failed_checks)}): " + "; ".join(facts.failed_checks[:10]))
+        if facts.not_run:
+            shown = ", ".join(facts.not_run[:8]) + (f" and {len(facts.not_run) - 8} more" if len(facts.not_run) > 8 else "")
+            lines.append(f"Not run:   {shown}")
+    lines += ["", "现有发布数据 What analysts see now:"]
+    lines += describe_published(state, row["run_id"], bool(facts and facts.published))
+    log = run_log_path(row["run_id"])
+    lines += [
+        "",
+        f"Full log:  {log if log else 'Dagster UI (dagster-webserver), run ' + row['run_id']}",
+        "Next:      fix the cause, then run `kpi run` (or wait for the next scheduled run); no cleanup is needed.",
+        "",
+    ]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def notify_failure(report: Path) -> str:
+    """Run ``$KPI_ON_FAILURE_COMMAND`` (through ``/bin/sh``) with the report path as ``$1`` and
+    in ``$KPI_FAILURE_REPORT``. Never raises; returns what happened, for the log."""
+    command = os.environ.get(FAILURE_COMMAND_ENV, "").strip()
+    if not command:
+        return f"no {FAILURE_COMMAND_ENV} configured"
+    try:
+        proc = subprocess.run(
+            ["/bin/sh", "-c", command, "kpi-on-failure", str(report)],
+            env={**os.environ, "KPI_FAILURE_REPORT": str(report)},
+            capture_output=True, text=True, timeout=FAILURE_COMMAND_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"{FAILURE_COMMAND_ENV} could not run: {e}"
+    tail = (proc.stderr or proc.stdout).strip()[-300:]
+    return f"{FAILURE_COMMAND_ENV} exited {proc.returncode}" + (f": {tail}" if tail else "")
+
+
+def finish_run(instance, run_id: str) -> tuple[dict, Path | None]:
+    """Record the end of a run (``success`` or ``failed``); on failure write the report and
+    notify. Returns the row and the report path (``None`` on success)."""
+    facts = run_facts(instance, run_id)
+    try:  # issue 6: every check result of the run into audit.dq_results (history), before the report reads them
+        from daxing_kpi import dq
+
+        dq.record_check_results(instance, run_id)
+    except Exception:  # noqa: BLE001 - recording the run and its report come first
+        pass
+    interrupted = [s for s in facts.running_steps if s not in dict(facts.failed_steps)]
+    failed = bool(facts.failed_steps or interrupted or facts.not_run)
+    history_error = None
+    try:
+        row = record_run(instance, run_id, "failed" if failed else "success", finished=True, facts=facts)
+    except Exception as e:  # the report below must still be written
+        history_error = f"{type(e).__name__}: {e}"
+        row = {"run_id": run_id, "trigger": trigger_of(facts.tags), "status": "failed", "finished_at": dt.datetime.now()}
+        failed = True
+    if not failed:
+        return row, None
+    if facts.failed_steps:
+        step, why = facts.failed_steps[0]
+        headline = f"stage {stage_of(step)}, step {step}"
+    elif interrupted:
+        step, why = interrupted[0], "the run was interrupted (stopped or terminated) while this step ran"
+        headline = f"stage {stage_of(step)}, step {step} (interrupted)"
+    elif facts.not_run:
+        step, why = facts.not_run[0], "the run ended before this step started"
+        headline = f"stage {stage_of(step)}, step {step} (not run)"
+    else:
+        step, why, headline = "-", f"recording the run in audit.pipeline_runs failed: {history_error}", "run history"
+    if history_error:
+        why += f"\n(also: the run history could not be written: {history_error})" if step != "-" else ""
+    elif not row.get("failed_step"):
+        row.update(failed_step=step, error=why[:1000])
+        upsert_run(row)
+    report = write_failure_report(row, facts, headline, why)
+    notify_failure(report)
+    return row, report
+
+
+def handle_crashed_run(owner: dict, instance=None, detected_by: str | None = None) -> Path:
+    """Record a run that died holding the lock (found by the next run or the sweep sensor).
+
+    Marks its Dagster run failed (so the run queue is not blocked by a dead run), stores status
+    ``crashed`` in ``audit.pipeline_runs``, writes the failure report and notifies. Returns the
+    report path.
+    """
+    run_id = owner.get("run_id") or f"unknown-pid{owner.get('pid')}"
+    facts = None
+    if instance is not None and owner.get("run_id"):
+        facts = run_facts(instance, owner["run_id"])
+        run = instance.get_run_by_id(owner["run_id"])
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(
+                run, message=f"run worker pid {owner.get('pid')} on {owner.get('host')} stopped without finishing"
+                f" (killed or power loss); found by {detected_by or 'the next run'}"
+            )
+    where, crash_step = "", None
+    if facts is not None and facts.running_steps:
+        crash_step = facts.running_steps[0]
+        where = f" during stage {stage_of(crash_step)}, step {crash_step}"
+    why = (
+        f"The process (pid {owner.get('pid')} on {owner.get('host')}, started {owner.get('started_at')}) stopped"
+        f" without finishing{where}: killed (kill -9), out of memory, or a power cut. Found at"
+        f" {dt.datetime.now():%Y-%m-%d %H:%M:%S} by {detected_by or 'the next run'}. Its partial work was discarded;"
+        " the next run rebuilds everything from the landing files."
+    )
+    row = None
+    try:
+        row = read_run(run_id)
+    except duckdb.Error:
+        pass
+    started = dt.datetime.fromisoformat(owner["started_at"]) if owner.get("started_at") else dt.datetime.now()
+    row = row or {"run_id": run_id, "trigger": owner.get("trigger") or "manual", "started_at": started}
+    row.update(status="crashed", finished_at=None, duration_seconds=None, failed_step=crash_step, error=why[:1000])
+    if facts is not None:
+        row.update({f"{s}_seconds": v for s, v in facts.stage_seconds(now=max(facts.step_start.values(), default=0)).items()})
+        row["checks_failed"] = len(facts.failed_checks)
+    try:
+        upsert_run(row)
+    except duckdb.Error:  # pragma: no cover - the report below still tells the operator
+        pass
+    report = write_failure_report(row, facts, f"crashed{where}", why)
+    notify_failure(report)
+    return report
+
+
+# -- leftovers of killed runs ----------------------------------------------------------------------------
+
+
+def clean_stale_files(spill_age_seconds: float = 3600) -> list[Path]:
+    """Remove what killed runs leave behind; call only while holding the run lock.
+
+    Half-built publication files (``.analytics.duckdb.*.tmp``), dashboard staging folders and
+    old versions, fault-point markers, and DuckDB spill files in ``warehouse/tmp`` untouched for
+    ``spill_age_seconds``. The working database needs nothing: DuckDB replays or discards its
+    write-ahead log when it is opened. Returns the removed paths.
+    """
+    removed: list[Path] = []
+    wh = warehouse_dir()
+    target = analytics_db_path()
+    for p in list(wh.glob(f".{target.name}.*.tmp")) + list(wh.glob(f".{target.name}.*.tmp.wal")) + list(wh.glob(".hold-*")):
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    removed += atomic.prune_versions(dashboard_dir())
+    spill = wh / "tmp"
+    if spill.is_dir():
+        cutoff = time.time() - spill_age_seconds
+        for p in spill.iterdir():
+            if p.is_file() and p.stat().st_mtime < cutoff:
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed

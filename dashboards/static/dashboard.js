@@ -1,0 +1,329 @@
+/* The planners' dashboard: review selector, filters, status counts, language switch, charts.
+ *
+ * Static pages, no request leaves the machine. The page state (language, review, domain and
+ * status filters) lives in the URL fragment (#lang=en&review=mid_term&domain=eldercare) and travels
+ * with every link marked data-keep-state, so switching the language or opening a KPI keeps the
+ * view; the language is also remembered in localStorage. Bilingual labels: an element with
+ * data-en="English" shows its Chinese text by default; attributes have data-en-<name>.
+ */
+(function () {
+  "use strict";
+
+  var KEYS = ["lang", "review", "domain", "status", "kpi"];
+  var REVIEWS = ["latest", "mid_term", "final"];
+  var LANG_STORE = "daxing-kpi-dashboard-lang";
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function readJSON(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  var STATUSES = readJSON("dashboard-statuses") || {};
+  var UI = readJSON("dashboard-ui") || {};
+  var CARDS = readJSON("card-states");
+  var KPI_STATES = readJSON("kpi-states");
+  var FIGURES = readJSON("kpi-figures");
+  var PLOT_CONFIG = readJSON("plot-config") || { displayModeBar: false, responsive: true };
+
+  function parseHash() {
+    var out = {};
+    var h = location.hash.replace(/^#/, "");
+    if (!h) return out;
+    h.split("&").forEach(function (part) {
+      var i = part.indexOf("=");
+      if (i < 0) return;
+      var k = decodeURIComponent(part.slice(0, i));
+      if (KEYS.indexOf(k) >= 0) out[k] = decodeURIComponent(part.slice(i + 1));
+    });
+    return out;
+  }
+
+  function storedLang() {
+    try { return window.localStorage.getItem(LANG_STORE); } catch (e) { return null; }
+  }
+
+  var state = { lang: storedLang() === "en" ? "en" : "zh", review: "latest", domain: "", status: "", kpi: "" };
+
+  function readState() {
+    var h = parseHash();
+    KEYS.forEach(function (k) { if (h[k] !== undefined) state[k] = h[k]; });
+    if (state.lang !== "en") state.lang = "zh";
+    if (REVIEWS.indexOf(state.review) < 0) state.review = "latest";
+    var sel = $("#review-select");
+    if (sel && !$("option[value='" + state.review + "']", sel)) state.review = "latest";
+  }
+
+  function hashFor(extra) {
+    var s = {};
+    KEYS.forEach(function (k) { s[k] = state[k]; });
+    Object.keys(extra || {}).forEach(function (k) { s[k] = extra[k]; });
+    var parts = [];
+    if (s.lang === "en") parts.push("lang=en");
+    if (s.review && s.review !== "latest") parts.push("review=" + encodeURIComponent(s.review));
+    if (s.domain) parts.push("domain=" + encodeURIComponent(s.domain));
+    if (s.status) parts.push("status=" + encodeURIComponent(s.status));
+    if (s.kpi) parts.push("kpi=" + encodeURIComponent(s.kpi));
+    return parts.join("&");
+  }
+
+  function saveState() {
+    var h = hashFor({ kpi: "" });
+    var url = location.href.split("#")[0] + (h ? "#" + h : "");
+    try {
+      history.replaceState(null, "", url);
+    } catch (e) {
+      location.replace("#" + h);
+    }
+    try { window.localStorage.setItem(LANG_STORE, state.lang); } catch (e) { /* storage off */ }
+    updateLinks();
+  }
+
+  function updateLinks() {
+    $$("a[data-keep-state]").forEach(function (a) {
+      if (!a.hasAttribute("data-base-href")) a.setAttribute("data-base-href", a.getAttribute("href"));
+      var base = a.getAttribute("data-base-href");
+      var i = base.indexOf("#");
+      var own = {};
+      if (i >= 0) {
+        base.slice(i + 1).split("&").forEach(function (part) {
+          var j = part.indexOf("=");
+          if (j > 0) own[part.slice(0, j)] = decodeURIComponent(part.slice(j + 1));
+        });
+        base = base.slice(0, i);
+      }
+      var h = hashFor({ kpi: own.kpi || "" });
+      a.setAttribute("href", base + (h ? "#" + h : ""));
+    });
+  }
+
+  /* -- language --------------------------------------------------------------------------- */
+
+  function setText(el, text) {
+    if (!el || !text) return;
+    el.setAttribute("data-zh", text.zh);
+    el.setAttribute("data-en", text.en);
+    el.textContent = state.lang === "en" ? text.en : text.zh;
+  }
+
+  function applyLang() {
+    var en = state.lang === "en";
+    document.documentElement.lang = en ? "en" : "zh-CN";
+    $$("[data-en]").forEach(function (el) {
+      if (!el.hasAttribute("data-zh")) el.setAttribute("data-zh", el.textContent);
+      el.textContent = en ? el.getAttribute("data-en") : el.getAttribute("data-zh");
+    });
+    ["aria-label", "title"].forEach(function (attr) {
+      $$("[data-en-" + attr + "]").forEach(function (el) {
+        var zh = "data-zh-" + attr;
+        if (!el.hasAttribute(zh)) el.setAttribute(zh, el.getAttribute(attr) || "");
+        el.setAttribute(attr, en ? el.getAttribute("data-en-" + attr) : el.getAttribute(zh));
+      });
+    });
+    var sw = $("#lang-switch");
+    if (sw && UI.language_switch) {
+      sw.textContent = UI.language_switch[state.lang];
+      sw.setAttribute("lang", en ? "zh-CN" : "en");
+    }
+  }
+
+  function setBadge(el, status) {
+    if (!el) return;
+    el.className.split(/\s+/).forEach(function (c) {
+      if (c.indexOf("status-") === 0 && c !== "status-badge") el.classList.remove(c);
+    });
+    el.classList.add("status-" + status);
+    var use = $("use", el);
+    if (use) use.setAttribute("href", "#icon-" + status);
+    setText($(".status-text", el), STATUSES[status]);
+  }
+
+  /* -- overview ------------------------------------------------------------------------------ */
+
+  function renderOverview() {
+    var cards = $$(".kpi-card");
+    var counts = {};
+    Object.keys(STATUSES).forEach(function (s) { counts[s] = 0; });
+    var shown = 0;
+    cards.forEach(function (card) {
+      var states = CARDS[card.getAttribute("data-kpi-id")] || {};
+      var st = states[state.review] || states.latest;
+      if (!st) return;
+      card.setAttribute("data-status", st.status);
+      if (st.value === null) card.removeAttribute("data-value"); else card.setAttribute("data-value", String(st.value));
+      if (st.year === null) card.removeAttribute("data-year"); else card.setAttribute("data-year", String(st.year));
+      $(".kpi-value", card).textContent = st.value_text;
+      setText($(".period", card), st.period);
+      setBadge($(".status-badge", card), st.status);
+      var inDomain = !state.domain || card.getAttribute("data-domain") === state.domain;
+      var show = inDomain && (!state.status || st.status === state.status);
+      card.hidden = !show;
+      if (inDomain) counts[st.status] = (counts[st.status] || 0) + 1;
+      if (show) shown += 1;
+    });
+    $$(".plan-section").forEach(function (sec) {
+      sec.hidden = $$(".kpi-card:not([hidden])", sec).length === 0;
+    });
+    $$(".chip").forEach(function (chip) {
+      var s = chip.getAttribute("data-status");
+      $(".chip-count", chip).textContent = String(counts[s] || 0);
+      chip.setAttribute("aria-pressed", state.status === s ? "true" : "false");
+    });
+    var shownEl = $("#shown-count");
+    if (shownEl && UI.shown_count) {
+      var fill = function (t) { return t.replace("{shown}", shown).replace("{total}", cards.length); };
+      setText(shownEl, { zh: fill(UI.shown_count.zh), en: fill(UI.shown_count.en) });
+    }
+    var none = $("#no-match");
+    if (none) none.hidden = shown > 0;
+  }
+
+  function visibleLinks() {
+    return $$(".kpi-card:not([hidden]) .kpi-link").filter(function (a) { return !a.closest("[hidden]"); });
+  }
+
+  function moveFocus(current, key) {
+    var links = visibleLinks();
+    var i = links.indexOf(current);
+    if (i < 0) return;
+    var target = null;
+    if (key === "ArrowRight") target = links[i + 1];
+    else if (key === "ArrowLeft") target = links[i - 1];
+    else if (key === "Home") target = links[0];
+    else if (key === "End") target = links[links.length - 1];
+    else {
+      var r = current.closest(".kpi-card").getBoundingClientRect();
+      var best = null, bestScore = Infinity;
+      links.forEach(function (a) {
+        var q = a.closest(".kpi-card").getBoundingClientRect();
+        var dy = key === "ArrowDown" ? q.top - r.top : r.top - q.top;
+        if (dy <= 4) return;
+        var score = dy * 10 + Math.abs(q.left - r.left);
+        if (score < bestScore) { bestScore = score; best = a; }
+      });
+      target = best;
+    }
+    if (target) {
+      target.focus();
+      target.closest(".kpi-card").scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function initOverview() {
+    var review = $("#review-select"), domain = $("#domain-select"), status = $("#status-select");
+    review.value = state.review;
+    domain.value = state.domain;
+    if (domain.value !== state.domain) state.domain = domain.value = "";
+    status.value = state.status;
+    if (status.value !== state.status) state.status = status.value = "";
+    review.addEventListener("change", function () { state.review = review.value; renderOverview(); saveState(); });
+    domain.addEventListener("change", function () { state.domain = domain.value; renderOverview(); saveState(); });
+    status.addEventListener("change", function () { state.status = status.value; renderOverview(); saveState(); });
+    $$(".chip").forEach(function (chip) {
+      chip.addEventListener("click", function () {
+        var s = chip.getAttribute("data-status");
+        state.status = state.status === s ? "" : s;
+        status.value = state.status;
+        renderOverview();
+        saveState();
+      });
+    });
+    document.addEventListener("keydown", function (ev) {
+      var t = ev.target;
+      if (!t || !t.classList || !t.classList.contains("kpi-link")) return;
+      if (["ArrowRight", "ArrowLeft", "ArrowDown", "ArrowUp", "Home", "End"].indexOf(ev.key) < 0) return;
+      ev.preventDefault();
+      moveFocus(t, ev.key);
+    });
+    renderOverview();
+    if (state.kpi) {  // back from a KPI page: that KPI's card again
+      var card = $(".kpi-card[data-kpi-id='" + state.kpi.replace(/'/g, "") + "']");
+      if (card && !card.hidden) {
+        card.scrollIntoView({ block: "center" });
+        $(".kpi-link", card).focus({ preventScroll: true });
+      }
+      state.kpi = "";
+    }
+  }
+
+  /* -- KPI page -------------------------------------------------------------------------------- */
+
+  function clone(x) { return JSON.parse(JSON.stringify(x)); }
+
+  function drawCharts() {
+    if (!window.Plotly || !FIGURES) return;
+    var trend = document.getElementById("trend-chart");
+    if (trend && FIGURES.trend) {
+      var f = clone(FIGURES.trend[state.lang]);
+      f.data.forEach(function (tr) { if (tr.meta && tr.meta.review) tr.visible = tr.meta.review === state.review; });
+      window.Plotly.react(trend, f.data, f.layout, PLOT_CONFIG);
+    }
+    var towns = document.getElementById("towns-chart");
+    var tf = FIGURES.towns && (FIGURES.towns[state.review] || FIGURES.towns.latest);
+    if (towns && tf) {
+      var g = clone(tf[state.lang]);
+      window.Plotly.react(towns, g.data, g.layout, PLOT_CONFIG);
+    }
+  }
+
+  function renderKpi() {
+    var st = KPI_STATES[state.review] || KPI_STATES.latest;
+    $$("[data-field]").forEach(function (el) {
+      var v = st[el.getAttribute("data-field")];
+      if (v === undefined) return;
+      if (v && typeof v === "object") setText(el, v); else el.textContent = v === null ? "—" : String(v);
+    });
+    setBadge($(".headline .status-badge"), st.status);
+    var header = $(".kpi-header");
+    if (header) header.setAttribute("data-status", st.status);
+    var tables = $$(".towns-table");
+    var has = tables.some(function (t) { return t.getAttribute("data-review") === state.review; });
+    tables.forEach(function (t) { t.hidden = t.getAttribute("data-review") !== (has ? state.review : "latest"); });
+    drawCharts();
+  }
+
+  function initKpi() {
+    var review = $("#review-select");
+    if (review) {
+      review.value = state.review;
+      review.addEventListener("change", function () { state.review = review.value; renderKpi(); saveState(); });
+    }
+    renderKpi();
+  }
+
+  /* -- start ------------------------------------------------------------------------------------ */
+
+  function render() {
+    applyLang();
+    if (CARDS) renderOverview();
+    if (KPI_STATES) renderKpi();
+    updateLinks();
+  }
+
+  function start() {
+    readState();
+    applyLang();
+    if (CARDS) initOverview();
+    if (KPI_STATES) initKpi();
+    applyLang();
+    updateLinks();
+    var sw = $("#lang-switch");
+    if (sw) {
+      sw.addEventListener("click", function () {
+        state.lang = state.lang === "en" ? "zh" : "en";
+        render();
+        saveState();
+      });
+    }
+    window.addEventListener("hashchange", function () {
+      readState();
+      var sel = $("#review-select");
+      if (sel) sel.value = state.review;
+      render();
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,22 @@
+{#- Town/street elderly-care centers (镇(街)养老照料中心) operating on each year's snapshot date
+    (31 December, or the data cut-off in the partial year), one row per year and town/street with at
+    least one: a center operates on day d when opening_date <= d < closing_date (a center closing on
+    31 December is not counted that year; one without an opening date is still being built).
+    Contract eldercare_care_centers. -#}
+with periods as (
+    select * from {{ ref('int_periods') }}
+),
+
+centers as (
+    select * from {{ ref('stg_eldercare__care_centers') }}
+)
+
+select
+    periods.period_year,
+    centers.geo_code,
+    count(*) as centers_count
+from centers
+inner join periods
+    on centers.opening_date <= periods.period_end_date
+    and (centers.closing_date is null or centers.closing_date > periods.period_end_date)
+group by periods.period_year, centers.geo_code

@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ source('social_work', 'social_work_agencies') }}
+),
+
+renamed as (
+    select
+        agency_id,
+        agency_name,
+        geo_code,
+        cast(registration_date as date) as registration_date,
+        status_zh,
+        cast(closing_date as date) as closing_date,
+        _source_file,
+        _row_number
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,20 @@
+with source as (
+    select * from {{ source('townreturn', 'townreturn_secretary_studio_sites') }}
+),
+
+renamed as (
+    select
+        geo_code,
+        unit_code,
+        unit_name,
+        site_name,
+        -- a site is identified by its community and name: the same site in two returns counts once
+        unit_code || '|' || site_name as site_key,
+        cast(designated_date as date) as designated_date,
+        _source_file,
+        _sheet,
+        _row_number
+    from source
+)
+
+select * from renamed

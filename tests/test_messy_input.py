@@ -1,0 +1,265 @@
+"""Real-world department files (issue 5): the messy sample (XLSX with title rows and merged headers, XLS,
+GB18030 and BOM CSV, every date spelling, clerks' town spellings, faulty rows) against its own record
+of what it broke, the KPIs against the ground truth of the good rows, re-delivery, and the PII scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import zipfile
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_warehouse
+
+from daxing_kpi import ingest, privacy, warehouse
+from daxing_kpi.ingest import Reason, load_contracts
+from daxing_kpi.sample import messy
+from daxing_kpi.sample.generator import SampleGenerator
+
+CORE = {
+    "population": "statbureau_population",
+    "care_workers": "eldercare_care_workers",
+    "burials": "funeral_burials",
+    "volunteers": "volunteer_volunteers",
+    "service_items": "govservice_service_items",
+    "service_cases": "govservice_service_cases",
+}
+KEY = ["kpi_id", "period_year", "geo_code"]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """A small messy sample (scale 0.02, 3 % faulty rows), written once."""
+    root = tmp_path_factory.mktemp("messy")
+    ms = messy.MessySample(scale=0.02, fault_rate=0.03)
+    ms.write(root)
+    ms.root = root
+    ms.fault_table = pd.read_csv(root / "sample_truth" / "faults.csv", dtype=str, keep_default_na=False)
+    ms.file_table = pd.read_csv(root / "sample_truth" / "messy_files.csv", dtype={"sheet": str}, keep_default_na=False)
+    ms.results = {src: ingest.ingest_source(load_contracts()[sid], root / "landing") for src, sid in CORE.items()}
+    return ms
+
+
+def _codes() -> dict[str, str]:
+    return {t.name_zh: t.code for t in SampleGenerator(scale=0.01).towns}
+
+
+# -- shapes -----------------------------------------------------------------------------------------------------
+
+
+def test_files_are_written_in_the_documented_shapes(sample):
+    land = sample.root / "landing"
+    gb = (land / "burials" / "安葬记录_2020-2023.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        gb.decode("utf-8")
+    assert gb.decode("gb18030").splitlines()[0] == "大兴区安葬记录（2020—2023年）"
+    assert re.search(r"\n[^\n]*,20\d\d/\d{1,2}/\d{1,2},", gb.decode("gb18030"))
+    bom = (land / "burials" / "安葬记录_2024-2026.csv").read_bytes()
+    assert bom.startswith(b"\xef\xbb\xbf") and re.search(r",20\d\d年\d{1,2}月\d{1,2}日,", bom.decode("utf-8-sig"))
+    vol = (land / "volunteers" / "志愿者名册.csv").read_bytes()
+    assert vol.startswith(b"\xef\xbb\xbf") and re.search(r",20\d\d\.\d{1,2}\.\d{1,2},", vol.decode("utf-8-sig"))
+    cases = (land / "service_cases" / "政务服务办件记录.csv").read_text(encoding="utf-8")
+    assert re.search(r",20\d\d-\d\d-\d\d,", cases) and re.search(r",20\d{6},", cases)
+    xls = (land / "care_workers" / "养老护理员花名册.xls").read_bytes()
+    assert xls.startswith(bytes.fromhex("D0CF11E0A1B11AE1"))  # Excel 97-2003 (OLE2)
+    from python_calamine import load_workbook
+
+    sheet = load_workbook(str(land / "care_workers" / "养老护理员花名册.xls")).get_sheet_by_index(0)
+    cells = [c for row in sheet.to_python() for c in row]
+    assert any(isinstance(c, dt.date) for c in cells) and any(isinstance(c, (int, float)) and not isinstance(c, bool) and c > 40000 for c in cells)  # date cells and serials
+    assert any(isinstance(c, str) and re.fullmatch(r"\d{17}x", c) for c in cells)  # lower-case x
+    with zipfile.ZipFile(land / "population" / "大兴区常住人口分镇街分年龄组统计.xlsx") as z:
+        assert z.testzip() is None
+    wb = load_workbook(str(land / "population" / "大兴区常住人口分镇街分年龄组统计.xlsx"))
+    assert wb.sheet_names == [f"{y}年" for y in range(2020, 2027)] + ["填表说明"]
+    pop = wb.get_sheet_by_name("2021年")
+    assert ((2, 3), (2, 4)) in pop.merged_cell_ranges and ((2, 2), (3, 2)) in pop.merged_cell_ranges  # 人口情况 over 年龄组/常住人口; 镇街 down
+    assert pop.to_python(skip_empty_area=False)[0][0] == "大兴区常住人口分镇街分年龄组统计（2021年）"
+
+
+def test_every_town_spelling_of_the_sample_maps_to_its_code_and_the_unknown_ones_to_none():
+    codes = {**_codes(), **{n: c for n, c in [("北京经济技术开发区", "110115403"), ("中关村国家自主创新示范区大兴生物医药产业基地", "110115404"),
+                                              ("大兴经济开发区", "110115405"), ("大兴国际机场", "110115406")]}}
+    spellings = messy.town_spellings()
+    assert set(spellings) == set(codes)
+    for name, variants in spellings.items():
+        got = ingest.resolve_towns(pd.Series(variants))
+        assert got.tolist() == [codes[name]] * len(variants), (name, variants, got.tolist())
+    assert ingest.resolve_towns(pd.Series(messy.UNKNOWN_TOWNS)).isna().all()
+
+
+# -- every row loaded or quarantined, as the sample says --------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", list(CORE))
+def test_every_broken_row_is_quarantined_with_its_reason_and_every_good_row_loaded(sample, source):
+    res = sample.results[source]
+    q = res.quarantine.fillna({"sheet": ""})
+    got = sorted(zip(q.file_name, q.sheet, q.row_number.astype(int), q["column"], q.reason))
+    f = sample.fault_table[sample.fault_table.file.str.startswith(source + "/")]
+    expected = sorted(zip(f.file, f.sheet, f.row.astype(int), f["column"], f.reason))
+    assert got == expected
+    assert len(f) >= 1 + (source not in ("population", "service_items"))  # the sample did break rows here
+    # per file and sheet: rows loaded = rows written - rows broken
+    files = sample.file_table[sample.file_table.file.str.startswith(source + "/")]
+    loaded = res.accepted.fillna({"_sheet": ""}).groupby(["_source_file", "_sheet"]).size()
+    assert {(r.file, r.sheet): r.rows - r.faulty for r in files.itertuples()} == loaded.to_dict()
+    for a in res.audit:
+        per_file = files[files.file == a["file_name"]]
+        assert a["rows_read"] == per_file.rows.sum() == a["rows_loaded"] + a["rows_quarantined"]
+        assert a["rows_quarantined"] == per_file.faulty.sum() and a["status"] == "loaded"
+
+
+def test_loaded_values_equal_the_good_records(sample):
+    codes = _codes()
+    key = ingest.person_keys
+    acc = {s: sample.results[s].accepted for s in CORE}
+    good = sample.good
+
+    pop = acc["population"][["period_year", "geo_code", "age_band", "residents_count"]].astype(str)
+    g = good["population"]
+    exp = pd.DataFrame({"period_year": g["统计年度"], "geo_code": g["镇街"].map(codes), "age_band": g["年龄组"], "residents_count": g["常住人口"]}).astype(str)
+    assert sorted(map(tuple, pop.values)) == sorted(map(tuple, exp.values))
+
+    w, g = acc["care_workers"], good["care_workers"]
+    got = sorted(zip(w.person_key, w.employer_name, w.geo_code, w.hire_date.astype(str), w.leave_date.map(lambda d: "" if pd.isna(d) else str(d))))
+    exp = sorted(zip(key(g["身份证号码"]), g["工作单位"], g["所属镇街"].map(codes), g["入职日期"], g["离职日期"]))
+    assert got == exp
+
+    b, g = acc["burials"], good["burials"]
+    assert dict(zip(b.burial_id, zip(b.burial_date.astype(str), b.death_date.astype(str), b.geo_code, b.burial_type_zh))) == dict(
+        zip(g["逝者编号"], zip(g["安葬日期"], g["死亡日期"], g["户籍所在镇街"].map(codes), g["安葬方式"])))
+
+    v, g = acc["volunteers"], good["volunteers"]
+    cancel = v.cancellation_date.map(lambda d: "" if pd.isna(d) else str(d))
+    assert dict(zip(v.volunteer_id, zip(v.person_key, v.registration_date.astype(str), cancel, v.geo_code, v.status_zh))) == dict(
+        zip(g["志愿者编号"], zip(key(g["身份证号码"]), g["注册日期"], g["注销日期"], g["所在镇街"].map(codes), g["状态"])))
+
+    i, g = acc["service_items"], good["service_items"]
+    assert sorted(zip(i.item_code, i.catalog_year.astype(int), i.is_fully_online.astype(bool))) == sorted(
+        zip(g["事项编码"], g["年度"].astype(int), g["是否全程网办"] == "是"))
+
+    c, g = acc["service_cases"], good["service_cases"]
+    assert len(c) == len(g) and dict(zip(c.case_id, zip(c.accepted_date.astype(str), c.channel_zh))) == dict(
+        zip(g["办件编号"], zip(g["受理日期"], g["申请渠道"])))
+    blank_town = c.geo_code.isna().sum()
+    assert 0 < blank_town < len(c) * 0.2  # about 10 % of cases name no town: optional, loaded without one
+
+
+# -- re-delivery of messy files ----------------------------------------------------------------------------------
+
+
+def test_same_file_twice_and_a_corrected_redelivery_of_messy_files_leave_no_duplicates(sample, tmp_path):
+    land = tmp_path / "landing"
+    shutil.copytree(sample.root / "landing" / "burials", land / "burials")
+    shutil.copytree(sample.root / "landing" / "volunteers", land / "volunteers")
+    old = land / "burials" / "安葬记录_2024-2026.csv"
+    os.utime(old, (1_000, 1_000))
+    os.utime(land / "burials" / "安葬记录_2020-2023.csv", (1_000, 1_000))
+    # the volunteer roster sent twice under another name; the 2024-2026 burials corrected (faulty rows fixed)
+    shutil.copy(land / "volunteers" / "志愿者名册.csv", land / "volunteers" / "志愿者名册(1).csv")
+    g = sample.good["burials"]
+    fixed = g[g["安葬日期"].str[:4].astype(int) >= 2024]
+    fixed.to_csv(land / "burials" / "安葬记录_2024-2026_更正.csv", index=False, encoding="gb18030")
+    os.utime(land / "burials" / "安葬记录_2024-2026_更正.csv", (2_000, 2_000))
+    contracts = load_contracts()
+    vol = ingest.ingest_source(contracts["volunteer_volunteers"], land)
+    assert [a["status"] for a in vol.audit] == ["loaded", "skipped_duplicate_file"]
+    assert len(vol.accepted) == len(sample.results["volunteers"].accepted) and vol.accepted.volunteer_id.is_unique
+    bur = ingest.ingest_source(contracts["funeral_burials"], land)
+    assert bur.accepted.burial_id.is_unique
+    assert sorted(bur.accepted.burial_id) == sorted(g["逝者编号"])  # every good burial once, the broken late ones corrected
+    status = {a["file_name"]: (a["status"], a["rows_superseded"]) for a in bur.audit}
+    late = sample.file_table[sample.file_table.file == "burials/安葬记录_2024-2026.csv"].rows.item()
+    assert status["burials/安葬记录_2024-2026.csv"] == ("superseded", late)
+    assert status["burials/安葬记录_2024-2026_更正.csv"] == ("loaded", 0)
+    q = bur.quarantine
+    assert set(q.file_name) == {"burials/安葬记录_2020-2023.csv"}  # the superseded file's faults are gone
+
+
+# -- the real job on a messy sample: KPIs, published audit, personal data -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def messy_warehouse(tmp_path_factory):
+    """One real run of the nightly job on the messy sample (scale 0.05, 2 % faulty rows)."""
+    wh = make_warehouse(tmp_path_factory.mktemp("messy_e2e"), KPI_SAMPLE_SHAPES="messy", KPI_SAMPLE_FAULT_RATE="0.02")
+    wh.run("run")
+    return wh
+
+
+def test_kpis_on_messy_files_equal_the_ground_truth_of_the_good_rows(messy_warehouse):
+    truth = messy_warehouse.ground_truth()
+    obs = messy_warehouse.query("SELECT kpi_id, period_year, geo_code, numerator, denominator, value FROM kpi_observations")
+    merged = truth.merge(obs, on=KEY, how="outer", suffixes=("_truth", "_mart"), indicator=True)
+    assert merged[merged._merge != "both"].empty, merged[merged._merge != "both"].head(10)
+    assert (merged.numerator_truth == merged.numerator_mart).all()
+    assert (merged.denominator_truth == merged.denominator_mart).all()
+    np.testing.assert_allclose(merged.value_mart, merged.value_truth, rtol=0, atol=1e-9)
+    # the faults did change the KPIs: the clean sample's truth differs for the care-worker ratio
+    clean = SampleGenerator(scale=0.05)
+    from daxing_kpi.sample.generator import ground_truth
+
+    clean_truth = ground_truth(clean.build(), clean.towns)
+    kpi = "eldercare.care_workers_per_10k_elderly"
+    diff = clean_truth[clean_truth.kpi_id == kpi].merge(truth[truth.kpi_id == kpi], on=KEY)
+    assert (diff.numerator_x != diff.numerator_y).any()
+
+
+def test_published_ingest_audit_accounts_for_every_row_of_every_file(messy_warehouse):
+    audit = messy_warehouse.query("SELECT * FROM ingest_audit")
+    files = pd.read_csv(messy_warehouse.root / "sample_truth" / "messy_files.csv").groupby("file")[["rows", "faulty"]].sum()
+    core = audit.set_index("file_name").loc[files.index]
+    assert (core.rows_read == files.rows).all() and (core.rows_quarantined == files.faulty).all()
+    assert (audit.rows_read == audit.rows_loaded + audit.rows_quarantined + audit.rows_superseded).all()
+    assert set(audit.status) == {"loaded"} and audit.sha256.str.fullmatch(r"[0-9a-f]{64}").all()
+    reasons = json.loads(core.loc["population/大兴区常住人口分镇街分年龄组统计.xlsx", "quarantine_reasons"])
+    assert reasons[Reason.TOTALS_ROW] == 7  # one totals row under each year's sheet
+    assert set(audit.columns) >= {"source_id", "file_name", "sha256", "rows_read", "rows_loaded", "rows_quarantined",
+                                  "quarantine_reasons", "loaded_at"}
+
+
+def _personal_values() -> set[str]:
+    """Names of the generated records (what a leak would show), the scan's known names."""
+    frames = SampleGenerator(scale=0.05).build()
+    return set(frames["care_workers"]["姓名"]) | set(frames["volunteers"]["姓名"]) | set(frames["burials"]["逝者姓名"])
+
+
+def test_pii_scan_finds_nothing_in_the_published_database_raw_layer_or_quarantine(messy_warehouse):
+    names = _personal_values()
+    published = privacy.scan_database(messy_warehouse.analytics, known_names=names)
+    assert published.empty, published
+    assert len(duckdb.connect(str(messy_warehouse.analytics), read_only=True).execute(
+        "SELECT * FROM information_schema.columns WHERE data_type = 'VARCHAR'").fetchall()) > 10  # it did scan text columns
+    work = privacy.scan_database(messy_warehouse.root / "work" / "work.duckdb", ("raw", "audit"), known_names=names)
+    assert work.empty, work
+    with duckdb.connect(str(messy_warehouse.root / "work" / "work.duckdb"), read_only=True) as con:
+        (ids,) = con.execute("SELECT count(*) FROM audit.quarantine WHERE reason = ?", [Reason.BAD_ID]).fetchone()
+    assert ids > 0  # bad ID numbers were quarantined, masked
+
+
+@pytest.mark.parametrize("column, pii, kind", [("volunteer_name", "name", "personal_name"), ("phone", "phone", "phone")])
+def test_pii_scan_fails_when_a_contract_loses_its_pii_class(messy_warehouse, tmp_path, monkeypatch, column, pii, kind):
+    contracts = tmp_path / "contracts"
+    shutil.copytree(ingest.contracts_dir(), contracts)
+    path = contracts / "volunteer_volunteers.yaml"
+    text = path.read_text(encoding="utf-8")
+    changed = re.sub(rf"(name: {column}, [^}}]*?), pii: {pii}", r"\1", text)
+    assert changed != text
+    path.write_text(changed, encoding="utf-8")
+    monkeypatch.setenv("KPI_CONTRACTS_DIR", str(contracts))
+    monkeypatch.setenv("KPI_WAREHOUSE_DIR", str(tmp_path / "wh"))
+    contract = load_contracts()["volunteer_volunteers"]
+    assert column in [c.name for c in contract.kept_columns]
+    warehouse.write_raw(contract, ingest.ingest_source(contract, messy_warehouse.root / "landing"), "pii-test")
+    found = privacy.scan_database(tmp_path / "wh" / "work" / "work.duckdb", ("raw", "audit"), known_names=_personal_values())
+    hits = found[(found.table == "volunteer_volunteers") & (found.column == column)]
+    assert kind in set(hits.kind), found
+    assert set(found.table) == {"volunteer_volunteers"}  # nothing else leaks

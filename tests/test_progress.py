@@ -1,0 +1,235 @@
+"""Progress assessment (issue 4): the SQL macros of the published database and ``kpi_scorecard``.
+
+The method's branches are pinned by the dbt unit tests in ``dbt/models/marts/kpi_scorecard.yml``;
+here the real nightly job's output is checked: the macros analysts call in ``analytics.duckdb``
+give the issue's examples, and every scorecard row equals a status recomputed from the sample
+generator's ground truth by the independent implementation below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import pandas as pd
+import pytest
+
+from daxing_kpi.paths import SEEDS_DIR
+from daxing_kpi.sample.generator import CUTOFF, DISTRICT_CODE
+from daxing_kpi.warehouse import copy_sql_macros
+
+ARGS = "baseline_value, baseline_year, latest_value, latest_year, target_value, target_year, direction"
+
+# (case, baseline value, baseline year, latest value, latest year, target, target year, direction,
+#  expected status, expected ratio or None)
+ISSUE_EXAMPLES = [
+    ("care workers 30 -> 40, target 50", 30, 2020, 40, 2023, 50, 2025, "increase", "needs_acceleration", 0.936),
+    ("eco-burial 40 -> 44, target 65", 40, 2020, 44, 2024, 65, 2025, "increase", "limited_progress", 0.236),
+    ("villages converted 0 -> 60, target 130 (linear)", 0, 2020, 60, 2023, 130, 2025, "increase", "needs_acceleration", 0.769),
+    ("online rate 70 -> 94.9 in 2025, target 95", 70, 2020, 94.9, 2025, 95, 2025, "increase", "target_not_achieved", None),
+    ("baseline 70 above target 65, then 60", 70, 2020, 60, 2023, 65, 2025, "increase", "deterioration", None),
+    # R is 0.95 exactly in decimal arithmetic, 0.9499999999999988 in floating point: still on_track
+    ("floating-point noise on the 0.95 bound", 100, 2020, 109.5, 2021, 121, 2022, "increase", "on_track", 0.95),
+]
+
+
+def _published(warehouse) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(warehouse.analytics), read_only=True)
+
+
+@pytest.mark.parametrize("case", ISSUE_EXAMPLES, ids=[c[0] for c in ISSUE_EXAMPLES])
+def test_published_sql_macros_give_the_issue_examples(warehouse, case):
+    _, y0, t0, yi, ti, yt, tt, direction, status, ratio = case
+    args = [y0, t0, yi, ti, yt, tt, direction]
+    with _published(warehouse) as con:
+        got_status, got_ratio = con.execute(
+            "SELECT progress_status(?, ?, ?, ?, ?, ?, ?), progress_ratio(?, ?, ?, ?, ?, ?, ?)", args + args
+        ).fetchone()
+    assert got_status == status
+    if ratio is None:
+        assert got_ratio is None
+    else:
+        assert got_ratio == pytest.approx(ratio, abs=1e-3)
+
+
+def test_published_sql_macros_give_the_scorecard_answer_on_every_row(warehouse):
+    with _published(warehouse) as con:
+        n_rows, n_different = con.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE
+                    status IS DISTINCT FROM progress_status({ARGS})
+                    OR method IS DISTINCT FROM progress_method({ARGS})
+                    OR progress_ratio IS DISTINCT FROM progress_ratio({ARGS})
+                    OR projected_value IS DISTINCT FROM progress_projection({ARGS}))
+                FROM kpi_scorecard"""
+        ).fetchone()
+    assert n_rows > 0 and n_different == 0
+
+
+def test_copy_sql_macros_recreates_macros_with_overloads(tmp_path):
+    source = tmp_path / "work.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE MACRO marts.pace(a, b) AS CASE WHEN b <> 0 THEN a / b END, (a) AS a * 'x'")
+        con.execute("CREATE MACRO marts.label(d) AS CASE d WHEN 'increase' THEN 'up' ELSE 'down' END")
+        con.execute("CREATE MACRO main.not_copied(a) AS a")
+    with duckdb.connect(str(tmp_path / "published.duckdb")) as con:
+        con.execute(f"ATTACH '{source}' AS work (READ_ONLY)")
+        assert copy_sql_macros(con, "work", "marts") == ["label", "pace"]
+        con.execute("DETACH work")
+    with duckdb.connect(str(tmp_path / "published.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT pace(6, 3), pace(6, 0), label('increase'), label('decrease')").fetchone() == (
+            2.0, None, "up", "down")
+        assert con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'not_copied'").fetchone()[0] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent implementation of the method, written from the issue text (not from the SQL).
+
+AS_OF_DATES = [dt.date(y, 12, 31) for y in range(2021, 2026)] + [CUTOFF]
+REVIEWS = {dt.date(2023, 12, 31): "mid_term", dt.date(2025, 12, 31): "final"}
+
+
+def assess(y0, t0, yi, ti, yt, tt, direction):
+    """Return (status, method, ratio, projection) of a target, following issue 4 step by step."""
+    d = {"increase": 1, "decrease": -1}[direction]
+    if y0 is None or yi is None or ti - t0 < 1:
+        return "insufficient_data", None, None, None
+    with_target = yt is not None and tt is not None
+    growth_defined = y0 > 0 and yi > 0 and (not with_target or yt > 0)
+    projection = None
+    if tt is not None and ti < tt:
+        if growth_defined:
+            cagr = (yi / y0) ** (1 / (ti - t0)) - 1
+            projection = y0 * (1 + cagr) ** (tt - t0)
+        else:
+            projection = y0 + (yi - y0) / (ti - t0) * (tt - t0)
+    moved_away = d * (yi - y0) < 0
+    if with_target:
+        meets = d * (yi - yt) >= 0
+        if ti >= tt:
+            return ("target_achieved" if meets else "target_not_achieved"), "target_year", None, projection
+        if meets:
+            return "target_achieved", "target_met", None, projection
+        if moved_away and d * (y0 - yt) >= 0:
+            return "deterioration", "moved_away", None, projection
+        if growth_defined:
+            method = "cagr"
+            ratio = ((yi / y0) ** (1 / (ti - t0)) - 1) / ((yt / y0) ** (1 / (tt - t0)) - 1)
+        else:
+            method = "linear"
+            ratio = ((yi - y0) / (ti - t0)) / ((yt - y0) / (tt - t0))
+        upper, lower = 0.95, 0.60
+    else:
+        if growth_defined:
+            method, ratio = "no_target_growth", d * ((yi / y0) ** (1 / (ti - t0)) - 1)
+        elif y0 != 0:
+            method, ratio = "no_target_linear", d * (yi - y0) / abs(y0) / (ti - t0)
+        else:
+            status = "deterioration" if moved_away else ("limited_progress" if yi == y0 else "on_track")
+            return status, "no_target_from_zero", None, projection
+        upper, lower = 0.015, 0.005
+    eps = 1e-9  # bounds are inclusive; floating-point noise must not move a value lying on one
+    if moved_away or ratio < -eps:
+        status = "deterioration"
+    elif ratio >= upper - eps:
+        status = "on_track"
+    elif ratio >= lower - eps:
+        status = "needs_acceleration"
+    else:
+        status = "limited_progress"
+    return status, method, ratio, projection
+
+
+def test_assess_reproduces_the_issue_examples():
+    """The test's own implementation agrees with the issue before it is used as the reference."""
+    for _, y0, t0, yi, ti, yt, tt, direction, status, ratio in ISSUE_EXAMPLES:
+        got_status, _, got_ratio, _ = assess(y0, t0, yi, ti, yt, tt, direction)
+        assert got_status == status
+        assert (got_ratio is None) if ratio is None else got_ratio == pytest.approx(ratio, abs=1e-3)
+
+
+def expected_scorecard(truth: pd.DataFrame, catalog: pd.DataFrame, town_targets: pd.DataFrame) -> pd.DataFrame:
+    """Every KPI x geography of the ground truth x default as-of date, assessed by :func:`assess`."""
+    truth = truth.copy()
+    truth["period_end"] = [min(dt.date(int(y), 12, 31), CUTOFF) for y in truth.period_year]
+    known = truth.dropna(subset=["value"])
+    own = {(r.kpi_id, r.geo_code): r for r in town_targets.itertuples()}
+    rows = []
+    for (kpi_id, geo_code), _ in truth.groupby(["kpi_id", "geo_code"]):
+        kpi = catalog.loc[kpi_id]
+        target_value = None if pd.isna(kpi.target_value) else float(kpi.target_value)
+        target_year = None if pd.isna(kpi.target_year) else int(kpi.target_year)
+        if geo_code != DISTRICT_CODE and (kpi_id, geo_code) in own:
+            t = own[(kpi_id, geo_code)]
+            target_value = float(t.target_value)
+            target_year = int(t.target_year) if not pd.isna(t.target_year) else target_year
+        elif geo_code != DISTRICT_CODE and kpi.unit == "count":
+            target_value = None  # a district total is no target for one town/street
+        series = known[(known.kpi_id == kpi_id) & (known.geo_code == geo_code)]
+        for as_of in AS_OF_DATES:
+            usable = series[(series.period_end <= as_of) & (series.period_year >= kpi.baseline_year)].sort_values("period_year")
+            y0 = t0 = yi = ti = None
+            if len(usable):
+                t0, y0 = int(usable.period_year.iloc[0]), float(usable.value.iloc[0])
+                ti, yi = int(usable.period_year.iloc[-1]), float(usable.value.iloc[-1])
+            status, method, ratio, projection = assess(y0, t0, yi, ti, target_value, target_year, kpi.direction)
+            rows.append({
+                "kpi_id": kpi_id, "geo_code": geo_code, "as_of_date": as_of, "review": REVIEWS.get(as_of),
+                "baseline_year": t0, "baseline_value": y0, "latest_year": ti, "latest_value": yi,
+                "target_value": target_value, "status": status, "method": method,
+                "progress_ratio": ratio, "projected_value": projection,
+            })
+    return pd.DataFrame(rows)
+
+
+def _text(x):
+    return None if x is None or pd.isna(x) else str(x)
+
+
+def _same(a, b, tol=1e-9) -> bool:
+    """Equal numbers (to ``tol``), or both missing."""
+    if a is None or pd.isna(a) or b is None or pd.isna(b):
+        return (a is None or pd.isna(a)) and (b is None or pd.isna(b))
+    return math.isclose(float(a), float(b), rel_tol=tol, abs_tol=tol)
+
+
+def test_every_scorecard_row_equals_the_status_recomputed_from_ground_truth(warehouse):
+    catalog = pd.read_csv(SEEDS_DIR / "kpi_catalog.csv").set_index("kpi_id")
+    town_targets = pd.read_csv(SEEDS_DIR / "kpi_town_street_targets.csv", dtype={"geo_code": str})
+    expected = expected_scorecard(warehouse.ground_truth(), catalog, town_targets)
+    actual = warehouse.query("SELECT * FROM kpi_scorecard")
+    actual["as_of_date"] = pd.to_datetime(actual.as_of_date).dt.date
+    key = ["kpi_id", "geo_code", "as_of_date"]
+    assert not actual.duplicated(key).any()
+    merged = expected.merge(actual, on=key, how="outer", suffixes=("", "_mart"), indicator=True)
+    one_sided = merged[merged._merge != "both"]
+    assert one_sided.empty, f"rows on one side only:\n{one_sided[key + ['_merge']].head(10)}"
+    mismatches = []
+    for row in merged.itertuples():
+        for col in ("status", "method", "review"):
+            exp, got = (_text(getattr(row, c)) for c in (col, f"{col}_mart"))
+            if exp != got:
+                mismatches.append((row.kpi_id, row.geo_code, row.as_of_date, col, exp, got))
+        for col in ("baseline_year", "latest_year", "baseline_value", "latest_value", "target_value",
+                    "progress_ratio", "projected_value"):
+            exp, got = getattr(row, col), getattr(row, f"{col}_mart")
+            if not _same(exp, got):
+                mismatches.append((row.kpi_id, row.geo_code, row.as_of_date, col, exp, got))
+    assert not mismatches, f"{len(mismatches)} differences, first: {mismatches[:10]}"
+    # the sample is meant to exercise the method: several categories occur, and both reviews are there
+    assert {"on_track", "needs_acceleration", "target_achieved", "target_not_achieved"} <= set(actual.status)
+    assert actual.groupby("review").as_of_date.first().astype(str).to_dict() == {
+        "mid_term": "2023-12-31", "final": "2025-12-31"}
+
+
+def test_scorecard_has_the_default_as_of_dates_and_flags_the_data_cutoff(warehouse):
+    dates = warehouse.query(
+        "SELECT DISTINCT as_of_date, review, is_data_cutoff FROM kpi_scorecard ORDER BY as_of_date")
+    assert [d.date() if hasattr(d, "date") else d for d in dates.as_of_date] == AS_OF_DATES
+    assert dates.is_data_cutoff.tolist() == [False] * 5 + [True]
+    cutoff_rows = warehouse.query(
+        "SELECT latest_year, is_latest_partial_year FROM kpi_scorecard"
+        " WHERE is_data_cutoff AND geo_level = 'district' AND kpi_id = 'funeral.eco_burial_rate'")
+    # at the data cut-off the partial year 2026 is the latest, measured year to date
+    assert cutoff_rows.latest_year.tolist() == [2026] and cutoff_rows.is_latest_partial_year.tolist() == [True]

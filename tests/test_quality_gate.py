@@ -1,0 +1,222 @@
+"""Acceptance of the quality gate (issue 6): corrupted deliveries stop publication, a WARN does not.
+
+Each case copies the session warehouse (``conftest.warehouse``: one clean ``kpi run`` of the 0.05
+sample, published as version v0), corrupts one landing file and runs ``kpi run`` on the copy: the
+matching check fails, the run ends failed (exit 1) with a one-paragraph summary of the failed checks
+(printed and in the failure report), and the published database is byte-identical and still
+readable. A large but plausible year-over-year change is only advisory: that run publishes, and the
+WARN result is in ``dq_results`` and ``dq_kpi_status``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from conftest import Warehouse, make_warehouse
+
+from daxing_kpi.paths import CONTRACTS_DIR
+
+
+def clone(src: Warehouse, base: Path, **extra_env) -> Warehouse:
+    """A copy of a warehouse folder (work DB, landing files, published DB, dashboard, Dagster home)."""
+    shutil.copytree(src.root.parent, base, symlinks=True)
+    return make_warehouse(base, **extra_env)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def landing_csv(wh: Warehouse, folder: str) -> Path:
+    (path,) = (wh.root / "landing" / folder).glob("*.csv")
+    return path
+
+
+def rewrite(path: Path, df: pd.DataFrame) -> None:
+    df.to_csv(path, index=False)
+
+
+def run_results(wh: Warehouse, run_id: str) -> pd.DataFrame:
+    with duckdb.connect(str(wh.root / "work" / "work.duckdb"), read_only=True) as con:
+        return con.execute("SELECT * FROM audit.dq_results WHERE run_id = ?", [run_id]).df()
+
+
+def run_id_of(stdout: str) -> str:
+    (line,) = [x for x in stdout.splitlines() if x.startswith("kpi run ")]
+    return line.split()[2]
+
+
+# -- the corruptions ------------------------------------------------------------------------------------------
+
+TOWN_GONE = ("110115106", "礼贤镇")
+
+
+def drop_a_town_from_burials(wh):
+    path = landing_csv(wh, "burials")
+    df = pd.read_csv(path, dtype=str)
+    assert (df["户籍所在镇街"] == TOWN_GONE[1]).sum() > 0
+    rewrite(path, df[df["户籍所在镇街"] != TOWN_GONE[1]])
+
+
+def zero_residents_of_a_town_year(wh):
+    """The statistics bureau's population (denominator of the per-resident and per-10,000 KPIs) with
+    0 residents in every age band of one town in 2023: a valid file, impossible denominators."""
+    path = landing_csv(wh, "population")
+    df = pd.read_csv(path, dtype=str)
+    hit = (df["统计年度"] == "2023") & (df["镇街"] == TOWN_GONE[1])
+    assert hit.sum() == 4
+    df.loc[hit, "常住人口"] = "0"
+    rewrite(path, df)
+
+
+def deliver_social_orgs_twice(wh):
+    """The organisation register (no key: files add up) re-exported and sent again under another name."""
+    path = landing_csv(wh, "social_orgs")
+    again = path.with_name(path.stem + "_重报.csv")
+    again.write_bytes(path.read_bytes() + b"\n")  # not byte-identical: a re-export
+    return again
+
+
+def deliver_half_the_volunteers(wh):
+    path = landing_csv(wh, "volunteers")
+    df = pd.read_csv(path, dtype=str)
+    rewrite(path, df.iloc[::2])  # every other row: every town/street still present
+
+
+def a_negative_count_in_population(wh):
+    path = landing_csv(wh, "population")
+    df = pd.read_csv(path, dtype=str)
+    df.loc[df.index[100], "常住人口"] = "-120"
+    rewrite(path, df)
+
+
+CASES = {
+    "town_street_missing": (drop_a_town_from_burials, "raw/funeral_burials", "every_town_street_is_present_and_known",
+                            f"towns/streets missing: {TOWN_GONE[0]} {TOWN_GONE[1]}"),
+    "denominators_of_zero": (zero_residents_of_a_town_year, "marts/kpi_observations", "denominators_are_positive",
+                             "rows with a denominator of 0 or none"),
+    "duplicated_delivery": (deliver_social_orgs_twice, "raw/social_org_organisations", "no_record_is_delivered_twice",
+                            "repeat an earlier file's records (worst: social_orgs/"),
+    "half_the_rows": (deliver_half_the_volunteers, "raw/volunteer_volunteers", "row_count_is_plausible_against_the_last_delivery",
+                      "at the last publication"),
+    "negative_count": (a_negative_count_in_population, "raw/statbureau_population", "records_conform_to_the_contract",
+                       "quarantined for breaking the contract: below the minimum 0 ×1"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_corrupted_delivery_fails_its_check_and_publishes_nothing(warehouse, tmp_path, case):
+    corrupt, asset, check, observed = CASES[case]
+    wh = clone(warehouse, tmp_path / "wh")
+    before = digest(wh.analytics)
+    v0 = wh.query("SELECT run_id FROM publish_metadata").run_id.item()
+    corrupt(wh)
+
+    proc = wh.run("run", check=False)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_id = run_id_of(proc.stdout)
+
+    res = run_results(wh, run_id)
+    failed = res[~res.passed.astype(bool) & (res.severity == "ERROR")]
+    row = failed[(failed.asset == asset) & (failed.check_name == check)]
+    assert len(row) == 1, f"{asset} {check} did not fail; failed: {failed[['asset', 'check_name', 'observed_value']].values.tolist()}"
+    assert observed in row.observed_value.item()
+    if case != "duplicated_delivery":  # a second copy also moves the row count (+100 %): both fail, rightly
+        assert failed[["asset", "check_name"]].values.tolist() == [[asset, check]]
+    else:
+        assert set(failed.check_name) == {check, "row_count_is_plausible_against_the_last_delivery"}
+
+    # the one-paragraph summary: printed by `kpi run` and in the failure report
+    (report,) = (wh.root / "failures").glob(f"*_{run_id}.txt")
+    text = report.read_text(encoding="utf-8")
+    assert "Quality gate: " in text and f"{asset} {check} [ERROR]" in " ".join(text.split())
+    assert "so nothing was published." in " ".join(proc.stderr.split())
+    assert "analytics_database" in text  # named among the steps not run
+
+    # the published database: the same bytes, still readable, still v0
+    assert digest(wh.analytics) == before
+    assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == v0
+    assert wh.query("SELECT count(*) AS n FROM kpi_observations").n.item() > 0
+
+
+def test_a_failing_dbt_test_also_blocks_publication(warehouse, tmp_path):
+    """A code outside the code list reaches staging: the burial-type column of a (copied) contract no
+    longer restricts its values, one burial of type 火葬 (not in seeds/burial_types.csv) is loaded, the
+    landed-file checks pass, and dbt's relationships test on stg_funeral__burials fails. The dbt step
+    fails (Dagster: blocking check of severity ERROR), so the publish step is skipped."""
+    contracts = tmp_path / "contracts"
+    shutil.copytree(CONTRACTS_DIR, contracts)
+    burials = contracts / "funeral_burials.yaml"
+    text = burials.read_text(encoding="utf-8")
+    relaxed = text.replace(", allowed_from_seed: burial_types.burial_type_zh", "")
+    assert relaxed != text
+    burials.write_text(relaxed, encoding="utf-8")
+    wh = clone(warehouse, tmp_path / "wh", KPI_CONTRACTS_DIR=str(contracts))
+    before = digest(wh.analytics)
+    path = landing_csv(wh, "burials")
+    df = pd.read_csv(path, dtype=str)
+    df.loc[df.index[0], "安葬方式"] = "火葬"
+    rewrite(path, df)
+
+    proc = wh.run("run", check=False)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    run_id = run_id_of(proc.stdout)
+    res = run_results(wh, run_id)
+    failed = res[~res.passed.astype(bool)]
+    assert failed[["asset", "check_name", "check_level", "severity", "observed_value"]].values.tolist() == [[
+        "staging/stg_funeral__burials", "relationships_stg_funeral__burials_burial_type_zh__burial_type_zh__ref_burial_types_",
+        "dbt_test", "ERROR", "1 failing rows"]]
+    assert res[res.check_level == "landed_file"].passed.all()
+    assert not (res.check_level == "mart").any()  # the mart checks wait for the dbt step
+    assert digest(wh.analytics) == before
+    from daxing_kpi import operations  # noqa: F401  (the report lists the steps not run)
+
+    (report,) = (wh.root / "failures").glob(f"*_{run_id}.txt")
+    assert "analytics_database" in report.read_text(encoding="utf-8")
+
+
+def test_a_large_plausible_change_is_a_warning_and_publishes(warehouse, tmp_path):
+    """Burials of 2024: most traditional graves recorded as tree burials instead. The eco-burial rate
+    jumps by far more than its 10-point bound: the advisory check fails, no blocking one does, the run
+    publishes, and the warning is in the published dq_results and dq_kpi_status (the dashboard reads
+    them); dq_results also keeps the results of the run that published v0."""
+    wh = clone(warehouse, tmp_path / "wh")
+    v0 = wh.query("SELECT run_id FROM publish_metadata").run_id.item()
+    path = landing_csv(wh, "burials")
+    df = pd.read_csv(path, dtype=str)
+    hit = df["安葬日期"].str.startswith("2024") & (df["安葬方式"] == "传统墓穴")
+    assert hit.sum() > 20
+    df.loc[hit[hit].index[: int(hit.sum() * 0.8)], "安葬方式"] = "树葬"
+    rewrite(path, df)
+
+    proc = wh.run("run", check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_id = run_id_of(proc.stdout)
+    assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == run_id
+
+    dq = wh.query("SELECT * FROM dq_results")
+    assert set(dq.run_id) >= {v0, run_id}  # history across runs
+    mine = dq[dq.run_id == run_id]
+    assert len(mine) == len(dq[dq.run_id == v0]) > 300  # every check of the run, dbt tests included
+    failed = mine[~mine.passed.astype(bool)]
+    assert failed[["asset", "check_name", "severity"]].values.tolist() == [
+        ["marts/kpi_observations", "year_over_year_changes_are_within_bounds", "WARN"]]
+    warn = failed.iloc[0]
+    assert warn.kpi_ids == "funeral.eco_burial_rate"
+    assert "funeral.eco_burial_rate 2024: " in warn.offending_keys and "bound 10)" in warn.offending_keys
+    eco = wh.query("SELECT o.value FROM kpi_observations o WHERE kpi_id = 'funeral.eco_burial_rate' AND geo_level = 'district'"
+                   " AND period_year IN (2023, 2024) ORDER BY period_year").value.tolist()
+    assert eco[1] - eco[0] > 10  # the published value is the warned one
+
+    status = wh.query("SELECT kpi_id, status, checks_warned, failed_checks, latest_record_date FROM dq_kpi_status").set_index("kpi_id")
+    assert status.loc["funeral.eco_burial_rate", "status"] == "warned"
+    assert "year_over_year_changes_are_within_bounds [WARN]" in status.loc["funeral.eco_burial_rate", "failed_checks"]
+    assert (status.drop(index="funeral.eco_burial_rate").status == "passed").all()
+    fresh = wh.query("SELECT source_id, latest_record_date FROM source_freshness").set_index("source_id").latest_record_date
+    burials = pd.read_csv(path, dtype=str)
+    assert str(fresh["funeral_burials"])[:10] == max(burials["安葬日期"].max(), burials["死亡日期"].max())
