@@ -217,6 +217,16 @@ def test_a_large_plausible_change_is_a_warning_and_publishes(warehouse, tmp_path
     assert status.loc["funeral.eco_burial_rate", "status"] == "warned"
     assert "year_over_year_changes_are_within_bounds [WARN]" in status.loc["funeral.eco_burial_rate", "failed_checks"]
     assert (status.drop(index="funeral.eco_burial_rate").status == "passed").all()
+    # the Great Expectations Data Docs next to the dashboard, linked from it, offline, showing the warning
+    from daxing_kpi.quality_docs import external_urls
+
+    site = wh.dashboard / "quality"
+    index = (site / "index.html").read_text(encoding="utf-8")
+    row = next(r for r in index.split("<tr") if "year_over_year_changes_are_within_bounds" in r)
+    assert "未通过 failed" in row and run_id in row
+    assert all(external_urls(p.read_text(encoding="utf-8")) == [] for p in site.rglob("*.html"))
+    assert 'href="quality/index.html"' in (wh.dashboard / "index.html").read_text(encoding="utf-8")
+
     fresh = wh.query("SELECT source_id, latest_record_date FROM source_freshness").set_index("source_id").latest_record_date
     burials = pd.read_csv(path, dtype=str)
     assert str(fresh["funeral_burials"])[:10] == max(burials["安葬日期"].max(), burials["死亡日期"].max())

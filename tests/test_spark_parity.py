@@ -11,8 +11,10 @@ is documented in the README. About three minutes on two busy cores, most of it S
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from pathlib import Path
+import subprocess
+import sys
 
 import duckdb
 import numpy as np
@@ -115,6 +117,16 @@ def test_kpi_results_are_identical_on_spark_and_duckdb(duckdb_build, spark_build
     assert (merged._merge == "both").all(), merged[merged._merge != "both"].head()
     assert (merged.numerator_truth == merged.numerator_spark).all()
     np.testing.assert_allclose(merged.value_spark, merged.value_truth, rtol=0, atol=1e-9)
+
+
+def test_kpi_build_command_and_the_default_duckdb_path_agree_with_spark(spark_build, parquet_warehouse):
+    # `kpi build --target duckdb` builds the working database from the DuckDB raw tables (the nightly job's
+    # path, not the Parquet copy): the Spark build from Parquet gives the same KPI tables
+    proc = subprocess.run([sys.executable, "-m", "daxing_kpi.cli", "build", "--target", "duckdb", "--parity-only"],
+                          env=dict(os.environ), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^dbt build on duckdb: [0-9.]+ s wall time \(pass [1-9][0-9]*, success [1-9][0-9]*\)$", proc.stdout, re.M), proc.stdout
+    assert engines.parity(engines.existing_build("duckdb"), spark_build) == {"kpi_observations": [], "kpi_scorecard": []}
 
 
 def test_seeds_load_on_spark_with_the_same_values(duckdb_build, spark_build):

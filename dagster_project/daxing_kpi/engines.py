@@ -300,7 +300,8 @@ def add_subcommand(sub) -> None:
         help="run the dbt build of the prepared warehouse on a target (spark, duckdb, spark_thrift) and print its wall time",
         description="Runs `dbt build` of the warehouse in $KPI_WAREHOUSE_DIR on the target of dbt/profiles.yml and prints "
         "its wall time. On Spark the sources are the Parquet raw layer (written from the working database first if missing). "
-        "Exit codes: 0 built (and equal, with --compare), 1 dbt failed or the results differ, 2 usage error.",
+        "Exit codes: 0 built (and equal, with --compare), 1 dbt failed or the results differ, 2 usage error, "
+        "5 a run of the nightly job holds the warehouse (run lock).",
     )
     p.add_argument("--target", default="spark", help="dbt target (default spark: local Spark session)")
     p.add_argument("--select", help="dbt node selection (default everything)")
@@ -313,7 +314,18 @@ def add_subcommand(sub) -> None:
 
 
 def run_subcommand(args) -> int:
-    """Run ``kpi build``; prints the wall time, the failed nodes and, with --compare, the differences."""
+    """Run ``kpi build``; prints the wall time, the failed nodes and, with --compare, the differences.
+
+    Holds the warehouse's run lock while it builds (the nightly job never runs at the same time; the lock
+    file keeps naming the last nightly run); returns 5 when a run holds it."""
+    from daxing_kpi.runlock import RunLock, RunLockBusy
+
+    lock = RunLock()
+    try:
+        lock.acquire(claim=False)
+    except RunLockBusy as busy:
+        print(str(busy), file=sys.stderr)
+        return 5
     try:
         if args.parity_only:
             result = parity_build(args.target, check=False)
@@ -322,6 +334,8 @@ def run_subcommand(args) -> int:
     except FileNotFoundError as e:
         print(str(e), file=sys.stderr)
         return 1
+    finally:
+        lock.release()
     print(result.summary())
     if result.export_seconds:
         print(f"Parquet raw layer written from the working database first: {result.export_seconds:.1f} s")

@@ -11,7 +11,7 @@ dashboard's header.
 GX's page templates load Bootstrap, jQuery, Font Awesome, Vega and bootstrap-table from public
 CDNs and a logo from GX's web server, and link to GX's web site. The machine is offline, so
 :func:`make_offline` strips every one of them: external ``<script>`` and ``<link>`` elements and
-images are removed, links to other sites keep their text only, and a small local stylesheet
+images are removed, links to other sites keep their text only, GX's newsletter footer goes, and a small local stylesheet
 (:data:`OFFLINE_CSS`) replaces the layout Bootstrap gave. The pages then reference no external
 URL at all (checked: :func:`external_urls`); the tabs of the index show one below the other and
 the expectation pages' charts are not drawn (they need Vega), the tables and results are complete.
@@ -131,6 +131,7 @@ def make_offline(html: str) -> str:
     html = _A_EXT.sub(lambda m: f"<span>{m.group(1)}</span>", html)
     html = _ATTR_EXT.sub("", html)
     html = _CSS_IMPORT_EXT.sub("", html)
+    html = re.sub(r"<footer\b.*?</footer>", "", html, flags=re.I | re.S)  # GX's newsletter footer (a link to its web site)
     html = _EXTERNAL_URL.sub("", html)  # anything left (inline scripts, text): dropped
     style = f"<style>{OFFLINE_CSS}</style>"
     html = html.replace("</head>", style + "</head>", 1) if "</head>" in html else style + html
@@ -238,6 +239,8 @@ def build_quality_site(dashboard_version: Path | None = None) -> Path:
     payloads = latest_validations()
     if not payloads:
         raise QualitySiteError(f"no stored validation results under {results_dir()}")
+    for left in warehouse_dir().glob(".quality_site-*"):  # left by a killed run (the job holds the run lock)
+        shutil.rmtree(left, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=".quality_site-", dir=warehouse_dir()))
     try:
         _render(payloads, stage)
@@ -277,7 +280,7 @@ def copy_quality_site_into(folder: Path) -> Path | None:
     dst = Path(folder) / SITE_DIR_NAME
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     old = dst.with_name(f".{dst.name}.{os.getpid()}.old")
-    for p in (tmp, old):
+    for p in [*Path(folder).glob(f".{dst.name}.*.tmp"), *Path(folder).glob(f".{dst.name}.*.old")]:  # a killed run's
         shutil.rmtree(p, ignore_errors=True)
     shutil.copytree(src, tmp)
     if dst.exists():  # a live dashboard version: the old site is moved aside, the new one renamed in
