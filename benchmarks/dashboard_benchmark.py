@@ -47,6 +47,8 @@ def sizes(folder: Path) -> dict[str, tuple[int, int]]:
             key = "downloads (data/*.csv, *.xlsx)"
         elif rel.startswith("docs/"):
             key = "dbt docs (docs/)"
+        elif rel.startswith("quality/"):
+            key = "quality Data Docs (quality/)"
         else:
             key = "other"
         parts.setdefault(key, []).append(p.stat().st_size)
