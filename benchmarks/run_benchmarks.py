@@ -349,6 +349,25 @@ def cpu_ratio(s: dict) -> float:
     return p["cpu_seconds"] / b["cpu_seconds"] if p.get("cpu_seconds") and b.get("cpu_seconds") else float("nan")
 
 
+def growth(results: dict) -> dict:
+    """How cost grows with input: least-squares line of CPU and wall seconds against records read, for the
+    pipeline and bare DuckDB (``fixed`` = the intercept, ``per_million`` = seconds per million records)."""
+    out = {}
+    for who in ("pipeline", "bare"):
+        pts = [(s["pipeline"]["rows_read"], s[who]) for s in results["scales"]
+               if s.get("pipeline", {}).get("rows_read") and s.get(who, {}).get("succeeded")]
+        if len(pts) < 2:
+            continue
+        for metric in ("cpu_seconds", "wall_seconds"):
+            xs = [x / 1e6 for x, _ in pts]
+            ys = [m[metric] for _, m in pts]
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            sxx = sum((x - mx) ** 2 for x in xs)
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else float("nan")
+            out[f"{who}_{metric}"] = {"fixed": round(my - slope * mx, 1), "per_million": round(slope, 1)}
+    return out
+
+
 def markdown(results: dict) -> str:
     f = results["machine"]
     lines = [f"# Benchmark results, {results['started_at'][:16].replace('T', ' ')}", ""]
@@ -376,6 +395,15 @@ def markdown(results: dict) -> str:
             f"| {p.get('ingest_rows_per_cpu_second') or 0:,} | {mib(p.get('published_db_bytes'))} | {mib(p.get('dashboard_bytes'))} "
             f"| {sec(b.get('wall_seconds'))} (ingest {sec(b.get('ingest_seconds'))}, models {sec(b.get('models_seconds'))}) "
             f"| {s.get('ratio', float('nan')):.2f} | {cpu_ratio(s):.2f} | {s.get('ratio_without_overhead', float('nan')):.2f} | {equal} |")
+    g = growth(results)
+    if g:
+        lines += ["", "## How cost grows (least-squares line over the scales: seconds = fixed + per million records × records)", "",
+                  "| run | CPU: fixed | CPU: per million records | wall: fixed | wall: per million records |", "|---|---|---|---|---|"]
+        for who in ("pipeline", "bare"):
+            if f"{who}_cpu_seconds" in g:
+                c, w = g[f"{who}_cpu_seconds"], g[f"{who}_wall_seconds"]
+                lines.append(f"| {'nightly job' if who == 'pipeline' else 'bare DuckDB'} | {c['fixed']:.1f} s | {c['per_million']:.1f} s "
+                             f"| {w['fixed']:.1f} s | {w['per_million']:.1f} s |")
     lines += ["", "## Where the time goes: wall / CPU / peak memory per stage", "",
               "| scale | run | generate | " + " | ".join(STAGE_ORDER) + " | dbt tests (inside dbt) |",
               "|---|---|---|" + "---|" * len(STAGE_ORDER) + "---|"]
