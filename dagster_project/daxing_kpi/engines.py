@@ -156,7 +156,7 @@ def build(
         **os.environ,
         "KPI_WORK_DB": str(database) if target == "duckdb" else str(work_db_path()),
         "KPI_DUCKDB_TEMP_DIR": os.environ.get("KPI_DUCKDB_TEMP_DIR") or str(warehouse_dir() / "tmp"),
-        "KPI_RAW_PARQUET_DIR": str(raw_parquet.raw_parquet_dir()),
+        "KPI_RAW_PARQUET_DIR": raw_parquet.engine_location(),
         "KPI_SPARK_DIR": str(scratch),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }

@@ -37,9 +37,25 @@ AUDIT_FOLDER = "_audit"
 EMPTY_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 
+def _is_remote(location: str) -> bool:
+    return "://" in location
+
+
 def raw_parquet_dir() -> Path:
-    """Root of the Parquet raw layer: ``$KPI_RAW_PARQUET_DIR``, default ``<warehouse>/raw_parquet``."""
-    return Path(os.environ.get("KPI_RAW_PARQUET_DIR") or warehouse_dir() / "raw_parquet").resolve()
+    """Local root of the Parquet raw layer, where ingestion writes: ``$KPI_RAW_PARQUET_DIR`` when it is a
+    local folder (a share the cluster also mounts, say), default ``<warehouse>/raw_parquet``."""
+    configured = os.environ.get("KPI_RAW_PARQUET_DIR") or ""
+    if configured and not _is_remote(configured):
+        return Path(configured).resolve()
+    return (warehouse_dir() / "raw_parquet").resolve()
+
+
+def engine_location() -> str:
+    """Where the dbt engine reads the raw layer: ``$KPI_RAW_PARQUET_DIR`` as given when it is a URL
+    (``hdfs://...``, ``s3a://...``: a copy of the local folder on the cluster's storage), else the local
+    root :func:`raw_parquet_dir`."""
+    configured = os.environ.get("KPI_RAW_PARQUET_DIR") or ""
+    return configured if _is_remote(configured) else str(raw_parquet_dir())
 
 
 def source_dir(source_id: str, root: Path | None = None) -> Path:
