@@ -305,7 +305,8 @@ def check_duplicate_delivery(con, contract: Contract, run_id: str | None, rules:
     """Per file: records repeating a record of an earlier file still in force, at most
     ``max_duplicate_share`` of its records. Keyed sources: duplicate-key rows whose first occurrence
     is in another file (ingestion quarantines them). Every source: loaded rows identical in every
-    contract column to a row of an earlier file (DuckDB hashes the rows; one row per file comes back)."""
+    contract column to a row of an earlier file (DuckDB hashes and aggregates the rows; one row per pair
+    of files comes back)."""
     limit = rules["max_duplicate_share"]
     files = audit_rows(con, contract.source_id, run_id)
     order = {f: i for i, f in enumerate(files.file_name)}
@@ -325,21 +326,23 @@ def check_duplicate_delivery(con, contract: Contract, run_id: str | None, rules:
     cols = [c.name for c in contract.kept_columns]
     if cols and len(files) > 1:
         h = ", ".join(f'"{c}"' for c in cols)
-        same = con.execute(
-            f"""WITH h AS (SELECT _source_file, hash({h}) AS row_hash FROM raw."{contract.source_id}"),
-                   per_file AS (SELECT row_hash, _source_file, count(*) AS n FROM h GROUP BY ALL),
-                   shared AS (SELECT row_hash FROM per_file GROUP BY row_hash HAVING count(*) > 1)
-                SELECT per_file._source_file AS file_name, shared.row_hash, per_file.n
-                FROM per_file JOIN shared USING (row_hash)"""
-        ).df()
-        if len(same):
-            same["pos"] = same.file_name.map(lambda f: order.get(f, len(order)))
-            first_pos = same.groupby("row_hash").pos.transform("min")
-            later = same[same.pos > first_pos]
-            firsts = same[same.pos == first_pos].set_index("row_hash").file_name
-            for r in later.itertuples():
-                repeats[r.file_name] = repeats.get(r.file_name, 0) + int(r.n)
-                first_of.setdefault(r.file_name, set()).add(firsts.get(r.row_hash))
+        con.register("file_order_df", pd.DataFrame({"file_name": list(order), "pos": list(order.values())}))
+        try:  # aggregated in DuckDB: one row per (later file, earlier file it repeats), whatever the table's size
+            same = con.execute(
+                f"""WITH per_file AS (
+                        SELECT hash({h}) AS row_hash, _source_file AS file_name, count(*) AS n
+                        FROM raw."{contract.source_id}" GROUP BY ALL),
+                    ordered AS (SELECT per_file.*, o.pos FROM per_file JOIN file_order_df o USING (file_name)),
+                    firsts AS (SELECT row_hash, arg_min(file_name, pos) AS first_file, min(pos) AS first_pos
+                               FROM ordered GROUP BY row_hash HAVING count(*) > 1)
+                    SELECT o.file_name, f.first_file, sum(o.n) AS n
+                    FROM ordered o JOIN firsts f USING (row_hash) WHERE o.pos > f.first_pos GROUP BY ALL"""
+            ).df()
+        finally:
+            con.unregister("file_order_df")
+        for r in same.itertuples():
+            repeats[r.file_name] = repeats.get(r.file_name, 0) + int(r.n)
+            first_of.setdefault(r.file_name, set()).add(r.first_file)
     frame = files[["file_name", "rows_read", "rows_superseded", "reasons", "status"]].copy()
     frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS))
     frame["repeated"] = frame.file_name.map(lambda f: repeats.get(f, 0)).astype("int64")
