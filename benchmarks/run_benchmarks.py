@@ -299,7 +299,9 @@ def extras(args, results: dict, logs: Path) -> dict:
 def spark_build(warehouse: Path, logs: Path, interval: float) -> dict:
     """``dbt build`` of the smallest scale's raw layer on the Spark target (daxing_kpi.engines), measured."""
     code = ("import json, sys; from daxing_kpi import engines; r = engines.build(target='spark'); "
-            "print(json.dumps({k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in vars(r).items()}))")
+            "d = engines.parity(engines.existing_build('duckdb'), r); "
+            "out = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in vars(r).items()}; "
+            "out['parity_differences'] = {t: len(v) for t, v in d.items()}; print(json.dumps(out))")
     env = {**os.environ, "KPI_WAREHOUSE_DIR": str(warehouse)}
     m = run_measured([sys.executable, "-c", code], env=env, cwd=ROOT, log=logs / "spark_build.log", interval=interval)
     text = (logs / "spark_build.log").read_text(errors="replace")
@@ -446,9 +448,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"- dashboard (scale {v['scale']:g}, benchmarks/dashboard_benchmark.py):")
                 lines += ["", "```", v.get("output", ""), "```", ""]
             elif k == "spark":
-                lines.append(f"- Spark target, dbt build at the smallest scale: {'ok' if v.get('succeeded') else 'FAILED'}, "
-                             f"{v['wall_seconds']:.1f} s, peak memory {mib(v['peak_rss_bytes'])} (DuckDB's dbt step at that scale: "
-                             f"{results['scales'][0]['pipeline'].get('stages', {}).get('dbt', {}).get('wall_seconds', float('nan')):.1f} s)")
+                lines += spark_table(results, v)
     lines += ["", "Peak memory: the sum of the resident set sizes of the job's process and its children (dbt), sampled every "
               f"{results['interval']} s. Stages: Dagster steps by the product's stage rule; `startup` = process start to the first "
               "step (imports, job and dbt manifest loading); `other` = after the last step; `checks` = the Great Expectations and "
@@ -456,6 +456,23 @@ def markdown(results: dict) -> str:
               "benchmarks/bare_duckdb.py (setup of seeds and compiled SQL not counted: "
               f"{results.get('bare_setup', {})})."]
     return "\n".join(lines) + "\n"
+
+
+def spark_table(results: dict, v: dict) -> list[str]:
+    """The Spark build of the smallest scale beside DuckDB's dbt step of the same scale (issue 11)."""
+    s0 = results["scales"][0]
+    duck = s0["pipeline"].get("stages", {}).get("dbt", {})
+    build = v.get("build", {})
+    parity = build.get("parity_differences")
+    same = "–" if parity is None else ("yes" if not any(parity.values()) else f"no ({parity})")
+    nodes = build.get("statuses", "")
+    return ["", f"## dbt on Spark beside DuckDB, scale {s0['scale']:g} (same Parquet raw layer)", "",
+            "| engine | dbt build wall | CPU (process tree) | peak memory (tree) | nodes | kpi_observations and kpi_scorecard equal to DuckDB's |",
+            "|---|---|---|---|---|---|",
+            f"| DuckDB (dbt step of the full run) | {duck.get('wall_seconds', float('nan')):.1f} s | {duck.get('cpu_seconds', float('nan')):.1f} s "
+            f"| {mib(duck.get('peak_rss_bytes'))} | every model and test | – |",
+            f"| Spark, local session{'' if v.get('succeeded') else ' (FAILED)'} | {v.get('wall_seconds', float('nan')):.1f} s "
+            f"| {v.get('cpu_seconds', float('nan')):.1f} s | {mib(v.get('peak_rss_bytes'))} | {nodes} | {same} |", ""]
 
 
 def print_scale(s: dict) -> None:
@@ -601,6 +618,10 @@ def main(argv: list[str] | None = None) -> int:
         results["extras"] = extras(args, results, logs)
         for k, v in results["extras"].items():
             log(f"  {k}: {v.get('status') or ('ok' if v.get('returncode', 0) == 0 else 'FAILED')}")
+        spark = results["extras"].get("spark", {})
+        if "status" not in spark:
+            for line in spark_table(results, spark):
+                log(line)
     results["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     json_path, md_path = save(results, args)

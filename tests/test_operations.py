@@ -3,8 +3,8 @@ failure notice, landing sensor, service configuration (issue 8).
 
 The tests that run the job work on a copy of the session warehouse (``conftest.warehouse``:
 one real run of ``kpi run`` on the 0.05 sample), so each starts from a published version
-``v0`` without paying for a first run of its own. The reader test (two full runs) and the
-crash test (two killed runs and a rerun) are marked slow: ``pytest -m slow tests/test_operations.py``.
+``v0`` without paying for a first run of its own. The crash and reader acceptance tests share one
+warehouse copy: two killed runs, then two runs started together, with readers querying throughout.
 """
 
 from __future__ import annotations
@@ -161,61 +161,6 @@ with open(out, "w") as f:
 """
 
 
-@pytest.mark.slow  # two full runs of the job (about 1 minute each on an idle 2-core machine): run with -m slow
-def test_readers_see_whole_versions_while_two_runs_start_together_and_complete(warehouse, tmp_path):
-    """Two runs started at the same moment (``--wait``): one writes, the other waits for the
-    lock and writes after it. Meanwhile a reader opening the file afresh in a loop and an
-    analyst holding it open see zero errors, and every read sees one whole version: the
-    ``publish_metadata`` run id is a run stored in the same file's ``pipeline_runs`` as
-    ``published``, with the same observations."""
-    wh = clone(warehouse, tmp_path / "wh")
-    v0 = published_run_id(wh)
-    v0_rows, v0_num = wh.query("SELECT count(*) AS n, round(sum(numerator), 6) AS s FROM kpi_observations").iloc[0]
-    stop = tmp_path / "stop"
-    readers = [
-        subprocess.Popen([sys.executable, "-c", code, str(wh.analytics), str(tmp_path / name), str(stop)])
-        for code, name in [(FRESH_READER, "fresh.jsonl"), (HOLDING_READER, "holding.jsonl")]
-    ]
-    time.sleep(2)
-    runs = [start_run(wh, "--wait", name=f"run{i}") for i in (1, 2)]
-    codes = [p.wait(timeout=RUN_TIMEOUT) for p, _, _ in runs]
-    time.sleep(1)
-    stop.touch()
-    for r in readers:
-        r.wait(timeout=60)
-    outs = [o.read_text() for _, o, _ in runs]
-    assert codes == [0, 0], [e.read_text()[-3000:] for _, _, e in runs]
-
-    # exactly one of the two waited for the other; their runs do not overlap
-    waited = ["Waiting for the run in progress to finish" in o for o in outs]
-    assert sorted(waited) == [False, True]
-    first, second = run_id_of(outs[waited.index(False)]), run_id_of(outs[waited.index(True)])
-    history = wh.query("SELECT run_id, status, started_at, finished_at FROM pipeline_runs").set_index("run_id")
-    assert published_run_id(wh) == second and history.loc[second, "status"] == "published"
-    assert history.loc[first, "status"] == "success"
-    assert history.loc[first, "finished_at"] <= history.loc[second, "started_at"]
-
-    fresh = [json.loads(line) for line in (tmp_path / "fresh.jsonl").read_text().splitlines()]
-    holding = [json.loads(line) for line in (tmp_path / "holding.jsonl").read_text().splitlines()]
-    assert len(fresh) > 50 and len(holding) > 20
-    assert [r for r in fresh + holding if "error" in r] == []
-    for r in fresh:  # one consistent version per read
-        assert r["status"] == "published" and r["latest"] == r["run_id"], r
-        assert (r["rows"], r["num"]) == (v0_rows, v0_num), r
-    seen = [r["run_id"] for r in fresh]
-    order = [rid for i, rid in enumerate(seen) if i == 0 or seen[i - 1] != rid]
-    assert order == [v0, first, second]
-    assert {r["run_id"] for r in holding} == {v0} and {r["rows"] for r in holding} == {v0_rows}
-
-    # progress: concise stage lines on the console, Dagster's full log (DEBUG, dbt output) in the file
-    out = outs[waited.index(False)]
-    assert "dbt: started" in out and "publish: analytics_database done" in out and "DEBUG" not in out
-    assert len(out.splitlines()) < 120
-    log = Path(header_line(out).split("full log: ")[1]).read_text()
-    assert "DEBUG" in log and "STEP_SUCCESS" in log and "PIPELINE_SUCCESS" in log
-    assert "START sql" in log and "START sql" not in out  # dbt's own output goes to the log only
-
-
 def test_second_run_while_one_runs_exits_with_the_owner(warehouse, tmp_path):
     """While a run holds the warehouse lock, ``kpi run`` exits with code 5 naming the owner
     (run id, pid, host, start) and writes nothing: no Dagster run, no history row, same file."""
@@ -236,50 +181,103 @@ def test_second_run_while_one_runs_exits_with_the_owner(warehouse, tmp_path):
     assert "run-in-progress-0001" not in set(wh.query("SELECT run_id FROM pipeline_runs").run_id)
 
 
-# -- crash safety -------------------------------------------------------------------------------------------
+# -- crash safety, and readers during runs ----------------------------------------------------------
 
 
-@pytest.mark.slow  # two runs killed half-way and one full run: run with -m slow
-def test_sigkill_during_dbt_and_during_publication_then_rerun(warehouse, tmp_path):
-    """kill -9 of the whole run (process group: the job and its dbt) while dbt builds, then
-    while the new database file is built but not yet swapped in: the published database and
-    dashboard stay readable and byte-identical to the previous version; the rerun needs no
-    cleanup, records both dead runs as crashed, and its marts equal a clean run's with no
-    duplicated raw rows."""
+def test_kill_during_dbt_and_publication_then_two_runs_while_readers_query(warehouse, tmp_path):
+    """The operator's night, end to end (issue 8's crash and reader acceptance tests, on one warehouse copy).
+
+    1. kill -9 of the whole run (process group: the job and its dbt) while dbt builds, then of a second
+       run while its new database file is built but not yet swapped in: each time the published
+       database and dashboard stay readable and byte-identical to the previous version ``v0``.
+    2. Two runs started at the same moment (``--wait``): one writes (and finds the dead runs: no
+       manual cleanup), the other waits for the lock and writes after it; both complete.
+    3. All along, a reader opening the file afresh in a loop and an analyst holding it open since
+       before the first run see zero errors, and every read sees one whole version: the
+       ``publish_metadata`` run id is a run stored in the same file's ``pipeline_runs`` as
+       ``published``, with the same observations; the versions follow ``v0``, then the two runs.
+    4. Afterwards the marts equal the clean run's, with no duplicated raw rows; both killed runs are
+       ``crashed`` in the history, in Dagster and in a failure report saying what is still published."""
     wh = clone(warehouse, tmp_path / "wh")
     v0 = published_run_id(wh)
+    v0_rows, v0_num = wh.query("SELECT count(*) AS n, round(sum(numerator), 6) AS s FROM kpi_observations").iloc[0]
     db_before, dash_before = file_digest(wh.analytics), file_digest(wh.dashboard / "index.html")
     clean_marts, clean_raw = marts(wh), raw_counts(wh)
-    killed = []
-    for point in ("dbt:building", "publish:before-replace"):
-        proc, out, _ = start_run(wh, name=point.replace(":", "-"), env={"KPI_FAULT_HOLD": point})
-        wait_for(wh.root / f".hold-{point.replace(':', '-')}", proc)
-        if point == "publish:before-replace":
-            assert list(wh.root.glob(".analytics.duckdb.*.tmp")), "the new file is built, not yet swapped in"
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-        killed.append(run_id_of(out.read_text()))
-        assert file_digest(wh.analytics) == db_before and published_run_id(wh) == v0
-        assert file_digest(wh.dashboard / "index.html") == dash_before
-        owner = read_owner(wh.root / "run.lock")
-        assert owner["state"] == "running" and owner["run_id"] == killed[-1]
+    stop = tmp_path / "stop"
+    readers = [
+        subprocess.Popen([sys.executable, "-c", code, str(wh.analytics), str(tmp_path / name), str(stop)])
+        for code, name in [(FRESH_READER, "fresh.jsonl"), (HOLDING_READER, "holding.jsonl")]
+    ]
+    try:
+        time.sleep(2)
+        # 1. two runs killed half-way
+        killed = []
+        for point in ("dbt:building", "publish:before-replace"):
+            proc, out, _ = start_run(wh, name=point.replace(":", "-"), env={"KPI_FAULT_HOLD": point})
+            wait_for(wh.root / f".hold-{point.replace(':', '-')}", proc)
+            if point == "publish:before-replace":
+                assert list(wh.root.glob(".analytics.duckdb.*.tmp")), "the new file is built, not yet swapped in"
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+            killed.append(run_id_of(out.read_text()))
+            assert file_digest(wh.analytics) == db_before and published_run_id(wh) == v0
+            assert file_digest(wh.dashboard / "index.html") == dash_before
+            owner = read_owner(wh.root / "run.lock")
+            assert owner["state"] == "running" and owner["run_id"] == killed[-1]
 
-    proc = wh.run("run")
-    assert "died without finishing" in proc.stdout
-    assert published_run_id(wh) not in {v0, *killed}
+        # 2. two runs at once, both waiting for the lock if they must
+        runs = [start_run(wh, "--wait", name=f"run{i}") for i in (1, 2)]
+        codes = [p.wait(timeout=RUN_TIMEOUT) for p, _, _ in runs]
+        time.sleep(1)
+    finally:
+        stop.touch()
+        for r in readers:
+            r.wait(timeout=60)
+    outs = [o.read_text() for _, o, _ in runs]
+    assert codes == [0, 0], [e.read_text()[-3000:] for _, _, e in runs]
+    waited = ["Waiting for the run in progress to finish" in o for o in outs]
+    assert sorted(waited) == [False, True]  # exactly one of the two waited for the other
+    first_out = outs[waited.index(False)]
+    first, second = run_id_of(first_out), run_id_of(outs[waited.index(True)])
+    assert "died without finishing" in first_out
+    history = wh.query("SELECT run_id, status, started_at, finished_at FROM pipeline_runs").set_index("run_id")
+    assert published_run_id(wh) == second and history.loc[second, "status"] == "published"
+    assert history.loc[first, "status"] == "success"
+    assert history.loc[first, "finished_at"] <= history.loc[second, "started_at"]  # their runs do not overlap
+
+    # 3. the readers
+    fresh = [json.loads(line) for line in (tmp_path / "fresh.jsonl").read_text().splitlines()]
+    holding = [json.loads(line) for line in (tmp_path / "holding.jsonl").read_text().splitlines()]
+    assert len(fresh) > 50 and len(holding) > 20
+    assert [r for r in fresh + holding if "error" in r] == []
+    for r in fresh:  # one consistent version per read
+        assert r["status"] == "published" and r["latest"] == r["run_id"], r
+        assert (r["rows"], r["num"]) == (v0_rows, v0_num), r
+    seen = [r["run_id"] for r in fresh]
+    order = [rid for i, rid in enumerate(seen) if i == 0 or seen[i - 1] != rid]
+    assert order == [v0, first, second]
+    assert {r["run_id"] for r in holding} == {v0} and {r["rows"] for r in holding} == {v0_rows}
+
+    # 4. after the reruns: a clean state
     assert not list(wh.root.glob(".analytics.duckdb.*")) and not list(wh.root.glob(".hold-*"))
     after = marts(wh)
     for t, df in clean_marts.items():
         pd.testing.assert_frame_equal(after[t], df, check_dtype=False, obj=t)
     assert raw_counts(wh) == clean_raw
-    history = wh.query("SELECT run_id, status FROM pipeline_runs").set_index("run_id").status
-    assert [history[k] for k in killed] == ["crashed", "crashed"]
+    assert [history.loc[k, "status"] for k in killed] == ["crashed", "crashed"]
     for k in killed:
         (report,) = (wh.root / "failures").glob(f"*_{k}.txt")
         assert "crashed" in report.read_text() and f"still the version of run {v0}" in report.read_text()
     instance = dagster_instance(wh)
     assert [instance.get_run_by_id(k).status for k in killed] == [dg.DagsterRunStatus.FAILURE] * 2
     assert read_owner(wh.root / "run.lock")["state"] == "released"
+
+    # progress: concise stage lines on the console, Dagster's full log (DEBUG, dbt output) in the file
+    assert "dbt: started" in first_out and "publish: analytics_database done" in first_out and "DEBUG" not in first_out
+    assert len(first_out.splitlines()) < 120
+    log = Path(header_line(first_out).split("full log: ")[1]).read_text()
+    assert "DEBUG" in log and "STEP_SUCCESS" in log and "PIPELINE_SUCCESS" in log
+    assert "START sql" in log and "START sql" not in first_out  # dbt's own output goes to the log only
 
 
 # -- run history -------------------------------------------------------------------------------------------

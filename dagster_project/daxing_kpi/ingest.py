@@ -41,13 +41,14 @@ import json
 import math
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from daxing_kpi.paths import SEEDS_DIR, contracts_dir
@@ -218,14 +219,18 @@ def load_contracts(folder: Path | None = None) -> dict[str, Contract]:
 
 
 def _norm_series(s: pd.Series) -> pd.Series:
-    """:func:`normalize_text` of every value (blank for missing), computed once per distinct value."""
-    codes, uniques = pd.factorize(s.fillna("").astype(str), use_na_sentinel=False)
-    norm = np.array([_WS.sub("", unicodedata.normalize("NFKC", v)) for v in uniques], dtype=object)
-    # pandas' string dtype: the regular-expression checks that follow run vectorised (pyarrow)
-    return pd.Series(norm[codes] if len(codes) else np.array([], dtype=object), index=s.index, dtype="str")
+    """:func:`normalize_text` of every value (blank for missing), as pandas' string dtype.
+
+    Runs in Arrow's C++ kernels (NFKC, then every Unicode whitespace run removed, the same set as
+    Python's ``\\s``), not once per value in Python: the hot path of ingestion."""
+    arr = pa.array(s.fillna("").astype(str), type=pa.large_string())
+    norm = pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), pattern=_WS_RE2, replacement="")
+    return pd.Series(pd.array(norm.cast(pa.large_string()), dtype="str"), index=s.index)
 
 
-_WS = re.compile(r"\s+")
+# Python's ``\s`` in RE2 syntax: ASCII whitespace, the separators \p{Z} and the other characters
+# str.isspace() accepts (vertical tab, information separators, next line).
+_WS_RE2 = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+"
 
 
 # Prefixes of the district that some systems put before a town/street name (北京市大兴区黄村镇).
@@ -482,15 +487,18 @@ def marker_rows(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     value = pd.Series([None] * len(df), index=df.index, dtype=object)
     if not len(df) or not len(df.columns):
         return reason, value
-    first = pd.Series([""] * len(df), index=df.index, dtype=object)
-    for col in df.columns:
+    first = df[df.columns[0]].astype(str)
+    blank = (first.str.strip() == "").to_numpy(dtype=bool)
+    for col in df.columns[1:]:  # rows whose first cell is blank: the next non-blank cell
+        if not blank.any():
+            break
         cell = df[col].astype(str)
-        take = (first == "") & (cell.str.strip() != "")
-        if take.any():
-            first = first.where(~take, cell)
+        take = blank & (cell.str.strip() != "").to_numpy(dtype=bool)
+        first = first.where(~take, cell)
+        blank &= ~take
     norm = _norm_series(first)
-    totals = norm.str.match(_TOTAL_RE)
-    notes = ~totals & norm.str.match(_NOTE_RE)
+    totals = norm.str.match(_TOTAL_RE.pattern)
+    notes = ~totals & norm.str.match(_NOTE_RE.pattern)
     reason[totals] = Reason.TOTALS_ROW
     value[totals] = norm[totals].str.extract(f"^({'|'.join(TOTAL_MARKERS)})", expand=False)
     reason[notes] = Reason.NOTE_ROW
