@@ -215,6 +215,14 @@ def test_a_large_plausible_change_is_a_warning_and_publishes(warehouse, tmp_path
     assert status.loc["funeral.eco_burial_rate", "status"] == "warned"
     assert "year_over_year_changes_are_within_bounds [WARN]" in status.loc["funeral.eco_burial_rate", "failed_checks"]
     assert (status.drop(index="funeral.eco_burial_rate").status == "passed").all()
+    # the dashboard: the eco-burial card and page say "warnings", every other card "passed"
+    overview = (wh.dashboard / "index.html").read_text(encoding="utf-8")
+    cards = {c.split('"', 1)[0]: c for c in overview.split('data-kpi-id="')[1:]}
+    card_quality = {k: c.split('data-quality="', 1)[1].split('"', 1)[0] for k, c in cards.items()}
+    assert card_quality.pop("funeral.eco_burial_rate") == "warn"
+    assert set(card_quality.values()) == {"passed"} and len(card_quality) == len(status) - 1
+    page = (wh.dashboard / "kpi" / "funeral.eco_burial_rate.html").read_text(encoding="utf-8")
+    assert 'data-quality="warn"' in page and "有提示性问题" in page
     # the Great Expectations Data Docs next to the dashboard, linked from it, offline, showing the warning
     from daxing_kpi.quality_docs import external_urls
 
