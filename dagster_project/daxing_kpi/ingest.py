@@ -322,9 +322,15 @@ def pii_key() -> bytes:
 def person_keys(values: pd.Series, *, normalized: bool = False) -> pd.Series:
     """Keyed hash (HMAC-SHA256, 32 hex characters) of normalised ID numbers: links a person across
     sources without keeping the number."""
-    key = pii_key()
+    keyed = hmac.new(pii_key(), digestmod=hashlib.sha256)  # keyed once; each value hashes a copy
     s = (values if normalized else _norm_series(values)).str.upper()
-    return s.map(lambda v: hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:32])
+
+    def one(v: str) -> str:
+        h = keyed.copy()
+        h.update(v.encode())
+        return h.hexdigest()[:32]
+
+    return pd.Series([one(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype=object)
 
 
 def redact_text(value: str) -> str:

@@ -228,12 +228,16 @@ def read_csv_tables(path: Path, known: dict[str, object], encoding: str | None =
     header_end_line = head[first + n][0] - 1 if first + n < len(head) else None
     if header_end_line is not None:
         try:
+            data = text.encode("utf-8")  # pandas' C parser reads bytes far faster than a str buffer
+            start = 0  # byte offset of the first data line
+            for _ in range(header_end_line):
+                start = data.index(b"\n", start) + 1
+            n_lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") or start >= len(data) else 1)
             df = pd.read_csv(
-                io.StringIO(text), header=None, skiprows=header_end_line, dtype=str, keep_default_na=False,
+                io.BytesIO(data), encoding="utf-8", header=None, skiprows=header_end_line, dtype=str, keep_default_na=False,
                 na_filter=False, skip_blank_lines=False, names=range(len(labels)), index_col=False, engine="c",
             ).fillna("")
-            rest = text.split("\n", header_end_line)[-1] if header_end_line else text
-            n_lines = rest.count("\n") + (0 if rest.endswith("\n") or not rest else 1)
+            del data
             if n_lines == len(df):
                 rows = np.arange(header_end_line + 1, header_end_line + 1 + len(df), dtype=np.int64)
                 keep = (df != "").any(axis=1).to_numpy()
