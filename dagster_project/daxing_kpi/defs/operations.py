@@ -48,7 +48,7 @@ class RunGuard(dg.ConfigurableResource):
     _lock: Optional[RunLock] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        run, instance = context.dagster_run, context.instance
+        run, instance = context.run, context.instance
         trigger = operations.trigger_of(run.tags)
         # who runs it, for stale_run_sensor (a run waiting for the lock is alive, not stale)
         instance.add_run_tags(run.run_id, {"kpi/pid": str(os.getpid()), "kpi/host": socket.gethostname()})
@@ -88,7 +88,7 @@ class RunGuard(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
-            row, report = operations.finish_run(context.instance, context.run_id)
+            row, report = operations.finish_run(context.instance, context.run.run_id)
             if report is not None:
                 context.log.error(f"run failed at step {row.get('failed_step')}; report: {report}")
         except Exception:
