@@ -52,10 +52,10 @@ import pyarrow.compute as pc
 import yaml
 
 from daxing_kpi.paths import SEEDS_DIR, contracts_dir
+from daxing_kpi.personkey import DEV_PII_KEY, pii_key  # noqa: F401  (part of this module's API)
 from daxing_kpi.readers import CSV_SUFFIXES, EXCEL_SUFFIXES, HEADER_SCAN_ROWS, normalize_text, read_tables
 from daxing_kpi.readers import decode_bytes  # noqa: F401  (part of this module's API)
 
-DEV_PII_KEY = "DEVELOPMENT-ONLY-KEY--set-KPI_PII_KEY-in-production"
 PII_CLASSES = {"id_number", "name", "phone", "address"}
 TYPES = {"text", "integer", "number", "date", "boolean", "town", "id_number"}
 DUCKDB_TYPES = {
@@ -312,11 +312,6 @@ def valid_id_numbers(values: pd.Series, *, normalized: bool = False) -> pd.Serie
         check = _ID_CHECK[(digits * _ID_WEIGHTS).sum(axis=1) % 11]
         ok[shape] = check == s[shape].str[17].to_numpy()
     return pd.Series(ok, index=values.index)
-
-
-def pii_key() -> bytes:
-    """The HMAC key for person keys: ``$KPI_PII_KEY``, or the clearly marked development default."""
-    return os.environ.get("KPI_PII_KEY", DEV_PII_KEY).encode("utf-8")
 
 
 def person_keys(values: pd.Series, *, normalized: bool = False) -> pd.Series:
