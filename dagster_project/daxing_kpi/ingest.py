@@ -39,7 +39,6 @@ import hashlib
 import hmac
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
