@@ -29,7 +29,7 @@ OPERATOR_TABLES = ("pipeline_runs", "dq_results", "dq_kpi_status", "source_fresh
 OPERATOR_TABLE_ORDER = {"pipeline_runs": "started_at", "dq_results": "checked_at, asset, check_name",
                         "dq_kpi_status": "kpi_id", "source_freshness": "source_id"}
 # Tables of the analyst contract, copied from the ``marts`` schema of the working database.
-PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorecard", "ingest_audit",
+PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorecard", "ingest_audit", "kpi_person_duplicates",
                    "kpi_long", "data_dictionary")  # kpi_long, data_dictionary: analysts' access (issue 9)
 
 

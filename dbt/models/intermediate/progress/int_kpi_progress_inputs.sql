@@ -8,6 +8,9 @@ with catalog as (
 observations as (
     select kpi_id, geo_level, geo_code, geo_name_zh, period_year, value, is_partial_year, period_end_date
     from {{ ref('kpi_observations') }}
+    -- the scorecard assesses the district and the towns/streets (PLAN.md Geographies), not special zones or
+    -- the unassigned geography
+    where geo_level in ('district', 'town_street')
 ),
 
 cutoff as (
