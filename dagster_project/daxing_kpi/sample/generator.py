@@ -148,7 +148,7 @@ class PersonIds:
 
     :meth:`new` gives each new person a valid number (address code among :data:`ID_AREA_CODES`, the birth
     date, a sequence code whose last digit is odd for men and even for women, as GB 11643 says) that no
-    earlier person of this generator holds; a clash is drawn again. One instance per generator, so every
+    earlier person of this generator holds; a clash is drawn again (sequence code, now and then the area). One instance per generator, so every
     source's people are distinct unless a source reuses a person's number on purpose (a second registration)."""
 
     def __init__(self) -> None:
@@ -162,9 +162,11 @@ class PersonIds:
         male = (np.asarray(sex) == "男") if sex is not None else rng.random(n) < 0.5
         ids = np.empty(n, dtype="<U18")
         todo = np.arange(n)
-        for _ in range(100):
+        for attempt in range(100):
             if not todo.size:
                 break
+            if attempt:  # a clash: another sequence code, and another birth-registration area now and then
+                area[todo] = np.where(rng.random(todo.size) < 0.5, ID_AREA_CODES[rng.integers(0, ID_AREA_CODES.size, todo.size)], area[todo])
             seq = rng.integers(0, 500, todo.size) * 2 + male[todo]
             ids[todo] = id_numbers(rng, todo.size, birth_days[todo], area[todo], seq)
             batch = pd.Series(ids[todo])

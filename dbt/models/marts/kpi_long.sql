@@ -59,7 +59,12 @@ select
     scorecard.method,
     scorecard.projected_value,
     scorecard.baseline_year,
-    scorecard.baseline_value
+    scorecard.baseline_value,
+    -- what the numerator counts (e.g. persons, each counted once), its reporting status and the year's additions
+    catalog.numerator_zh,
+    catalog.numerator_en,
+    observations.reporting_status,
+    observations.new_in_year
 from observations
 inner join catalog
     on observations.kpi_id = catalog.kpi_id

@@ -34,7 +34,7 @@ by_geography as (
         count(*) as persons,
         sum(active_records_count) as records,
         sum(case when active_records_count > 1 then 1 else 0 end) as persons_with_several_records,
-        sum(case when has_person_key then 0 else 1 end) as records_without_person_key
+        sum(case when has_person_key then 0 else 1 end) as records_without_usable_id
     from persons
     group by kpi_id, period_year, geo_code
 ),
@@ -47,7 +47,7 @@ district as (
         sum(persons) as persons,
         sum(records) as records,
         sum(persons_with_several_records) as persons_with_several_records,
-        sum(records_without_person_key) as records_without_person_key
+        sum(records_without_usable_id) as records_without_usable_id
     from by_geography
     group by kpi_id, period_year
 ),
@@ -75,7 +75,7 @@ select
     cast(all_rows.persons as bigint) as persons,
     cast(all_rows.records as bigint) as records,
     cast(all_rows.persons_with_several_records as bigint) as persons_with_several_records,
-    cast(all_rows.records_without_person_key as bigint) as records_without_person_key,
+    cast(all_rows.records_without_usable_id as bigint) as records_without_usable_id,
     case when all_rows.persons > 0
          then cast(all_rows.persons_with_several_records as double) / all_rows.persons * 100 end as share,
     periods.is_partial_year,
