@@ -47,11 +47,12 @@ PHONE_LIKE = r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])"
 _WS_RE2 = r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+"
 TRUTH = {"是": True, "y": True, "yes": True, "true": True, "1": True, "否": False, "n": False, "no": False, "false": False, "0": False}
 # A date, optionally with a time of day, as normalised text (no spaces): 2024-05-0609:31:12, 2024年5月6日9时31分
+# (dates keep one space between the date and the time: 2024-05-06 09:31:12, 2024/5/6 9:31, 2024年5月6日 9时31分)
 _DATE_TIME = re.compile(
-    r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
-    r"(?:T?(?P<H>\d{1,2})[:时点](?P<M>\d{1,2})(?:[:分](?P<S>\d{1,2})(?:\.\d+)?)?[分秒]?)?$"
+    r"^(?P<y>\d{4}) ?[-/.年] ?(?P<m>\d{1,2}) ?[-/.月] ?(?P<d>\d{1,2}) ?日?"
+    r"(?:(?: |T| ?日 ?)?(?P<H>\d{1,2}) ?[:时点] ?(?P<M>\d{1,2})(?: ?[:分] ?(?P<S>\d{1,2})(?:\.\d+)?)? ?[分秒]?)?$"
 )
-_COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2})?)?$")
+_COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:[ T]?(?P<H>\d{1,2}):?(?P<M>\d{2})(?::?(?P<S>\d{2}))?)?$")
 _SERIAL = r"^\d{5}(\.\d+)?$"
 _EXCEL_SCIENTIFIC = r"^\d(\.\d+)?E\+?1[67]$"
 
@@ -77,10 +78,19 @@ def seed_values(ref: str) -> frozenset[str]:
         return frozenset(normalize_text(r[column]) for r in csv.DictReader(f))
 
 
+def date_text(s: pd.Series) -> pd.Series:
+    """Text of a date cell: NFKC, every whitespace run one space, trimmed (the space between a date and its
+    time of day is kept: ``2021.2.3 9:31`` is not ``2021.2.39:31``)."""
+    arr = pa.array(s.fillna("").astype(str), type=pa.large_string())
+    t = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), pattern=_WS_RE2, replacement=" "), " ")
+    return pd.Series(pd.array(t.cast(pa.large_string()), dtype="str"), index=s.index)
+
+
 def parse_timestamps(values: pd.Series, *, normalized: bool = False) -> pd.Series:
     """Dates with an optional time of day (see the module text) as ``datetime64``; NaT where a value is
-    blank or no date (2023-02-30, 2023/13/1, 25:00 are no dates)."""
-    s = values if normalized else norm_series(values)
+    blank or no date (2023-02-30, 2023/13/1, 25:00 are no dates). ``normalized``: the values are already
+    :func:`date_text` (or contain no spaces)."""
+    s = values if normalized else date_text(values)
     arr = pa.array(s.astype(object).where(s.notna(), ""), type=pa.large_string())
     iso = pc.match_substring_regex(arr, r"^\d{4}-\d{2}-\d{2}$").to_numpy(zero_copy_only=False)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
@@ -225,7 +235,7 @@ def check_frame(df: pd.DataFrame, mapping: dict[str, Column], contract: Contract
             val = val.where(~bad)
             val = val.astype("Int64") if c.type == "integer" else val.astype("Float64")
         elif c.type in ("date", "timestamp"):
-            val = parse_timestamps(norm, normalized=True)
+            val = parse_timestamps(raw)
             flag(~blank & val.isna().to_numpy(), c, Reason.BAD_DATE, raw)
             val = val.dt.normalize().dt.date if c.type == "date" else val
         elif c.type == "boolean":
