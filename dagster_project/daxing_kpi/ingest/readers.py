@@ -161,7 +161,8 @@ def locate_header(grid: list[list[str]], known: dict[str, object], scan: int = H
     alone and together with the row below it, is tried; for a two-row header a column's label is
     the lower cell when it names a contract column, else the upper one (a label merged down over
     both rows, or a group label above sub-headers). The candidate naming the most distinct
-    contract columns wins, one row before two on a tie.
+    contract columns wins; on a tie, the one with fewer rows ending at or below the other (a title row
+    merged across the top is a title, not part of the header).
 
     Returns ``(first_header_row, header_rows, labels, matched)`` with 0-based row positions;
     ``matched`` is the number of contract columns named (0 when nothing matched).
@@ -188,7 +189,8 @@ def locate_header(grid: list[list[str]], known: dict[str, object], scan: int = H
                     else:
                         labels.append((low or u).strip())
             matched = len({id(known[normalize_text(x)]) for x in labels if normalize_text(x) in known})
-            if matched > best[3]:
+            # more contract columns win; on a tie, fewer header rows (a title row above a one-row header is a title)
+            if matched > best[3] or (matched == best[3] and matched and n < best[1] and r + n > best[0] + best[1] - 1):
                 best = (r, n, labels, matched)
     return best
 
