@@ -396,21 +396,63 @@ def test_export_parquet_and_csv_round_trip(warehouse, tmp_path):
     _assert_same_values(got, _published_table(warehouse, "kpi_observations"), "kpi_observations")
 
 
-def test_export_with_chinese_headers(warehouse, tmp_path):
-    out = tmp_path / "zh.xlsx"
-    assert kpi(warehouse, "export", "--format", "xlsx", "--output", str(out), "--chinese-headers").returncode == 0
-    sheets = pd.read_excel(out, sheet_name=None)
+def _from_chinese_headers(frame: pd.DataFrame, labels: pd.Series, table: str, columns) -> pd.DataFrame:
+    """``frame`` read from an export with Chinese headers, its columns renamed back to the published names
+    (the headers must be exactly the data dictionary's labels, in the table's order)."""
+    assert list(frame.columns) == [labels[(table, c)] for c in columns], table
+    return frame.set_axis(list(columns), axis=1)
+
+
+def test_export_with_chinese_headers_round_trips_every_row(warehouse, tmp_path):
+    """Issue 17.7: --chinese-headers wrote the headers and no rows (the data query's rows were replaced by the
+    label query's on the same connection before they were fetched) and exited 0."""
     labels = warehouse.query(
         "SELECT table_name, column_name, label_zh FROM data_dictionary WHERE column_name IS NOT NULL"
     ).set_index(["table_name", "column_name"]).label_zh
+    out = tmp_path / "zh.xlsx"
+    proc = kpi(warehouse, "export", "--format", "xlsx", "--output", str(out), "--chinese-headers")
+    assert proc.returncode == 0, proc.stderr
+    sheets = pd.read_excel(out, sheet_name=None, dtype={"区划代码": str})
+    assert list(sheets) == ["kpi_scorecard", "kpi_observations", "kpi_catalog"]
     for table, frame in sheets.items():
-        columns = _published_table(warehouse, table).columns
-        assert list(frame.columns) == [labels[(table, c)] for c in columns], table
+        published = _published_table(warehouse, table)
+        assert len(published) > 0, table
+        assert f"{table}: {len(published)} rows" in proc.stdout
+        _assert_same_values(_from_chinese_headers(frame, labels, table, published.columns), published, table, rtol=1e-15)
     assert {"统计年度", "区划代码", "指标值", "分子", "分母"} <= set(sheets["kpi_observations"].columns)
+
+    proc = kpi(warehouse, "export", "--format", "csv", "--output", str(tmp_path / "csv"), "--chinese-headers")
+    assert proc.returncode == 0, proc.stderr
+    for table in ("kpi_scorecard", "kpi_observations", "kpi_catalog"):
+        published = _published_table(warehouse, table)
+        got = pd.read_csv(tmp_path / "csv" / f"{table}.csv", encoding="utf-8-sig", dtype={"区划代码": str})
+        _assert_same_values(_from_chinese_headers(got, labels, table, published.columns), published, table)
+
     bad = kpi(warehouse, "export", "--format", "parquet", "--output", str(tmp_path / "p"), "--chinese-headers")
     assert bad.returncode == 2
     unknown = kpi(warehouse, "export", "--format", "csv", "--output", str(tmp_path / "c"), "--tables", "no_such_table")
     assert unknown.returncode == 1 and "no_such_table" in unknown.stderr
+
+
+def test_an_export_that_writes_no_rows_exits_non_zero(warehouse, tmp_path):
+    """A published database whose exported tables are empty (same tables and columns, no rows): the files are
+    written with their headers, and the command says nothing was exported and exits 1."""
+    empty = tmp_path / "empty.duckdb"
+    with duckdb.connect(str(empty)) as con:
+        con.execute(f"ATTACH '{warehouse.analytics}' AS pub (READ_ONLY)")
+        for t in ("kpi_scorecard", "kpi_catalog", "data_dictionary"):
+            con.execute(f"CREATE TABLE main.{t} AS SELECT * FROM pub.main.{t}" + ("" if t == "data_dictionary" else " WHERE false"))
+    for fmt, out in (("csv", tmp_path / "csv"), ("xlsx", tmp_path / "x.xlsx"), ("parquet", tmp_path / "pq")):
+        args = ["export", "--format", fmt, "--output", str(out), "--database", str(empty), "--tables", "kpi_scorecard", "kpi_catalog"]
+        proc = kpi(warehouse, *args, *(["--chinese-headers"] if fmt != "parquet" else []))
+        assert proc.returncode == 1, (fmt, proc.stdout, proc.stderr)
+        assert "nothing exported" in proc.stderr and "kpi_scorecard" in proc.stderr, fmt
+    # one empty table among tables with rows: exported, with a note, exit 0
+    proc = kpi(warehouse, "export", "--format", "csv", "--output", str(tmp_path / "mixed"), "--tables", "kpi_catalog",
+               "data_dictionary", "--database", str(empty))
+    assert proc.returncode == 0, proc.stderr
+    assert "note: kpi_catalog has no rows" in proc.stderr
+    assert len(pd.read_csv(tmp_path / "mixed" / "data_dictionary.csv", encoding="utf-8-sig")) > 0
 
 
 # --------------------------------------------------------------------------- status, help

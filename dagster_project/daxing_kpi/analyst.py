@@ -19,7 +19,8 @@ configuration locked. They never touch the operator's working database.
     file per table, UTF-8 with a byte-order mark so that Excel shows Chinese), XLSX (one workbook, one
     sheet per table) or Parquet (one file per table). ``--chinese-headers`` replaces the column names
     of CSV and XLSX files by the Chinese labels of the published data dictionary. Parquet and CSV keep
-    every digit of a number; XLSX keeps 16 significant digits (Excel itself shows 15).
+    every digit of a number; XLSX keeps 16 significant digits (Excel itself shows 15). An export in
+    which every table is empty writes the files (column names only) and exits 1: nothing was exported.
 ``kpi status``
     Prints the latest publication (``publish_metadata``), the data freshness per source (the latest
     period with data of the KPIs each source feeds, from ``kpi_catalog.sources`` and
@@ -30,7 +31,8 @@ configuration locked. They never touch the operator's working database.
 Exit codes (every subcommand):
     0  success; an empty query result is a success too, and the command says that it is empty
     1  the query failed (DuckDB's message is printed with the line and column where it failed), or an
-       export or status could not be produced (unknown table, file not writable)
+       export or status could not be produced (unknown table, file not writable), or an export wrote
+       no rows at all (every table empty)
     2  usage error (unknown option, missing argument), printed by argparse
     3  refused: the statement would write (the published database is read-only)
     4  the published database does not exist yet (run ``kpi run``) or cannot be opened
@@ -615,9 +617,12 @@ def export_tables(
         return written
     frames = {}
     for t in tables:
+        # ``con.execute`` returns the connection itself: its rows must be fetched before the next query on
+        # ``con`` (the Chinese labels), which would otherwise replace them (headers and no rows, issue 17.7)
         cur = con.execute(f'SELECT * FROM main."{t}"')
         columns = [d[0] for d in cur.description]
-        frames[t] = (chinese_labels(con, t, columns) if chinese_headers else columns, cur.fetchall())
+        rows = cur.fetchall()
+        frames[t] = (chinese_labels(con, t, columns) if chinese_headers else columns, rows)
     if fmt == "csv":
         for t, (columns, rows) in frames.items():
             path = output / f"{t}.csv"
@@ -665,11 +670,19 @@ def cmd_export(args) -> int:
     try:
         with connect_published(args.database) as con:
             tables = published_tables(con) if args.tables == ["all"] else (args.tables or list(DEFAULT_EXPORT_TABLES))
-            for path, table, n in export_tables(con, tables, args.format, Path(args.output), args.chinese_headers):
+            written = export_tables(con, tables, args.format, Path(args.output), args.chinese_headers)
+            for path, table, n in written:
                 print(f"{table}: {n} rows -> {path}")
     except AnalystError as exc:
         _print_err(str(exc))
         return exc.exit_code
+    empty = [table for _, table, n in written if n == 0]
+    if written and len(empty) == len(written):
+        _print_err(f"kpi export: nothing exported: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows"
+                   " (the files hold only the column names)")
+        return EXIT_FAILED
+    if empty:
+        _print_err(f"note: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows (only the column names written)")
     return EXIT_OK
 
 
@@ -777,7 +790,7 @@ def cmd_status(args) -> int:
 COMMANDS = {"sql": cmd_sql, "export": cmd_export, "status": cmd_status}
 
 EXIT_CODES_HELP = (
-    "exit codes: 0 success (an empty result too); 1 query or export failed; 2 usage error; "
+    "exit codes: 0 success (an empty query result too); 1 query or export failed, or an export wrote no rows; 2 usage error; "
     "3 refused, the published database is read-only; 4 published database missing"
 )
 
