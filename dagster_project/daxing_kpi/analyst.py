@@ -22,9 +22,10 @@ configuration locked. They never touch the operator's working database.
     every digit of a number; XLSX keeps 16 significant digits (Excel itself shows 15). An export in
     which every table is empty writes the files (column names only) and exits 1: nothing was exported.
 ``kpi status``
-    Prints the latest publication (``publish_metadata``), the data freshness per source (the latest
-    period with data of the KPIs each source feeds, from ``kpi_catalog.sources`` and
-    ``kpi_observations``; the latest loaded file per source when ``ingest_audit`` is published) and
+    Prints the latest publication (``publish_metadata``), the data freshness per source from
+    ``source_freshness``: 数据截至 (``delivery_cutoff_date``, the cut-off date of the delivery the figures
+    use: the same date the dashboard and the review report show) and, apart, the latest record date; the
+    latest loaded file per source when ``ingest_audit`` is published) and
     the latest run with its failed checks when ``pipeline_runs`` is published (and the newest
     failure report of the warehouse folder, which names them).
 
@@ -713,8 +714,22 @@ def status_report(con: duckdb.DuckDBPyConnection, db_path: Path) -> str:
     out.append("Tables: " + ", ".join(counts))
 
     out.append("")
-    out.append("Data freshness per source (latest period with data of the KPIs the source feeds):")
-    if {"kpi_catalog", "kpi_observations"} <= set(tables):
+    if "source_freshness" in tables:
+        # issue 17.8: one meaning of 数据截至 per source, as the dashboard and the review report show it
+        cols = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'source_freshness'").fetchall()}
+        cutoff = "delivery_cutoff_date" if "delivery_cutoff_date" in cols else "CAST(NULL AS DATE)"
+        basis = "delivery_cutoff_source" if "delivery_cutoff_source" in cols else "CAST(NULL AS VARCHAR)"
+        sql = (f"SELECT source_id AS source, title_zh, {cutoff} AS data_as_of, {basis} AS data_as_of_from,"
+               " latest_record_date, files, rows_loaded, last_loaded_at FROM source_freshness ORDER BY source_id")
+        cur = con.execute(sql)
+        fresh = Result(Statement(1, sql, "SELECT", 0), [d[0] for d in cur.description], [], cur.fetchall())
+        out.append("Data freshness per source (source_freshness): data_as_of (数据截至) is the cut-off date of the"
+                   " delivery the figures use; latest_record_date, the latest date a record carries, is shown apart:")
+        out.append(format_table(fresh, 0, 40))
+    elif {"kpi_catalog", "kpi_observations"} <= set(tables):
+        out.append("Data freshness per source (latest period with data of the KPIs the source feeds;"
+                   " this database has no source_freshness table):")
         sql = """
             WITH feeds AS (
                 SELECT kpi_id, trim(unnest(string_split(sources, ';'))) AS source_id FROM kpi_catalog
@@ -736,7 +751,8 @@ def status_report(con: duckdb.DuckDBPyConnection, db_path: Path) -> str:
         fresh = Result(Statement(1, sql, "SELECT", 0), [d[0] for d in cur.description], [], cur.fetchall())
         out.append(format_table(fresh, 0, 60))
     else:
-        out.append("  not available (kpi_catalog and kpi_observations are not both published)")
+        out.append("Data freshness per source: not available (neither source_freshness nor kpi_catalog and"
+                   " kpi_observations are published)")
     if "ingest_audit" in tables:
         cur = con.execute(
             "SELECT source_id, max(loaded_at) AS last_loaded_at, max_by(file_name, loaded_at) AS last_file, "
