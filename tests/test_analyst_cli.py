@@ -463,12 +463,36 @@ def test_status_prints_publication_freshness_and_checks(warehouse):
     assert proc.returncode == 0, proc.stderr
     run_id, published_at = warehouse.query("SELECT run_id, published_at FROM publish_metadata").iloc[0]
     assert f"run_id {run_id}" in proc.stdout and str(published_at)[:19] in proc.stdout
-    fresh = proc.stdout.split("Data freshness per source")[1]
-    line = next(ln for ln in fresh.splitlines() if ln.startswith("funeral_burials "))
-    assert line.split()[1:5] == ["1", str(CUTOFF.year), str(CUTOFF), "true"]
+    fresh = proc.stdout.split("Data freshness per source")[1].split("Latest file loaded per source")[0]
+    published = warehouse.query("SELECT * FROM source_freshness")
+    for r in published.itertuples(index=False):  # one line per source: 数据截至 and, apart, the latest record date
+        line = next(ln for ln in fresh.splitlines() if ln.startswith(f"{r.source_id} "))
+        cutoff = "NULL" if pd.isna(r.delivery_cutoff_date) else str(r.delivery_cutoff_date)[:10]
+        record = "NULL" if pd.isna(r.latest_record_date) else str(r.latest_record_date)[:10]
+        assert cutoff in line.split() and record in line.split(), line
     sources = {s for v in catalog().sources for s in v.split(";")}
-    assert all(re.search(rf"^{s}\s", fresh, re.M) for s in sources)
+    assert sources <= set(published.source_id)
+    assert "data_as_of (数据截至) is the cut-off date of the delivery" in proc.stdout
     assert "Failed checks" in proc.stdout
+
+
+def test_data_as_of_is_the_cut_off_of_the_delivery_the_figures_use(warehouse):
+    """Issue 17.8: one meaning of 数据截至 per source, the delivery cut-off date recorded by ingestion
+    (ingest_audit.delivery_cutoff_date) of the files whose rows are loaded; a KPI's is the oldest of its sources'.
+    The sample's files are named <source>_<export date>.csv, the export date the day after the cut-off."""
+    audit = warehouse.query("SELECT * FROM ingest_audit")
+    if "delivery_cutoff_date" not in audit.columns:
+        pytest.skip("ingest_audit has no delivery_cutoff_date yet (issue 15, ingestion)")
+    used = audit[audit.status.isin(["loaded", "partly_superseded"]) & (audit.rows_loaded > 0)]
+    expected = used.groupby("source_id").delivery_cutoff_date.max()
+    fresh = warehouse.query("SELECT source_id, delivery_cutoff_date, delivery_cutoff_source FROM source_freshness").set_index("source_id")
+    for source_id, cutoff in expected.items():
+        assert pd.Timestamp(fresh.delivery_cutoff_date[source_id]) == pd.Timestamp(cutoff), source_id
+    assert pd.Timestamp(fresh.delivery_cutoff_date["funeral_burials"]) == pd.Timestamp(CUTOFF)  # funeral_burials_20261101.csv
+    status = warehouse.query("SELECT kpi_id, sources, delivery_cutoff_date FROM dq_kpi_status")
+    for r in status.itertuples(index=False):
+        dates = [fresh.delivery_cutoff_date[s] for s in r.sources.split(";") if s in fresh.index and pd.notna(fresh.delivery_cutoff_date[s])]
+        assert pd.Timestamp(r.delivery_cutoff_date) == pd.Timestamp(min(dates)), r.kpi_id
 
 
 @pytest.mark.parametrize(

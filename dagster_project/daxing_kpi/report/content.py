@@ -213,7 +213,7 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
     doc.add(Para(f"各项指标的基期值、{year_label}评估值、规划目标值、差距、完成程度和评估结论见表2。"))
     doc.add(Table(
         2, "规划指标完成情况一览表", TARGET_TABLE_HEADER, [target_row(i, t, data) for i, t in enumerate(data.targets, start=1)],
-        [5, 27, 10, 9, 9, 9, 9, 9, 13], unit_line=f"评估值为{year_label}数值",
+        [6, 26, 10, 9, 9, 9, 9, 10, 12], unit_line=f"评估值为{year_label}数值",
         align=["center", "left", "center", "right", "right", "right", "right", "right", "center"],
         highlight={i for i, t in enumerate(data.targets) if t.needs_explanation},
         notes=[f"基期值为{data.plan.baseline_year}年数值，括注年份的除外（该年为首个有数据的年份）。" if data.plan.baseline_year else

@@ -19,6 +19,7 @@ words a clerk understands, what would be set aside and why (``kpi report --check
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -164,17 +165,21 @@ def check_workbook(path: Path, targets: dict[str, dict[str, Target]] | None = No
     headers = {col.name: col.header_zh for col in c.columns}
     for q in res.quarantine.itertuples(index=False):
         value = "" if pd.isna(q.value) or q.value in ("", None) else f"（填写的是“{q.value}”）"
+        same = re.search(r"^same as .*row (\d+)$", str(q.value)) if not pd.isna(q.value) else None
+        if same:  # a duplicate names the row it repeats
+            value = f"（与第{same.group(1)}行重复）"
         result.problems.append(f"工作表“{q.sheet}”第{q.row_number}行“{headers.get(q.column, q.column)}”列：{_reason_zh(q.reason)}{value}")
     if targets is not None:
         seen: dict[str, set[str]] = {}
-        for r in res.accepted.itertuples(index=False):
-            plan = targets.get(r.plan_id)
-            if plan is None or r.kpi_id not in plan:
+        rows = res.accepted.to_dict("records")
+        for r in rows:
+            plan = targets.get(r["plan_id"])
+            if plan is None or r["kpi_id"] not in plan:
                 why = "规划编码不存在" if plan is None else "该指标不是这个规划的评估指标"
-                result.unmatched.append(f"工作表“{r._sheet}”第{r._row_number}行（{r.plan_id} / {r.kpi_id}）：{why}")
-            elif isinstance(r.explanation_zh, str) and r.explanation_zh.strip():
-                seen.setdefault(r.plan_id, set()).add(r.kpi_id)
-        for plan_id in {r.plan_id for r in res.accepted.itertuples(index=False)} & set(targets):
+                result.unmatched.append(f"工作表“{r['_sheet']}”第{r['_row_number']}行（{r['plan_id']} / {r['kpi_id']}）：{why}")
+            elif isinstance(r["explanation_zh"], str) and r["explanation_zh"].strip():
+                seen.setdefault(r["plan_id"], set()).add(r["kpi_id"])
+        for plan_id in {r["plan_id"] for r in rows} & set(targets):
             result.pending += [t.name_zh for k, t in targets[plan_id].items()
                                if t.needs_explanation and k not in seen.get(plan_id, set())]
     return result

@@ -119,6 +119,8 @@ def _para(pdf: FPDF, p: Para) -> None:
 
 
 def _table(pdf: FPDF, t: Table) -> None:
+    if pdf.get_y() > pdf.h - pdf.b_margin - 35:  # the caption never sits alone at the foot of a page
+        pdf.add_page()
     pdf.ln(2)
     pdf.set_font("heading", size=11)
     pdf.cell(0, 7, t.title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
