@@ -411,3 +411,12 @@ def test_delivery_cutoff_from_statement_file_name_or_modification_time(tmp_path)
     assert delivery_cutoff([], "安葬记录_20261101.csv", m) == (dt.date(2026, 10, 31), "file_name")
     assert delivery_cutoff([], "名册2026-11-01(1).xlsx", m) == (dt.date(2026, 10, 31), "file_name")
     assert delivery_cutoff([], "安葬记录_2020-2023.csv", m) == (dt.date(2026, 11, 2), "modified_time")
+
+
+def test_records_of_other_districts_never_push_a_file_past_its_limit(tmp_path):
+    rows = [(f"B{i}", "2024-01-05", "朝阳区望京街道" if i < 10 else "黄村", "树葬") for i in range(40)]  # 25 % elsewhere
+    _burials_csv(tmp_path / "burials", "b.csv", rows)
+    res = ingest.ingest_source(contract("funeral_burials"), tmp_path)
+    a = only(res)
+    assert (a["status"], a["rows_loaded"], a["rows_quarantined"]) == ("loaded", 30, 10)
+    assert json.loads(a["reasons"]) == {Reason.OUTSIDE_DISTRICT: 10}
