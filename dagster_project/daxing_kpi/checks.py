@@ -257,7 +257,7 @@ def check_conformance(con, contract: Contract, run_id: str | None, rules: dict) 
         [contract.source_id, *NOT_REJECTIONS],
     ).df()
     frame = files[["file_name", "rows_read", "rows_superseded", "reasons"]].copy()
-    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS))
+    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS)).astype("int64")
     frame = frame.merge(rejected_rows, on="file_name", how="left")
     q = q[q.file_name.isin(set(frame.file_name))]  # files set aside are not part of the load
     frame["rejected"] = frame.rejected.fillna(0).astype("int64")
@@ -330,7 +330,7 @@ def check_duplicate_delivery(con, contract: Contract, run_id: str | None, rules:
             repeats[r.file_name] = repeats.get(r.file_name, 0) + int(r.n)
             first_of.setdefault(r.file_name, set()).add(r.first_file)
     frame = files[["file_name", "rows_read", "rows_superseded", "reasons", "status"]].copy()
-    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS))
+    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS)).astype("int64")
     frame["repeated"] = frame.file_name.map(lambda f: repeats.get(f, 0)).astype("int64")
     frame["duplicate_share"] = (frame.repeated / frame.records.where(frame.records > 0)).astype("float64")
     frame = frame.drop(columns=["reasons"])
