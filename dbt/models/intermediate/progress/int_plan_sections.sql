@@ -1,0 +1,3 @@
+{#- One row per plan and section (规划章节) whose title pages show. See _plans__models.yml. -#}
+select plan_id, section_code, title_zh, title_en, cast(sort_order as integer) as sort_order
+from {{ ref('plan_sections') }}
