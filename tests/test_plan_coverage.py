@@ -71,7 +71,8 @@ def test_catalog_holds_every_kpi_of_the_plan():
 
 
 def test_count_basis_follows_the_verb_of_the_clause():
-    """Count targets (unit count): 建成/新建/改造/完成/打造 count what the period added, 达到/拥有/不少于 the stock."""
+    """Count targets (unit count): 建成/新建/改造/完成/打造 count what the period added, 达到/拥有/不少于 the stock;
+    建成运营 N 家 (N in operation) is a stock, as the KPI's name 建成运营数 says."""
     cat = catalog().merge(pd.read_csv(SEEDS_DIR / "kpi_catalog.csv", dtype=str)[["kpi_id", "unit"]], on="kpi_id")
     counts = cat[cat.unit == "count"].set_index("kpi_id")
     assert (cat[cat.unit != "count"].count_basis == "").all()
@@ -83,12 +84,13 @@ def test_count_basis_follows_the_verb_of_the_clause():
     assert basis["social_org.community_social_orgs"] == "stock"  # 达到6000家
     assert basis["social_work.professionals"] == "stock"  # 总量不少于4000人
     assert basis["eldercare.nursing_bed_60pct_public_institutions"] == "stock"  # 至少有1所
+    assert basis["eldercare.care_centers_operating"] == "stock"  # 建成运营镇(街)养老照料中心20家
     for kpi_id, row in counts.iterrows():
         clause = row.source_clause_zh
         if row.count_basis == "new_in_period":
             assert re.search("建成|新建|改造|完成|打造", clause), kpi_id
         else:
-            assert re.search("达到|拥有|有1所|不少于", clause), kpi_id
+            assert re.search("达到|拥有|有1所|不少于|建成运营", clause), kpi_id
 
 
 def test_two_targets_in_one_sentence_need_two_rows():

@@ -7,6 +7,7 @@ Subcommands:
   kpi status   latest publication, data freshness per source, failed checks (daxing_kpi.analyst)
   kpi dagster-home   prepare DAGSTER_HOME for the Dagster services (see README, Running as a service)
   kpi build    dbt build of the prepared warehouse on another target, e.g. Spark, timed (daxing_kpi.engines)
+  kpi plan-template / plan-check   the plan workbook for planners: write the template, check a filled one (daxing_kpi.plans.cli)
 
 Exit codes: 0 success; 1 the run failed (what failed is printed); 2 usage error; 5 (run) another
 run is in progress (its owner is printed; `kpi run --wait` queues behind it instead).
@@ -23,6 +24,7 @@ import sys
 
 import daxing_kpi  # noqa: F401  (telemetry off)
 from daxing_kpi import analyst, engines, paths
+from daxing_kpi.plans import cli as plans_cli
 
 
 EXIT_BUSY = 5  # `kpi run`: another run holds the warehouse lock; nothing was started
@@ -117,7 +119,7 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kpi", description="Daxing civil-affairs 14th FYP KPI warehouse.")
+    parser = argparse.ArgumentParser(prog="kpi", description="Daxing civil-affairs KPI warehouse (five-year plans).")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run the nightly job now (load, model, check, publish, dashboard)")
     p_run.add_argument("--trigger", default="manual", choices=["manual", "schedule", "sensor"], help="recorded with the run")
@@ -126,11 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dagster-home", help="prepare $KPI_WAREHOUSE_DIR/dagster_home (dagster.yaml) for the Dagster services; print its path")
     analyst.add_subcommands(sub)
     engines.add_subcommand(sub)
+    plans_cli.add_subcommands(sub)
     args = parser.parse_args(argv)
     if args.command in analyst.COMMANDS:
         return analyst.dispatch(args)
     if args.command == "build":
         return engines.run_subcommand(args)
+    if args.command in plans_cli.COMMANDS:
+        return plans_cli.dispatch(args)
     if args.command == "run":
         return run_job(args.trigger, wait=args.wait, verbose=args.verbose)
     if args.command == "dagster-home":

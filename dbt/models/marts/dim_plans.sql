@@ -18,8 +18,8 @@ targets as (
     select
         plan_id,
         max(target_year) as last_target_year,
-        count(*) as targets,
-        sum(case when measurement_status = 'not_yet_measurable' then 1 else 0 end) as targets_not_yet_measurable
+        cast(count(*) as integer) as targets,
+        cast(sum(case when measurement_status = 'not_yet_measurable' then 1 else 0 end) as integer) as targets_not_yet_measurable
     from {{ ref('int_plan_targets') }}
     group by plan_id
 )
@@ -39,8 +39,8 @@ select
     reviews.mid_term_review_date,
     reviews.final_review_date,
     targets.last_target_year,
-    coalesce(targets.targets, 0) as targets,
-    coalesce(targets.targets_not_yet_measurable, 0) as targets_not_yet_measurable
+    cast(coalesce(targets.targets, 0) as integer) as targets,
+    cast(coalesce(targets.targets_not_yet_measurable, 0) as integer) as targets_not_yet_measurable
 from plans
 left join reviews on plans.plan_id = reviews.plan_id
 left join targets on plans.plan_id = targets.plan_id
