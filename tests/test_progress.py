@@ -16,13 +16,13 @@ import math
 import duckdb
 import pandas as pd
 import pytest
-
 import yaml
 
 from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR
 from daxing_kpi.plans.bundled import catalog_with_targets
 from daxing_kpi.sample.generator import CUTOFF, DISTRICT_CODE
 from daxing_kpi.warehouse import copy_sql_macros
+from progress_reference import assess, judged_series, trend_of
 
 PLAN_14 = "daxing_civil_affairs_14th_fyp"  # the bundled plan: reach-by-year targets for 2025, baseline 2020
 # the judged values (assessed_*: the KPI's value, or its additions for count_basis new_in_period)
@@ -178,89 +178,12 @@ AS_OF_DATES = [dt.date(y, 12, 31) for y in range(2021, 2026)] + [CUTOFF]
 REVIEWS = {dt.date(2023, 12, 31): "mid_term", dt.date(2025, 12, 31): "final"}
 
 
-def assess(y0, t0, yi, ti, yt, tt, direction):
-    """Return (status, method, ratio, projection) of a target, following issue 4 step by step."""
-    d = {"increase": 1, "decrease": -1}[direction]
-    if y0 is None or yi is None or ti - t0 < 1:
-        return "insufficient_data", None, None, None
-    with_target = yt is not None and tt is not None
-    growth_defined = y0 > 0 and yi > 0 and (not with_target or yt > 0)
-    projection = None
-    if tt is not None and ti < tt:
-        if growth_defined:
-            cagr = (yi / y0) ** (1 / (ti - t0)) - 1
-            projection = y0 * (1 + cagr) ** (tt - t0)
-        else:
-            projection = y0 + (yi - y0) / (ti - t0) * (tt - t0)
-    moved_away = d * (yi - y0) < 0
-    if with_target:
-        meets = d * (yi - yt) >= 0
-        if ti >= tt:
-            return ("target_achieved" if meets else "target_not_achieved"), "target_year", None, projection
-        if meets:
-            return "target_achieved", "target_met", None, projection
-        if moved_away and d * (y0 - yt) >= 0:
-            return "deterioration", "moved_away", None, projection
-        if growth_defined:
-            method = "cagr"
-            ratio = ((yi / y0) ** (1 / (ti - t0)) - 1) / ((yt / y0) ** (1 / (tt - t0)) - 1)
-        else:
-            method = "linear"
-            ratio = ((yi - y0) / (ti - t0)) / ((yt - y0) / (tt - t0))
-        upper, lower = 0.95, 0.60
-    else:
-        if growth_defined:
-            method, ratio = "no_target_growth", d * ((yi / y0) ** (1 / (ti - t0)) - 1)
-        elif y0 != 0:
-            method, ratio = "no_target_linear", d * (yi - y0) / abs(y0) / (ti - t0)
-        else:
-            status = "deterioration" if moved_away else ("limited_progress" if yi == y0 else "on_track")
-            return status, "no_target_from_zero", None, projection
-        upper, lower = 0.015, 0.005
-    eps = 1e-9  # bounds are inclusive; floating-point noise must not move a value lying on one
-    if moved_away or ratio < -eps:
-        status = "deterioration"
-    elif ratio >= upper - eps:
-        status = "on_track"
-    elif ratio >= lower - eps:
-        status = "needs_acceleration"
-    else:
-        status = "limited_progress"
-    return status, method, ratio, projection
-
-
 def test_assess_reproduces_the_issue_examples():
     """The test's own implementation agrees with the issue before it is used as the reference."""
     for _, y0, t0, yi, ti, yt, tt, direction, status, ratio in ISSUE_EXAMPLES:
         got_status, _, got_ratio, _ = assess(y0, t0, yi, ti, yt, tt, direction)
         assert got_status == status
         assert (got_ratio is None) if ratio is None else got_ratio == pytest.approx(ratio, abs=1e-3)
-
-
-def growth(y0, t0, yi, ti, d):
-    """Direction-signed growth a year (compound where defined, else linear relative to |y0|); None from 0."""
-    if y0 > 0 and yi > 0:
-        return d * ((yi / y0) ** (1 / (ti - t0)) - 1)
-    return None if y0 == 0 else d * (yi - y0) / abs(y0) / (ti - t0)
-
-
-def trend_of(y0, t0, yi, ti, d):
-    if y0 is None or yi is None or ti - t0 < 1:
-        return None
-    if y0 == 0:
-        return "stable" if yi == y0 else ("improving" if d * (yi - y0) > 0 else "worsening")
-    g = growth(y0, t0, yi, ti, d)
-    return "improving" if g >= 0.005 - 1e-9 else ("worsening" if g <= -0.005 + 1e-9 else "stable")
-
-
-def judged_series(series: pd.DataFrame, count_basis, first_year: int) -> pd.DataFrame:
-    """The values a target is judged on: the KPI's value, or (count_basis new_in_period, when the sample
-    records additions) the units added from the plan's first year on."""
-    series = series.sort_values("period_year").copy()
-    if count_basis == "new_in_period" and "new_in_year" in series and series.new_in_year.notna().any():
-        added = series.new_in_year.fillna(0).where(series.period_year >= first_year, 0)
-        series["value"] = added.cumsum().where(series.value.notna())
-    return series
 
 
 def expected_scorecard(truth: pd.DataFrame, catalog: pd.DataFrame, town_targets: pd.DataFrame,
@@ -270,7 +193,7 @@ def expected_scorecard(truth: pd.DataFrame, catalog: pd.DataFrame, town_targets:
     truth = truth.copy()
     truth["period_end"] = [min(dt.date(int(y), 12, 31), CUTOFF) for y in truth.period_year]
     own = {(r.kpi_id, r.geo_code): r for r in town_targets.itertuples()}
-    judged = {key: judged_series(g, catalog.loc[key[0]].count_basis, first_year)
+    judged = {key: judged_series(g, catalog.loc[key[0]].count_basis, first_year, first_year - 1)
               for key, g in truth.groupby(["kpi_id", "geo_code"])}
     rows = []
     for (kpi_id, geo_code), series in judged.items():

@@ -456,6 +456,10 @@ def read_workbook(path: Path, seeds_dir: Path = SEEDS_DIR) -> PlanWorkbook:
     targets = _check_targets(raw["targets"], roles["targets"], plan, problems, seeds_dir)
     milestones = _check_milestones(raw["milestones"], roles["milestones"], plan, targets, problems, seeds_dir)
     sections = _check_sections(raw["sections"], roles["sections"], targets, roles["targets"], problems)
+    # in the order a planner reads the workbook: sheet by sheet, row by row, column by column
+    order = {roles[r].name: i for i, r in enumerate(("plan", "targets", "milestones", "sections"))}
+    columns = {(roles[r].name, c.header_zh): j for r in roles for j, c in enumerate(roles[r].columns)}
+    problems.sort(key=lambda q: (order.get(q.sheet, -1), q.row or 0, columns.get((q.sheet, q.column), -1)))
     pid = (plan or {}).get("plan_id")
     for rows in (targets, milestones, sections):
         for r in rows:
