@@ -179,9 +179,10 @@
                    milestone's value and year (kpi_scorecard takes them from plan_target_milestones); each
                    milestone year and the target year get their own verdict.
   hold_every_year  meet target_value in every year of the plan period (每年不低于 ...). As the German
-                   sustainability indicator report (Destatis, "Status of indicators - Methodology",
-                   https://dns-indikatoren.de/en/status: weather symbols; an annual target is judged on the
-                   latest value first and on the development second): before target_year the latest value
+                   sustainability indicator report does (Destatis, Indikatorenbericht, "Status of indicators -
+                   Methodology", https://dns-indikatoren.de/en/status: four weather symbols assigned by the
+                   formulation of the target; a target to be met every year is judged on the latest value
+                   first and on the development second): before target_year the latest value
                    first (meets it: on_track, method hold_met), the direction of change second (toward the
                    value: needs_acceleration; no change: limited_progress; away: deterioration; method
                    hold_trend, ratio = signed growth a year); from target_year on, target_achieved only when
@@ -193,9 +194,12 @@
                    target when above it (or inside, nearer the upper one).
   direction_only   move in the KPI's desired direction, no number (稳步提高): the growth thresholds above
                    (signed growth a year >= 1.5 % on_track, >= 0.5 % needs_acceleration, >= 0
-                   limited_progress, < 0 deterioration), as the UN SDG progress chart and Open SDG do for
-                   indicators without a numeric target (Statistics Canada, "Sustainable Development Goals:
-                   progress assessment methodology", used by https://open-sdg.org).
+                   limited_progress, < 0 deterioration). The UN's Sustainable Development Goals Progress
+                   Chart (UN DESA Statistics Division, "Progress Chart Technical Note", section II a:
+                   "measuring the trend for indicators without an explicit numerical target") judges such
+                   indicators by their compound annual growth rate against fixed thresholds, as Open SDG's
+                   progress methodology does (https://open-sdg.readthedocs.io/en/latest/progress-methodology/,
+                   Statistics Canada's method, the source of the thresholds used here).
   A kind whose target value is NULL (a town/street without its own target for a district count) is
   judged as direction_only. Any other kind gives NULL.
 
