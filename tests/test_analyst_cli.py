@@ -475,7 +475,7 @@ def test_kpi_long_has_the_observations_with_catalog_and_scorecard(warehouse):
         assert diff == 0
         mismatched = con.execute(
             """SELECT count(*) FROM kpi_long l JOIN kpi_scorecard s
-                 ON s.kpi_id = l.kpi_id AND s.geo_code = l.geo_code AND s.as_of_date = l.period_end_date
+                 ON s.plan_id = l.plan_id AND s.kpi_id = l.kpi_id AND s.geo_code = l.geo_code AND s.as_of_date = l.period_end_date
                WHERE l.status IS DISTINCT FROM s.status OR l.review IS DISTINCT FROM s.review
                   OR l.target_value IS DISTINCT FROM s.target_value"""
         ).fetchone()[0]
