@@ -49,10 +49,12 @@ as_of_dates as (
     group by plan_id, as_of_date
 ),
 
--- every plan target, KPI and geography with at least one observation
+-- every plan target, KPI and assessed geography (the district and the towns/streets; special zones and
+-- records not assigned to a town/street count in the district only) with at least one observation
 geo_series as (
     select distinct plan_id, kpi_id, geo_level, geo_code, geo_name_zh
     from series
+    where geo_level in ('district', 'town_street')
 ),
 
 -- the target that applies to each geography, milestones aside: the plan's, or the town/street's own; a
