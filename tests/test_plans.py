@@ -74,13 +74,21 @@ def test_the_template_has_the_sheets_headers_and_drop_down_lists(tmp_path):
 
 
 def test_kpi_plan_template_writes_the_same_bytes_every_time(tmp_path):
-    out = tmp_path / "t.xlsx"
-    proc = subprocess.run([sys.executable, "-m", "daxing_kpi.cli", "plan-template", "--output", str(out)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(out.resolve())
-    again = write_workbook(tmp_path / "again.xlsx")
-    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(again.read_bytes()).digest()
+    digests = []
+    for name in ("t.xlsx", "again.xlsx"):
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, "-m", "daxing_kpi.cli", "plan-template", "--output", str(out)],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == str(out.resolve())
+        digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]  # a re-sent unchanged file is recognised by its SHA-256
+    # the command writes what write_workbook writes
+    mine = openpyxl.load_workbook(write_workbook(tmp_path / "mine.xlsx"))
+    theirs = openpyxl.load_workbook(out)
+    assert mine.sheetnames == theirs.sheetnames
+    for name in mine.sheetnames:
+        assert [[c.value for c in r] for r in mine[name].iter_rows()] == [[c.value for c in r] for r in theirs[name].iter_rows()]
     # a blank template is no plan: kpi plan-check says why and exits 1
     check = subprocess.run([sys.executable, "-m", "daxing_kpi.cli", "plan-check", str(out)], capture_output=True, text=True, timeout=120)
     assert check.returncode == 1
@@ -273,9 +281,9 @@ def compare(expected: pd.DataFrame, actual: pd.DataFrame) -> list:
     key = ["kpi_id", "geo_code", "as_of_date"]
     actual = actual.copy()
     actual["as_of_date"] = pd.to_datetime(actual.as_of_date).dt.date
-    merged = expected.merge(actual, on=key, how="outer", suffixes=("", "_mart"), indicator=True)
-    problems = [("one side only", r.kpi_id, r.geo_code, r.as_of_date, r._merge) for r in merged.itertuples() if r._merge != "both"]
-    for r in merged[merged._merge == "both"].itertuples():
+    merged = expected.merge(actual, on=key, how="outer", suffixes=("", "_mart"), indicator="side")
+    problems = [("one side only", r.kpi_id, r.geo_code, r.as_of_date, r.side) for r in merged.itertuples() if r.side != "both"]
+    for r in merged[merged.side == "both"].itertuples():
         for col in ("status", "method", "verdict", "target_year", "target_value", "years_not_held", "assessed_value", "contribution_share"):
             a, b = getattr(r, col), getattr(r, f"{col}_mart")
             missing_a, missing_b = a is None or (isinstance(a, float) and math.isnan(a)), b is None or pd.isna(b)

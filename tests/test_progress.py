@@ -314,6 +314,6 @@ def test_scorecard_has_the_default_as_of_dates_and_flags_the_data_cutoff(warehou
     assert dates.is_data_cutoff.tolist() == [False] * 5 + [True]
     cutoff_rows = warehouse.query(
         "SELECT latest_year, is_latest_partial_year FROM kpi_scorecard"
-        " WHERE is_data_cutoff AND geo_level = 'district' AND kpi_id = 'funeral.eco_burial_rate'")
+        " WHERE is_data_cutoff AND geo_level = 'district' AND kpi_id = 'funeral.eco_burial_rate' AND plan_id = ?", [PLAN_14])
     # at the data cut-off the partial year 2026 is the latest, measured year to date
     assert cutoff_rows.latest_year.tolist() == [2026] and cutoff_rows.is_latest_partial_year.tolist() == [True]
