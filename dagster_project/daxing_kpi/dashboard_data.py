@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 
 from daxing_kpi.paths import PROJECT_ROOT
+from daxing_kpi.plans.bundled import default_plan_id
 
 DASHBOARDS_DIR = PROJECT_ROOT / "dashboards"
 I18N_FILE = DASHBOARDS_DIR / "i18n.yaml"
@@ -440,6 +441,12 @@ def load_data(db: Path) -> DashboardData:
         obs = con.execute("SELECT * FROM kpi_observations ORDER BY kpi_id, geo_level, geo_code, period_year").df()
         run_id, published_at = con.execute("SELECT run_id, published_at FROM publish_metadata").fetchone()
         optional = {t: con.execute(f'SELECT * FROM "{t}"').df() if t in present else None for t in OPTIONAL_TABLES}
+        plans = con.execute("SELECT * FROM plans").df() if "plans" in present else None
+    # one plan on the pages until the plan selector (issue 18.4) comes: the real plan that started last
+    plan_id = default_plan_id(plans, catalog)
+    catalog = catalog[catalog.plan_id == plan_id].reset_index(drop=True) if plan_id else catalog
+    if plan_id and optional["kpi_scorecard"] is not None:
+        optional["kpi_scorecard"] = optional["kpi_scorecard"][optional["kpi_scorecard"].plan_id == plan_id].reset_index(drop=True)
     obs["period_end_date"] = pd.to_datetime(obs.period_end_date)
     sc = optional["kpi_scorecard"]
     if sc is not None:
