@@ -300,6 +300,11 @@ def test_after_the_target_year_every_geography_has_a_verdict_or_a_contribution(w
     assert set(own.verdict) == {"achieved", "not_achieved", "deterioration"}
     assert own.verdict.notna().all() and (own.verdict_year == 2025).all()
     without = rows[(rows.target_source == "none") & (rows.target_kind != "direction_only")]
+    # a town/street that sent no return form (未报送, issue 16.3) has no value to assess: no contribution, no trend
+    silent = without.latest_value.isna()
+    assert (without[silent].kpi_id.isin(["community.secretary_studio_demo_sites", "community.building_governance_demo_sites"])).all()
+    assert without[silent].contribution_share.isna().all() and without[silent].trend.isna().all()
+    without = without[~silent]
     assert len(without) >= 2 * 22 * 6 and set(without.unit) == {"count"} and set(without.geo_level) == {"town_street"}
     assert without.verdict.isna().all() and without.verdict_year.isna().all() and without.gap_to_target.isna().all()
     assert without.contribution_share.between(0, 1).all() and without.trend.notna().all()
