@@ -33,6 +33,8 @@ I18N_FILE = DASHBOARDS_DIR / "i18n.yaml"
 LANGS = ("zh", "en")
 # Town/street counts below this in the numerator or denominator of a per-person KPI are suppressed.
 SMALL_COUNT_THRESHOLD = 5
+# The places below the district whose small counts are hidden (the unassigned records are no place).
+SUPPRESSED_LEVELS = ("town_street", "special_zone")
 # The review selector: the data cut-off and the plan reviews of kpi_scorecard.review.
 REVIEWS = ("latest", "mid_term", "final")
 NUMERALS = "一二三四五六七八九十"
@@ -42,7 +44,7 @@ _SECTION = re.compile(r"([一二三四五六七八九十]+)、([^(（、，。]{
 REQUIRED_TABLES = ("kpi_catalog", "kpi_observations", "publish_metadata")
 # dq_results, dq_kpi_status and source_freshness come from the quality gate (issue 6, daxing_kpi.dq).
 OPTIONAL_TABLES = ("kpi_scorecard", "geographies", "ingest_audit", "pipeline_runs", "dq_results", "dq_kpi_status",
-                   "source_freshness")
+                   "source_freshness", "kpi_long", "plans", "plan_sections", "plan_targets", "plan_target_milestones")
 KPI_STATUS_STATES = {"passed": "passed", "warned": "warn", "warn": "warn", "failed": "failed"}
 
 
@@ -66,7 +68,7 @@ class Text:
 class Labels:
     """The entries of ``dashboards/i18n.yaml`` as :class:`Text` (``labels['ui.title']``)."""
 
-    BILINGUAL = ("ui", "statuses", "methods", "reviews", "quality", "domains")
+    BILINGUAL = ("ui", "statuses", "methods", "reviews", "quality", "domains", "geo_levels", "geo_kinds", "download_columns")
     ENGLISH_ONLY = ("sections", "geographies")  # the Chinese comes from the plan text / geographies
 
     def __init__(self, spec: dict, path: Path = I18N_FILE):
@@ -195,6 +197,14 @@ def format_count(value) -> str:
     return f"{round(value):,}" if abs(value - round(value)) < 1e-9 else f"{value:,.2f}"
 
 
+def format_date(value, labels: Labels) -> Text:
+    """A date as planners write it: ``2026年10月31日`` / ``31 Oct 2026``; ``—`` when missing."""
+    if is_missing(value):
+        return labels["ui.na"]
+    d = pd.Timestamp(value)
+    return labels["ui.date"].format(year=d.year, month=d.month, day=d.day, mon=f"{d:%b}")
+
+
 def period_label(labels: Labels, year, is_partial: bool, end_date) -> Text:
     """``2025年`` / ``2025``, or ``2026年（截至10月31日，年内至今）`` for the current, partial year."""
     if is_missing(year):
@@ -212,9 +222,9 @@ def suppress_small_counts(obs: pd.DataFrame, catalog: pd.DataFrame, threshold: i
     """Hide town/street values that could identify a person; returns a copy with ``is_suppressed``.
 
     Rule (one place for the dashboard and its downloads): for KPIs with ``is_per_person`` in the
-    catalog, a town/street row is suppressed when its numerator, or its denominator where the KPI
+    catalog, a town/street or special-zone row (:data:`SUPPRESSED_LEVELS`) is suppressed when its numerator, or its denominator where the KPI
     has one (unit other than ``count``, whose denominator is the constant 1), is below
-    ``threshold`` (5). Complementary suppression: when exactly one town/street of a KPI and year is
+    ``threshold`` (5). Complementary suppression: when exactly one of these rows of a KPI and year is
     suppressed, the remaining one with the smallest numerator is suppressed too, so the hidden count
     cannot be derived from the published district total. Suppressed rows keep their keys; their
     ``numerator``, ``denominator`` and ``value`` become missing. District rows are never suppressed.
@@ -223,7 +233,7 @@ def suppress_small_counts(obs: pd.DataFrame, catalog: pd.DataFrame, threshold: i
     meta = catalog.set_index("kpi_id")[["is_per_person", "unit"]]
     per_person = out.kpi_id.map(meta.is_per_person).fillna(False).astype(bool)
     has_denominator = out.kpi_id.map(meta.unit).ne("count")
-    town = out.geo_level.eq("town_street")
+    town = out.geo_level.isin(SUPPRESSED_LEVELS)
     small = out.numerator.lt(threshold) | (has_denominator & out.denominator.lt(threshold))
     primary = per_person & town & small.fillna(False)
     suppressed = primary.copy()
@@ -423,6 +433,11 @@ class DashboardData:
     dq_results: pd.DataFrame | None = None
     dq_kpi_status: pd.DataFrame | None = None
     source_freshness: pd.DataFrame | None = None
+    kpi_long: pd.DataFrame | None = None
+    plans: pd.DataFrame | None = None
+    plan_sections: pd.DataFrame | None = None
+    plan_targets: pd.DataFrame | None = None
+    plan_target_milestones: pd.DataFrame | None = None
     missing: list[str] = field(default_factory=list)
 
 
@@ -441,17 +456,13 @@ def load_data(db: Path) -> DashboardData:
         run_id, published_at = con.execute("SELECT run_id, published_at FROM publish_metadata").fetchone()
         optional = {t: con.execute(f'SELECT * FROM "{t}"').df() if t in present else None for t in OPTIONAL_TABLES}
     obs["period_end_date"] = pd.to_datetime(obs.period_end_date)
-    sc = optional["kpi_scorecard"]
+    optional["scorecard"] = sc = optional.pop("kpi_scorecard")
     if sc is not None:
         sc["as_of_date"] = pd.to_datetime(sc.as_of_date)
     meta = {"run_id": str(run_id), "published_at": str(published_at)[:19],
             "data_as_of": obs.period_end_date.max(), "generated_at": dt.datetime.now().isoformat(timespec="seconds")}
-    return DashboardData(
-        catalog=catalog, observations=obs, meta=meta, scorecard=sc, geographies=optional["geographies"],
-        ingest_audit=optional["ingest_audit"], pipeline_runs=optional["pipeline_runs"],
-        dq_results=optional["dq_results"], dq_kpi_status=optional["dq_kpi_status"],
-        source_freshness=optional["source_freshness"], missing=[t for t in OPTIONAL_TABLES if optional[t] is None],
-    )
+    missing = [t for t in OPTIONAL_TABLES if optional.get(t if t != "kpi_scorecard" else "scorecard") is None]
+    return DashboardData(catalog=catalog, observations=obs, meta=meta, **optional, missing=missing)
 
 
 def review_rows(scorecard: pd.DataFrame | None, geo_level: str = "district") -> dict[str, pd.DataFrame]:
