@@ -245,6 +245,14 @@ class Site:
     def kpi_obs(self, kpi_id: str) -> pd.DataFrame:
         return self._obs_by_kpi.get(kpi_id, self.obs.iloc[0:0])
 
+    def source_title(self, source_id: str) -> Text:
+        """A source's title from the published ``source_freshness`` (without a contract to read it from)."""
+        f = self.data.source_freshness
+        if f is not None and "title_zh" in f and (f.source_id == source_id).any():
+            r = f[f.source_id == source_id].iloc[0]
+            return Text(str(r.title_zh), str(r.get("title_en") or r.title_zh))
+        return Text(source_id, source_id)
+
     def geo(self, code: str, name_zh: str) -> Text:
         return self.labels.geography(code, name_zh, self.geo_en.get(str(code)))
 
@@ -653,7 +661,7 @@ class PlanSite:
         L = self.labels
         for s in kpi_sources(kpi):
             c = self.site.contracts.get(s)
-            title = Text(c.title_zh, c.title_en) if c else Text(s, s)
+            title = Text(c.title_zh, c.title_en) if c else self.site.source_title(s)
             system = system_text(c.extra.get("system", "")) if c is not None and hasattr(c, "extra") and c.extra.get("system") else None
             f = self.site.freshness.loc[s] if s in self.site.freshness.index else None
             rows.append({

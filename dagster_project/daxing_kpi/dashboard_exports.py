@@ -92,7 +92,7 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
             "kpi_id": r.kpi_id,
             "geo_code": str(r.geo_code),
         })
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)  # counts stay integers, empty cells None
 
 
 def headers(labels: Labels) -> list[str]:

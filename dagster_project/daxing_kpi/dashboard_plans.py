@@ -99,7 +99,7 @@ def load_plans(data, labels: Labels, fallback_sections: dict[str, Text] | None =
     """The published plans in their order (period start, then id), with their section titles.
 
     From ``plans`` and ``plan_sections`` when published; else one plan per ``kpi_catalog.plan_id``,
-    named by its period (``2021—2025年规划``), its period from the catalog's baseline and target
+    named by its period (``<start>—<end>年规划``), its period from the catalog's baseline and target
     years and its sections from ``fallback_sections``.
     """
     catalog = data.catalog
@@ -233,9 +233,11 @@ def target_text(kpi, labels: Labels) -> Text:
 
 
 def target_label(kpi, labels: Labels) -> Text:
-    """``2025年目标`` / ``Target 2025`` (the target year of this plan's target)."""
+    """``<year>年目标`` / ``Target <year>`` (the target year of this plan's target)."""
     if is_missing(getattr(kpi, "target_year", None)):
         return labels["ui.target"]
+    if target_kind(kpi) == "hold_every_year":
+        return labels["ui.target_hold_label"].format(year=int(kpi.target_year))
     return labels["ui.target_line"].format(year=int(kpi.target_year))
 
 
