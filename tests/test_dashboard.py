@@ -63,6 +63,9 @@ def test_plan_parts_come_from_the_plan_text_in_the_plan_order():
     ordered = sorted(["一(三)3; 四(三)2", "一(四)4", "一(二)2", "一(二)1", "十二(十)3"], key=dd.plan_section_key)
     assert ordered == ["一(二)1", "一(二)2", "一(三)3; 四(三)2", "一(四)4", "十二(十)3"]
     assert dd.plan_section_key("三(二)") == (3, 2, 0) and dd.numeral_value("二十一") == 21
+    # on the pages: full-width brackets in Chinese, digits in English
+    assert dd.plan_ref("一(三)3; 四(三)2") == dd.Text("一（三）3；四（三）2", "1(3)3; 4(3)2")
+    assert dd.zh_punctuation("镇(街)养老照料中心") == "镇（街）养老照料中心" and dd.zh_punctuation("6,047 (x)") == "6,047 (x)"
 
 
 def test_the_translation_file_covers_every_label_the_pages_use():
@@ -457,7 +460,8 @@ def test_overview_cards_and_counts_of_the_final_review(tiny_site):
     ctx = a.overview_context()
     assert ctx["counts"] == {"target_achieved": 1, "target_held": 0, "on_track": 0, "needs_acceleration": 0, "target_not_achieved": 1}
     cards = {c["kpi_id"]: c for sec in ctx["sections"] for c in sec["cards"]}
-    assert [sec["title"].zh for sec in ctx["sections"]] == ["甲规划第一部分", "甲规划第二部分"]
+    assert [sec["heading"] for sec in ctx["sections"]] == [dd.Text("一、甲规划第一部分", "1. Plan A, part one"),
+                                                          dd.Text("二、甲规划第二部分", "2. Plan A, part two")]
     rate, count = cards["t.rate"]["now"], cards["t.count"]["now"]
     assert (rate["value_text"], rate["status"], rate["gap"]["zh"], rate["completion"]["zh"]) == ("57.0%", "target_not_achieved", "差 3.0 个百分点", "完成 95.0%")
     assert (count["value_text"], count["status"], count["gap"]["zh"]) == ("104", "target_achieved", "超出 4 个")

@@ -32,6 +32,7 @@ published tables or the one translation file ``dashboards/i18n.yaml``. Templates
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from daxing_kpi.atomic import staged_folder
 from daxing_kpi.dashboard_data import (
     DASHBOARDS_DIR,
     SMALL_COUNT_THRESHOLD,
+    ZH_TEXT_COLUMNS,
     DashboardData,
     Labels,
     Text,
@@ -58,10 +60,12 @@ from daxing_kpi.dashboard_data import (
     load_data,
     load_labels,
     period_label,
+    plan_ref,
     plan_sections,
     required_path,
     source_freshness,
     suppress_small_counts,
+    zh_punctuation,
 )
 from daxing_kpi.dashboard_exports import planner_frame, write_csv, write_xlsx
 from daxing_kpi.dashboard_figures import PLOT_CONFIG, STATUS_STYLE, sparkline_svg, towns_figure, trend_figure
@@ -172,12 +176,11 @@ def tj(text: Text | None) -> dict | None:
 
 
 def system_text(system: str) -> Text:
-    """A contract's ``system`` (``殡葬管理信息系统 (funeral system)``) split into its languages."""
+    """The name of the system a source comes from, in both languages, from a contract's ``system``
+    (``殡葬管理信息系统 (funeral system), cemetery register ...``: the notes after the name are for analysts)."""
     s = str(system or "").strip()
-    if s.endswith(")") and " (" in s:
-        zh, en = s[:-1].split(" (", 1)
-        return Text(zh.strip(), en.strip())
-    return Text(s, s)
+    m = re.match(r"^(.*?)\s*\(([^()]*)\)", s)
+    return Text(m.group(1).strip(), m.group(2).strip()) if m else Text(s, s)
 
 
 # -- what every plan shares --------------------------------------------------------------------------------------
@@ -188,6 +191,11 @@ class Site:
     with small counts suppressed, geographies, sources, quality, the plans."""
 
     def __init__(self, data: DashboardData, labels: Labels, sections: dict[str, str] | None = None):
+        catalog = data.catalog.copy()
+        for col in ZH_TEXT_COLUMNS:
+            if col in catalog:
+                catalog[col] = catalog[col].map(zh_punctuation)
+        data.catalog = catalog
         self.data, self.labels = data, labels
         self.obs = suppress_small_counts(data.observations, data.catalog.drop_duplicates("kpi_id"))
         self.geo_en = {}
@@ -340,7 +348,7 @@ class PlanSite:
             return []
         t = t[(t.plan_id.astype(str) == self.plan.plan_id) & t.kpi_id.isna()]
         return [{"name": str(r.get("indicator_name_zh") or r.get("source_clause_zh") or ""), "clause": str(r.get("source_clause_zh") or ""),
-                 "plan_section": str(r.get("plan_section") or ""), "section": self.plan.section_of(r.get("plan_section"))}
+                 "plan_ref": plan_ref(r.get("plan_section")), "section": self.plan.section_of(r.get("plan_section"))}
                 for r in t.to_dict("records")]
 
     # per-KPI states ------------------------------------------------------------------------------------------
@@ -383,12 +391,18 @@ class PlanSite:
         }
 
     # overview ------------------------------------------------------------------------------------------------
+    def section_heading(self, code: str) -> Text:
+        """``一、建设……体系`` / ``1. A ... system``."""
+        title = self.plan.section_title(code)
+        ref = plan_ref(code)
+        return Text(f"{ref.zh}、{title.zh}", f"{ref.en}. {title.en}")
+
     def card(self, kpi) -> dict:
         states = {v.key: self.state(kpi, v) for v in self.views}
         sources = kpi_sources(kpi)
         return {
             "kpi_id": kpi.kpi_id, "href": kpi_page_name(kpi.kpi_id), "name": Text(str(kpi.name_zh), str(kpi.name_en)),
-            "domain": kpi.domain, "domain_text": self.labels.domain(kpi.domain), "plan_section": kpi.plan_section,
+            "domain": kpi.domain, "domain_text": self.labels.domain(kpi.domain), "plan_ref": plan_ref(kpi.plan_section),
             "unit": unit_text(kpi), "target": target_text(kpi, self.labels), "no_target": is_missing(kpi.target_value),
             "target_label": target_label(kpi, self.labels), "milestones": milestones_text(self.site.data.plan_target_milestones, kpi, self.labels),
             "states": states, "now": states[self.default],
@@ -419,7 +433,7 @@ class PlanSite:
         for p in self.pending:
             pending_by_section.setdefault(p["section"], []).append(p)
         codes = list(dict.fromkeys(list(by_section) + list(pending_by_section)))
-        sections = [{"numeral": n, "title": self.plan.section_title(n), "cards": by_section.get(n, []),
+        sections = [{"numeral": n, "heading": self.section_heading(n), "cards": by_section.get(n, []),
                      "pending": pending_by_section.get(n, [])} for n in codes]
         domains = list(dict.fromkeys(self.order.domain))
         keys = self.summary_keys(cards)
@@ -463,7 +477,8 @@ class PlanSite:
         data_to = self.site.data_to(sources)
         return {
             "kpi": kpi, "name": Text(str(kpi.name_zh), str(kpi.name_en)), "domain_text": L.domain(kpi.domain),
-            "section_title": self.plan.section_title(kpi.section), "section": kpi.section,
+            "section_heading": self.section_heading(kpi.section), "plan_ref": plan_ref(kpi.plan_section),
+            "clause_label": per_lang(L["ui.plan_clause_ref"], section=plan_ref(kpi.plan_section)),
             "unit": unit_text(kpi), "unit_full": Text(str(kpi.unit_zh), str(kpi.unit_en)), "is_count": kpi.unit == "count",
             "trend_caption": self.trend_caption(kpi),
             "target": target_text(kpi, L), "target_label": target_label(kpi, L),

@@ -150,6 +150,15 @@ def numeral_value(numeral: str) -> int:
     return (digits[tens] if tens else 1) * 10 + (digits[ones] if ones else 0)
 
 
+def plan_ref(plan_section) -> Text:
+    """A reference into the plan in both languages: ``一（二）1`` / ``1(2)1`` (the English view writes
+    the plan's Chinese numerals as digits)."""
+    zh = zh_punctuation(str(plan_section or ""))
+    en = re.sub(f"[{NUMERALS}]+", lambda m: str(numeral_value(m.group(0))), zh)
+    en = en.replace("（", "(").replace("）", ")").replace("；", "; ").replace("、", ". ")
+    return Text(zh, en)
+
+
 def plan_section_key(plan_section: str) -> tuple[int, int, int]:
     """Sort key of a catalog ``plan_section`` in the plan's order: ``一(二)1`` → ``(1, 2, 1)``,
     ``三(二)`` → ``(3, 2, 0)``; for ``一(三)3; 四(三)2`` the first reference counts."""
@@ -195,6 +204,26 @@ def format_count(value) -> str:
         return "—"
     value = float(value)
     return f"{round(value):,}" if abs(value - round(value)) < 1e-9 else f"{value:,.2f}"
+
+
+_HALF_WIDTH = {",": "，", ":": "：", ";": "；", "(": "（", ")": "）"}
+_CJK = "\u3400-\u9fff"
+_PUNCT_NEAR_CJK = re.compile(f"(?<=[{_CJK}（）])[,:;()]|[,:;()](?=[{_CJK}（）])")
+# Chinese texts of the catalog shown on the pages (the verbatim plan clause stays as published).
+ZH_TEXT_COLUMNS = ("name_zh", "plan_section", "definition_zh", "numerator_zh", "denominator_zh", "unit_zh")
+
+
+def zh_punctuation(text):
+    """Chinese text with full-width punctuation: ASCII ``, : ; ( )`` next to a Chinese character (or
+    to a bracket already full-width) become ``，：；（）``: ``镇(街)`` → ``镇（街）``, ``一(二)1`` →
+    ``一（二）1``. Numbers keep their separators (``6,047``); other values are returned unchanged."""
+    if not isinstance(text, str):
+        return text
+    text = re.sub(f";\\s*(?=[{_CJK}])", "；", text)  # 一(三)3; 四(三)2: two references of the plan
+    previous = None
+    while previous != text:  # "(二)": the second bracket is next to a full-width one only after the first pass
+        previous, text = text, _PUNCT_NEAR_CJK.sub(lambda m: _HALF_WIDTH[m.group(0)], text)
+    return text
 
 
 def format_date(value, labels: Labels) -> Text:
