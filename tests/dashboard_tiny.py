@@ -174,13 +174,17 @@ def write(path: Path) -> Path:
         dict(source_id="src_b", file_name="b_broken.xls", status="rejected", rows_read=0, rows_loaded=0, rows_quarantined=0,
              loaded_at=pd.Timestamp("2026-11-02 02:00"), file_modified_at="2026-10-15T08:00:00", delivery_cutoff_date=pd.Timestamp("2026-10-14")),
     ])
-    kpi_status = pd.DataFrame([dict(kpi_id="t.rate", status="passed", checks_evaluated=5, failed_checks=None, files_rejected=0),
-                               dict(kpi_id="t.count", status="passed", checks_evaluated=5, failed_checks=None, files_rejected=1)])
+    kpi_status = pd.DataFrame([dict(kpi_id="t.rate", status="passed", checks_evaluated=5, failed_checks=None, files_rejected=0,
+                                    delivery_cutoff_date=pd.Timestamp("2026-10-31")),
+                               dict(kpi_id="t.count", status="warned", checks_evaluated=5, failed_checks="1 file set aside", files_rejected=1,
+                                    delivery_cutoff_date=pd.Timestamp("2026-09-29"))])
     freshness = pd.DataFrame([
         dict(source_id="src_a", title_zh="甲来源名册", title_en="Register A", latest_record_date=pd.Timestamp("2026-10-30"),
-             rows_loaded=10, files=1, last_delivery_at=pd.Timestamp("2026-11-01 08:00"), last_loaded_at=pd.Timestamp("2026-11-02 02:00")),
+             rows_loaded=10, files=1, last_delivery_at=pd.Timestamp("2026-11-01 08:00"), last_loaded_at=pd.Timestamp("2026-11-02 02:00"),
+             delivery_cutoff_date=pd.Timestamp("2026-10-31")),
         dict(source_id="src_b", title_zh="乙来源报表", title_en="Return B", latest_record_date=pd.Timestamp("2026-09-20"),
-             rows_loaded=10, files=1, last_delivery_at=pd.Timestamp("2026-10-01 08:00"), last_loaded_at=pd.Timestamp("2026-11-02 02:00")),
+             rows_loaded=10, files=1, last_delivery_at=pd.Timestamp("2026-10-01 08:00"), last_loaded_at=pd.Timestamp("2026-11-02 02:00"),
+             delivery_cutoff_date=pd.Timestamp("2026-09-29")),  # the file set aside (cut-off 14 October) is not used
     ])
     tables = {"kpi_catalog": catalog(), "source_freshness": freshness, "kpi_observations": observations(), "kpi_scorecard": scorecard(), "plans": plans,
               "plan_sections": sections, "geographies": geographies, "ingest_audit": audit, "dq_kpi_status": kpi_status,

@@ -551,9 +551,8 @@ def test_the_example_plan_is_marked_on_every_page_and_each_plan_has_its_download
 
 def test_planner_downloads_carry_chinese_names_unit_target_gap_verdict_and_rounded_values(tiny_site, tmp_path):
     a = tiny_site.plan_sites[0]
-    long = tiny.scorecard()
-    long = long[(long.plan_id == tiny.PLAN_A) & (long.as_of_date.dt.month == 12) | long.is_data_cutoff]
-    long = long[long.plan_id == tiny.PLAN_A].assign(period_year=lambda f: f.latest_year)
+    long = a.year_end_assessments()
+    assert set(zip(long.kpi_id, long.period_year)) >= {("t.rate", 2023), ("t.rate", 2025), ("t.count", 2026)}
     obs = tiny_site.obs.copy()
     obs.loc[(obs.kpi_id == "t.rate") & (obs.geo_level == "district") & (obs.period_year == 2025), "value"] = 57.04999
     frame = planner_frame(obs, a.catalog, long, a.plan, LABELS, tiny_site.geo)

@@ -206,6 +206,7 @@ class Site:
         self.quality = kpi_quality(data.catalog.drop_duplicates("kpi_id"), data.dq_results, data.meta["run_id"], data.dq_kpi_status)
         self.freshness = source_freshness(data.ingest_audit, data.source_freshness).set_index("source_id")
         self.cutoffs = self._delivery_cutoffs()
+        self.kpi_cutoffs = self._kpi_cutoffs()
         self.files_rejected = self._files_rejected()
         self.contracts = self._contracts()
         self._obs_by_kpi = {k: g for k, g in self.obs.groupby("kpi_id", sort=False)}
@@ -234,14 +235,22 @@ class Site:
             return {}
 
     def _delivery_cutoffs(self) -> dict[str, pd.Timestamp]:
-        """Per source, the cut-off date of the delivery the figures use (issue 17.8): the latest
-        ``ingest_audit.delivery_cutoff_date`` among its files that were not set aside."""
-        a = self.data.ingest_audit
-        if a is None or a.empty or "delivery_cutoff_date" not in a:
+        """Per source, the cut-off date of the delivery the figures use (issue 17.8): the published
+        ``source_freshness.delivery_cutoff_date`` (the same date as ``kpi status``)."""
+        f = self.data.source_freshness
+        if f is None or f.empty or "delivery_cutoff_date" not in f:
             return {}
-        a = a[a.status.astype(str) != "rejected"] if "status" in a else a
-        dates = pd.to_datetime(a.delivery_cutoff_date, errors="coerce")
-        return {s: d for s, d in dates.groupby(a.source_id).max().items() if not is_missing(d)}
+        dates = pd.to_datetime(f.delivery_cutoff_date, errors="coerce")
+        return {s: d for s, d in zip(f.source_id, dates, strict=True) if not is_missing(d)}
+
+    def _kpi_cutoffs(self) -> dict[str, pd.Timestamp]:
+        """Per KPI, the cut-off date of its data: ``dq_kpi_status.delivery_cutoff_date`` (the oldest of
+        its sources' delivery cut-offs)."""
+        ks = self.data.dq_kpi_status
+        if ks is None or ks.empty or "delivery_cutoff_date" not in ks:
+            return {}
+        dates = pd.to_datetime(ks.delivery_cutoff_date, errors="coerce")
+        return {k: d for k, d in zip(ks.kpi_id, dates, strict=True) if not is_missing(d)}
 
     def _files_rejected(self) -> dict[str, int]:
         """Per KPI, the files set aside in its sources at the publishing run (``dq_kpi_status.files_rejected``)."""
@@ -264,11 +273,10 @@ class Site:
     def geo(self, code: str, name_zh: str) -> Text:
         return self.labels.geography(code, name_zh, self.geo_en.get(str(code)))
 
-    def data_to(self, sources: list[str]) -> pd.Timestamp | None:
-        """The cut-off date of a KPI's data: the earliest delivery cut-off of its sources (the KPI
-        covers no later than its least recent source); None without delivery cut-offs."""
-        dates = [self.cutoffs[s] for s in sources if s in self.cutoffs]
-        return min(dates) if dates else None
+    def data_to(self, kpi_id: str) -> pd.Timestamp | None:
+        """The cut-off date of a KPI's data (数据截至: the oldest delivery cut-off of its sources, as
+        published in ``dq_kpi_status``); None where it is not published."""
+        return self.kpi_cutoffs.get(kpi_id)
 
     def latest_cutoff(self) -> pd.Timestamp:
         """The header's 数据截至: the latest delivery cut-off of any source, else the latest period end."""
@@ -294,8 +302,6 @@ class PlanSite:
         self.default = default_view(self.views, plan, self.catalog, data.meta["data_as_of"])
         self._rows = self._index_scorecard()
         self._year_end = self._index_year_end()
-        lg = data.kpi_long
-        self.long = None if lg is None else (lg[lg.plan_id.astype(str) == plan.plan_id] if "plan_id" in lg else lg)
         self.pending = self._pending_targets()
 
     # paths ------------------------------------------------------------------------------------------------
@@ -399,7 +405,6 @@ class PlanSite:
 
     def card(self, kpi) -> dict:
         states = {v.key: self.state(kpi, v) for v in self.views}
-        sources = kpi_sources(kpi)
         return {
             "kpi_id": kpi.kpi_id, "href": kpi_page_name(kpi.kpi_id), "name": Text(str(kpi.name_zh), str(kpi.name_en)),
             "domain": kpi.domain, "domain_text": self.labels.domain(kpi.domain), "plan_ref": plan_ref(kpi.plan_section),
@@ -407,7 +412,7 @@ class PlanSite:
             "target_label": target_label(kpi, self.labels), "milestones": milestones_text(self.site.data.plan_target_milestones, kpi, self.labels),
             "states": states, "now": states[self.default],
             "sparkline": Markup(sparkline_svg(self.district(kpi.kpi_id), kpi, self.labels)),
-            "quality": self.quality_view(kpi), "data_to": format_date(self.site.data_to(sources) or self.last_period_end(kpi.kpi_id), self.labels),
+            "quality": self.quality_view(kpi), "data_to": format_date(self.site.data_to(kpi.kpi_id) or self.last_period_end(kpi.kpi_id), self.labels),
             "rejected": self.rejected_text(kpi),
         }
 
@@ -473,8 +478,7 @@ class PlanSite:
             states[v.key]["towns_district"] = tj(tv["district_sentence"]) if tv else None
         prev_kpi = self.order.iloc[position - 1] if position > 0 else None
         next_kpi = self.order.iloc[position + 1] if position + 1 < len(self.order) else None
-        sources = kpi_sources(kpi)
-        data_to = self.site.data_to(sources)
+        data_to = self.site.data_to(kpi.kpi_id)
         return {
             "kpi": kpi, "name": Text(str(kpi.name_zh), str(kpi.name_en)), "domain_text": L.domain(kpi.domain),
             "section_heading": self.section_heading(kpi.section), "plan_ref": plan_ref(kpi.plan_section),
@@ -513,22 +517,20 @@ class PlanSite:
     def count_basis(self, kpi) -> dict | None:
         """For a count target: one sentence saying whether it counts the stock at the end of the
         period or what was added within it (``count_basis``), and both figures where the choice
-        changes the verdict (``kpi_scorecard.assessed_value`` against the stock ``latest_value``)."""
+        changes the verdict: the stock (``latest_value``) and the additions the target is judged on
+        (``assessed_value``), at the view the plan opens on."""
         basis = getattr(kpi, "count_basis", None)
         if kpi.unit != "count" or is_missing(basis) or str(basis) not in ("stock", "new_in_period"):
             return None
         L = self.labels
-        sentence = L[f"ui.count_basis_{basis}"].format(start=self.plan.start_year, end=int(kpi.target_year) if not is_missing(kpi.target_year) else self.plan.end_year)
+        end = int(kpi.target_year) if not is_missing(kpi.target_year) else self.plan.end_year
+        sentence = L[f"ui.count_basis_{basis}"].format(start=self.plan.start_year, end=end)
         both = None
-        for v in self.views:
-            r = self.row(v.key, kpi.kpi_id, "district")
-            if r is None or is_missing(r.get("assessed_value")) or is_missing(r.get("latest_value")):
-                continue
-            stock, added = float(r["latest_value"]), float(r["assessed_value"]) if basis == "new_in_period" else None
-            if basis == "stock":
-                continue
-            target = float(kpi.target_value) if not is_missing(kpi.target_value) else None
-            if target is not None and (stock >= target) != (added >= target) and v.key == self.default:
+        r = self.row(self.default, kpi.kpi_id, "district")
+        if basis == "new_in_period" and r is not None and not is_missing(kpi.target_value) \
+                and not any(is_missing(r.get(c)) for c in ("latest_value", "assessed_value")):
+            stock, added, target = float(r["latest_value"]), float(r["assessed_value"]), float(kpi.target_value)
+            if (stock >= target) != (added >= target):
                 both = per_lang(L["ui.count_basis_both"], stock=format_value(stock, "count"), added=format_value(added, "count"),
                                 unit={"zh": str(kpi.unit_zh), "en": str(kpi.unit_en)}, start=self.plan.start_year)
         return {"sentence": sentence, "both": both}
@@ -691,8 +693,17 @@ class PlanSite:
         return rows
 
     # files ------------------------------------------------------------------------------------------------------
+    def year_end_assessments(self) -> pd.DataFrame | None:
+        """The plan's scorecard as of the end of each year (31 December; the current year at the data
+        cut-off), keyed like ``kpi_observations`` (``kpi_id, geo_code, period_year``)."""
+        if self.sc is None or self.sc.empty:
+            return None
+        d = self.sc[((self.sc.as_of_date.dt.month == 12) & (self.sc.as_of_date.dt.day == 31)) | self.sc.is_data_cutoff.astype(bool)]
+        d = d.assign(period_year=d.as_of_date.dt.year).sort_values("as_of_date")
+        return d.drop_duplicates(["kpi_id", "geo_code", "period_year"], keep="last")
+
     def downloads(self) -> dict[str, pd.DataFrame]:
-        frame = planner_frame(self.site.obs, self.catalog, self.long, self.plan, self.labels, self.site.geo)
+        frame = planner_frame(self.site.obs, self.catalog, self.year_end_assessments(), self.plan, self.labels, self.site.geo)
         return {"all_kpis": frame, **{k: g.reset_index(drop=True) for k, g in frame.groupby("kpi_id", sort=False)}}
 
     def about_lines(self, kpi=None) -> list[tuple[str, str]]:

@@ -44,7 +44,7 @@ _SECTION = re.compile(r"([一二三四五六七八九十]+)、([^(（、，。]{
 REQUIRED_TABLES = ("kpi_catalog", "kpi_observations", "publish_metadata")
 # dq_results, dq_kpi_status and source_freshness come from the quality gate (issue 6, daxing_kpi.dq).
 OPTIONAL_TABLES = ("kpi_scorecard", "geographies", "ingest_audit", "pipeline_runs", "dq_results", "dq_kpi_status",
-                   "source_freshness", "kpi_long", "plans", "plan_sections", "plan_targets", "plan_target_milestones")
+                   "source_freshness", "plans", "plan_sections", "plan_targets", "plan_target_milestones")
 KPI_STATUS_STATES = {"passed": "passed", "warned": "warn", "warn": "warn", "failed": "failed"}
 
 
@@ -462,7 +462,6 @@ class DashboardData:
     dq_results: pd.DataFrame | None = None
     dq_kpi_status: pd.DataFrame | None = None
     source_freshness: pd.DataFrame | None = None
-    kpi_long: pd.DataFrame | None = None
     plans: pd.DataFrame | None = None
     plan_sections: pd.DataFrame | None = None
     plan_targets: pd.DataFrame | None = None

@@ -6,7 +6,7 @@ The analyst export (``kpi export``) keeps every digit; these files are what a pl
 report. Rows: one per KPI, year and geography of ``kpi_observations`` (small counts already
 suppressed by :func:`daxing_kpi.dashboard_data.suppress_small_counts`: their numbers, gap and
 verdict are empty and 已隐去 reads 是), assessed as of the end of that year (the partial year: as of the
-data cut-off) from ``kpi_long`` of the plan when published.
+data cut-off) by the plan's ``kpi_scorecard`` rows, worded as the pages word them.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
     """The download rows of one plan (column keys :data:`COLUMNS`).
 
     ``obs``: ``kpi_observations`` with ``is_suppressed``; ``catalog``: the plan's KPIs; ``assessed``:
-    the plan's ``kpi_long`` rows (``kpi_id, geo_code, period_year`` and the assessment columns) or None;
+    the plan's ``kpi_scorecard`` rows at each year's end (``kpi_id, geo_code, period_year`` and the
+    assessment columns) or None;
     ``geo_name(code, name_zh) -> Text``.
     """
     kpis = catalog.set_index("kpi_id")
