@@ -270,13 +270,15 @@ def test_language_switch_keeps_the_view_and_the_keyboard_reaches_a_kpi(warehouse
 
 
 MATRIX_JS = """(review) => { const wrap = document.querySelector(`.matrix-wrap[data-review="${review}"]`);
-    const cols = [...wrap.querySelectorAll('thead th.kpi-col')].map(th => th.textContent.trim());
+    const heads = [...wrap.querySelectorAll('thead th')];
+    const cols = heads.filter(th => th.dataset.kpi).map(th => th.dataset.kpi);
     const rows = {};
     for (const tr of wrap.querySelectorAll('tbody tr')) {
-        rows[tr.dataset.geoCode] = {name: tr.querySelector('th').textContent.trim(), met: tr.querySelector('td.met').dataset.sort,
-            cells: Object.fromEntries([...tr.querySelectorAll('td.cell')].map(td => [td.dataset.kpi, {key: td.dataset.key,
-                word: td.querySelector('.cell-word').textContent.trim(), sort: td.dataset.sort === undefined ? null : Number(td.dataset.sort),
-                detail: (td.querySelector('.cell-detail') || {textContent: ''}).textContent.trim()}]))};
+        const cells = {};
+        [...tr.children].forEach((td, i) => { if (heads[i].dataset.kpi) cells[heads[i].dataset.kpi] = {key: td.dataset.key,
+            word: td.querySelector('b').textContent.trim(), sort: td.dataset.sort === undefined ? null : Number(td.dataset.sort),
+            detail: (td.querySelector('small') || {textContent: ''}).textContent.trim()}; });
+        rows[tr.dataset.geoCode] = {name: tr.querySelector('th').textContent.trim(), met: tr.querySelector('td.met').dataset.sort, cells};
     }
     return {visible: !wrap.hidden, cols, rows}; }"""
 
@@ -332,8 +334,10 @@ def test_town_table_and_two_town_pages_show_the_published_values_and_verdicts(wa
             assert not any(w in c["word"] for r in mm["rows"].values() for c in r["cells"].values() for w in ("进展顺利", "需加快进度", "进展有限"))
         # sorting by a KPI: the best value first, empty cells last
         page.locator(f'.matrix-wrap[data-review="final"] thead th.kpi-col[data-kpi="{RATE_KPI}"] button').click()
-        values = page.evaluate(f"""() => [...document.querySelectorAll('.matrix-wrap[data-review="final"] tbody tr')]
-            .map(tr => tr.querySelector('td.cell[data-kpi="{RATE_KPI}"]').dataset.sort).map(v => v === undefined ? null : Number(v))""")
+        values = page.evaluate(f"""() => {{ const wrap = document.querySelector('.matrix-wrap[data-review="final"]');
+            const i = [...wrap.querySelectorAll('thead th')].findIndex(th => th.dataset.kpi === '{RATE_KPI}');
+            return [...wrap.querySelectorAll('tbody tr')].map(tr => tr.children[i].dataset.sort)
+                .map(v => v === undefined ? null : Number(v)); }}""")
         shown = [v for v in values if v is not None]
         assert shown == sorted(shown, reverse=True) and values[: len(shown)] == shown
     for code in picked:
@@ -501,6 +505,13 @@ def test_pages_print_on_a4_portrait_with_nothing_wider_than_the_page(warehouse, 
                     window.removeEventListener('resize', g._responsiveChartHandler))""")
             page.emulate_media(media="print")
             page.set_viewport_size({"width": A4_CONTENT_PX, "height": 1000})
+            if name == "overview":  # the towns/streets table prints in pieces of six KPI columns, each piece with the 22 rows
+                pieces = page.evaluate("""() => [...document.querySelectorAll('.matrix-print table')].map(t =>
+                    [t.querySelectorAll('thead th').length, t.querySelectorAll('tbody tr').length, t.getBoundingClientRect().width])""")
+                n_kpis = page.evaluate("document.querySelectorAll('.matrix-wrap:not([hidden]) thead th.kpi-col').length")
+                assert len(pieces) == -(-n_kpis // 6) and {rows for _, rows, _ in pieces} == {22}
+                assert sum(cols - 1 for cols, _, _ in pieces) - 1 == n_kpis  # every KPI column once, the names on every piece
+                assert page.locator(".matrix-wrap").first.is_hidden()
             fit = page.evaluate(WIDE_JS, A4_CONTENT_PX)
             assert fit["n"] == 0 and fit["scroll"] <= A4_CONTENT_PX, (name, fit)
             hidden = page.evaluate("""() => ['#review-select', '#lang-switch', '#print-button', '.controls', '.plan-selector', '.kpi-nav']

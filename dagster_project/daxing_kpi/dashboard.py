@@ -125,6 +125,13 @@ def _ten(text: Text) -> Markup:
     return Markup(' data-en="{}"').format(text.en)
 
 
+def _tin(text: Text, tag: str) -> Markup:
+    """A bilingual text as the only content of an element: ``<b data-en="…">中文</b>``."""
+    if text.zh == text.en:
+        return Markup("<{0}>{1}</{0}>").format(Markup(tag), text.zh)
+    return Markup('<{0} data-en="{1}">{2}</{0}>').format(Markup(tag), text.en, text.zh)
+
+
 def _tattr(text: Text, attr: str) -> Markup:
     """An attribute in Chinese with its English in ``data-en-<attr>``."""
     return Markup(' {0}="{1}" data-en-{0}="{2}"').format(Markup(attr), text.zh, text.en)
@@ -133,7 +140,7 @@ def _tattr(text: Text, attr: str) -> Markup:
 def _environment(labels: Labels) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(t=_t, ten=_ten, tattr=_tattr)
+    env.filters.update(t=_t, ten=_ten, tattr=_tattr, tin=_tin)
     env.globals.update(L=lambda key: labels[key], status_text=labels.status)
     return env
 
@@ -490,6 +497,7 @@ class PlanSite:
             "states": states, "now": states[self.default],
             "count_basis": self.count_basis(kpi),
             "district_rows": self.district_rows(kpi, district, sc), "towns_views": towns_views,
+            "towns_progress": any(r["mark"] and r["mark"]["key"] in PROGRESS_KEYS for v in towns_views for r in v["rows"]),
             "geo_notes": kpi_geography_notes(self, kpi, states),
             "towns_wide": self.towns_wide(kpi) if bool(kpi.has_town_street) else None,
             "history": self.history_rows(kpi, sc), "sources": self.source_rows(kpi), "quality": self.quality_view(kpi),

@@ -19,7 +19,6 @@ from daxing_kpi.dashboard_plans import MET_KEYS, PROGRESS_KEYS, View, target_lab
 TOWN_LEVEL = "town_street"
 ZONE_LEVEL = "special_zone"
 UNASSIGNED_LEVEL = "unassigned"
-PRINT_COLUMNS = 6  # KPI columns per printed table: the towns/streets x KPIs table fits A4 portrait in pieces
 
 
 def towns_of(site) -> list[dict]:
@@ -135,8 +134,7 @@ def town_matrix(ps) -> dict | None:
                          "cells": [tc.cells[(k.kpi_id, t["geo_code"])] for k in kpis]})
         views.append({"key": v.key, "label": v.label, "rows": rows,
                       "caption": Text(L["ui.matrix_caption"].zh.format(view=v.label.zh), L["ui.matrix_caption"].en.format(view=v.label.en))})
-    chunks = [list(range(i, min(i + PRINT_COLUMNS, len(columns)))) for i in range(0, len(columns), PRINT_COLUMNS)]
-    return {"columns": columns, "views": views, "n_towns": len(ps.site.towns), "chunks": chunks}
+    return {"columns": columns, "views": views, "n_towns": len(ps.site.towns)}
 
 
 def town_page_context(ps, index: int) -> dict:
@@ -179,6 +177,7 @@ def town_page_context(ps, index: int) -> dict:
     return {
         "town": town, "name": town["name"], "kind": L[f"geo_kinds.{kind}"] if kind in L.spec.get("geo_kinds", {}) else None,
         "town_views": views, "n_towns": len(towns),
+        "progress_shown": any(r["cell"]["key"] in PROGRESS_KEYS for v in views for r in v["rows"]),
         "district_only": L["ui.town_district_only"].format(n=len(district_only)) if district_only else None,
         "prev": None if prev_t is None else {"href": f"{prev_t['geo_code']}.html", "name": prev_t["name"]},
         "next": None if next_t is None else {"href": f"{next_t['geo_code']}.html", "name": next_t["name"]},

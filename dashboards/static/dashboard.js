@@ -310,6 +310,57 @@
     });
   }
 
+  /* -- printing the towns/streets x KPIs table: in pieces of a few KPI columns, as shown --------------- */
+
+  var PRINT_COLUMNS = 6;  // KPI columns per printed piece: A4 portrait holds the town name, targets met and six KPIs
+
+  function buildPrintMatrix() {
+    $$(".matrix-print").forEach(function (el) { el.parentNode.removeChild(el); });
+    var wrap = $$(".matrix-wrap").filter(function (w) { return !w.hidden; })[0];
+    if (!wrap) return;
+    var table = $("table", wrap);
+    var head = $$("thead th", table), rows = $$("tbody tr", table);
+    var fixed = head.filter(function (th) { return !th.classList.contains("kpi-col"); }).length;
+    var out = document.createElement("div");
+    out.className = "matrix-print";
+    var cap = $("caption", table);
+    if (cap) { var p = document.createElement("p"); p.className = "note"; p.textContent = cap.textContent; out.appendChild(p); }
+    for (var start = fixed; start < head.length; start += PRINT_COLUMNS) {
+      var piece = document.createElement("table");
+      piece.className = "matrix";
+      var thead = document.createElement("thead"), tr = document.createElement("tr");
+      var cols = [0].concat(start === fixed ? [1] : []);
+      for (var c = start; c < Math.min(start + PRINT_COLUMNS, head.length); c++) cols.push(c);
+      cols.forEach(function (c) {
+        var th = document.createElement("th");
+        th.className = head[c].className;
+        th.innerHTML = (head[c].querySelector("button") || head[c]).innerHTML;
+        tr.appendChild(th);
+      });
+      thead.appendChild(tr);
+      piece.appendChild(thead);
+      var body = document.createElement("tbody");
+      rows.forEach(function (row) {
+        var r = document.createElement("tr");
+        cols.forEach(function (c) { r.appendChild(row.children[c].cloneNode(true)); });
+        body.appendChild(r);
+      });
+      piece.appendChild(body);
+      out.appendChild(piece);
+    }
+    wrap.parentNode.insertBefore(out, wrap.nextSibling);
+  }
+
+  function initPrint() {
+    if (!$(".matrix-wrap")) return;
+    window.addEventListener("beforeprint", buildPrintMatrix);
+    if (window.matchMedia) {
+      var mq = window.matchMedia("print");
+      var onChange = function (e) { if (e.matches) buildPrintMatrix(); };
+      if (mq.addEventListener) mq.addEventListener("change", onChange); else if (mq.addListener) mq.addListener(onChange);
+    }
+  }
+
   /* -- sortable tables (the towns/streets x KPIs table) --------------------------------------------- */
 
   function sortValue(cell, type) {
@@ -397,6 +448,7 @@
     if (KPI_STATES) initKpi();
     if (!CARDS && !KPI_STATES) initPlain();
     $$("table.sortable").forEach(initSortable);
+    initPrint();
     var pr = $("#print-button");
     if (pr) pr.addEventListener("click", function () { window.print(); });
     applyLang();
