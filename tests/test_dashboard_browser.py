@@ -414,6 +414,94 @@ def test_kpi_page_compares_towns_on_their_own_axis_and_never_says_on_track_after
     assert browser_session.external == []
 
 
+# -- plans, special zones, reports not sent ---------------------------------------------------------------------------
+
+
+def test_plan_selector_opens_the_example_plan_marked_on_every_page(warehouse, pub, browser_session):
+    if "plans" not in set(warehouse.query("SELECT table_name FROM information_schema.tables").table_name):
+        pytest.skip("the published database has no plans table yet (issue 18)")
+    plans = warehouse.query("SELECT * FROM plans ORDER BY period_start_year, plan_id").set_index("plan_id")
+    examples = plans[plans.is_example.astype(bool)]
+    assert len(plans) >= 2 and len(examples) >= 1  # the sample ships an example next plan
+    plan_id = examples.index[-1]
+    sc = warehouse.query("SELECT * FROM kpi_scorecard WHERE plan_id = ? AND geo_level = 'district' AND is_data_cutoff", [plan_id])
+    targets = warehouse.query("SELECT * FROM plan_targets WHERE plan_id = ?", [plan_id])
+    cutoff = pd.Timestamp(sc.as_of_date.max())
+    with browser_session.page(overview_url(warehouse)) as page:
+        links = page.locator(".plan-selector a")
+        assert links.count() == len(plans)
+        assert page.locator('.plan-selector a[aria-current="page"]').get_attribute("data-plan-id") == pub["plan_id"]
+        assert page.locator(".example-banner").count() == 0
+        page.click("#lang-switch")
+        page.click(f'.plan-selector a[data-plan-id="{plan_id}"]')
+        page.wait_for_url(f"**/plan/{plan_id}/index.html*")
+        page.wait_for_load_state("load")
+        assert page.evaluate("document.documentElement.lang") == "en"  # the language travels, the view does not
+        page.click("#lang-switch")
+        assert page.locator(".example-banner").inner_text() == LABELS["ui"]["example_banner"]["zh"]
+        assert page.locator(".plan-name").inner_text().startswith(plans.name_zh[plan_id])
+        # its status as of the latest data: a plan whose period runs on opens on the latest data
+        assert page.input_value("#review-select") == "latest"
+        assert page.locator("#review-select option:checked").inner_text() == f"最新数据：{cutoff.year}年（截至{cutoff.month}月{cutoff.day}日）"
+        cards = page.evaluate(CARDS_JS)
+        measurable = targets.dropna(subset=["kpi_id"])
+        assert sorted(cards) == sorted(measurable.kpi_id)
+        assert page.locator(".pending-card").count() == int(targets.kpi_id.isna().sum()) >= 1  # 待建指标, with its clause
+        rows = sc.set_index("kpi_id")
+        for kpi_id, card in cards.items():
+            assert card["status"] == expected_key(rows.loc[kpi_id], "latest", int(plans.period_end_year[plan_id])), kpi_id
+            assert float(card["value"]) == pytest.approx(rows.latest_value[kpi_id], rel=1e-12)
+        # the baseline of its targets is the previous plan's last year
+        assert set(rows.baseline_year.dropna().astype(int)) == {int(plans.baseline_year[plan_id])}
+        kpi_href = page.locator(".kpi-link").first.evaluate("a => a.href")
+        town_href = page.locator(".matrix-wrap:not([hidden]) tbody th a").first.evaluate("a => a.href")
+    for href in (kpi_href, town_href):
+        with browser_session.page(href) as page:
+            assert page.locator(".example-banner").is_visible() and page.locator(".example-badge").is_visible()
+            assert f"/plan/{plan_id}/" in page.url
+            back = page.locator(f'.plan-selector a[data-plan-id="{pub["plan_id"]}"]').get_attribute("href")
+            assert "/plan/" not in back  # the same page of the plan the dashboard opens on
+    assert browser_session.errors == []
+    assert browser_session.external == []
+
+
+def test_special_zones_unassigned_records_and_towns_without_a_report_are_shown_apart(warehouse, pub, browser_session):
+    obs = pub["obs"]
+    zones = obs[obs.geo_level == "special_zone"]
+    unassigned = obs[obs.geo_level == "unassigned"]
+    if zones.empty and unassigned.empty:
+        pytest.skip("the published observations have no special_zone / unassigned rows yet (issue 16.6, 15.3)")
+    final_year = 2025
+    additive = set(pub["catalog"][pub["catalog"].is_additive & pub["catalog"].has_town_street].kpi_id)
+    kpi_id = next(k for k in pub["catalog"].kpi_id if k in additive and k in set(zones.kpi_id) | set(unassigned.kpi_id)
+                  and not obs[(obs.kpi_id == k) & obs.geo_level.isin(["special_zone", "unassigned"]) & (obs.period_year == final_year)].empty)
+    y = obs[(obs.kpi_id == kpi_id) & (obs.period_year == final_year)]
+    with browser_session.page(kpi_url(warehouse, kpi_id)) as page:
+        towns = page.locator('.towns-table[data-review="final"] tbody tr')
+        assert towns.count() == 22  # special zones are never among the towns/streets
+        zone_names = set(y[y.geo_level == "special_zone"].geo_name_zh)
+        assert not zone_names & set(towns.locator("th").all_inner_texts())
+        notes = page.locator('.geo-notes[data-review="final"]')
+        if zone_names:
+            shown = notes.locator("table.zones tbody th").all_inner_texts()
+            assert set(shown) == zone_names
+        sentence = notes.locator(".district-sum").inner_text()
+        d, t = y[y.geo_level == "district"].numerator.sum(), y[y.geo_level == "town_street"].numerator.sum()
+        z, u = y[y.geo_level == "special_zone"].numerator.sum(), y[y.geo_level == "unassigned"].numerator.sum()
+        assert d == pytest.approx(t + z + u)  # district = towns + zones + unassigned, as published
+        assert f"{round(d):,} = 22个镇街合计 {round(t):,} + 功能区 {round(z):,} + 未落地到镇街 {round(u):,}" in sentence
+    if "reporting_status" in obs:
+        missing = obs[obs.reporting_status == "not_reported"]
+        if len(missing):
+            r = missing.iloc[0]
+            with browser_session.page(kpi_url(warehouse, r.kpi_id)) as page:
+                page.click("details.towns-wide > summary")
+                row = page.locator("details.towns-wide tbody tr", has=page.locator(f'th:text-is("{r.geo_name_zh}")'))
+                assert "未报送" in row.inner_text()
+    assert browser_session.errors == []
+    assert browser_session.external == []
+
+
 # -- downloads ------------------------------------------------------------------------------------------------------
 
 

@@ -177,6 +177,19 @@ def per_lang(template: Text, **values) -> Text:
     return Text(template.zh.format(**pick("zh")), template.en.format(**pick("en")))
 
 
+def plan_option(plan: Plan, labels: Labels) -> Text:
+    """A plan in the selector: its short name, with its period and 示例 where the name does not say them
+    already (``<short name>（<start>—<end>年）``, ``<short name>（示例）``)."""
+    out = []
+    for lang, name in (("zh", plan.short_name.zh), ("en", plan.short_name.en)):
+        if str(plan.start_year) not in name:
+            name = labels["ui.plan_with_period"].get(lang).format(plan=name, start=plan.start_year, end=plan.end_year)
+        if plan.is_example and labels["ui.example"].get(lang).lower() not in name.lower():
+            name = labels["ui.plan_with_example"].get(lang).format(plan=name)
+        out.append(name)
+    return Text(*out)
+
+
 def tj(text: Text | None) -> dict | None:
     """A :class:`Text` as JSON for the page script."""
     return None if text is None else {"zh": text.zh, "en": text.en}
@@ -747,9 +760,7 @@ def page_common(ps: PlanSite, page_depth: int, page_title: Text, equivalents: di
     plans = []
     for other in site.plan_sites:
         target = (equivalents or {}).get(other.plan.plan_id) or "index.html"
-        label = per_lang(L["ui.plan_option_example" if other.plan.is_example else "ui.plan_option"], plan=other.plan.short_name,
-                         start=other.plan.start_year, end=other.plan.end_year)
-        plans.append({"plan": other.plan, "href": root + other.prefix + target, "current": other is ps, "label": label})
+        plans.append({"plan": other.plan, "href": root + other.prefix + target, "current": other is ps, "label": plan_option(other.plan, L)})
     return {
         "root": root, "plan_root": root + ps.prefix, "page_title": page_title, "meta": m, "plan": ps.plan, "plans": plans,
         "views": ps.views, "default_view": ps.default,

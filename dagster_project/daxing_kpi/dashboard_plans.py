@@ -276,13 +276,13 @@ def gap_text(gap, kpi, labels: Labels) -> Text | None:
 
 
 def format_gap_amount(amount: float, kpi, labels: Labels) -> Text:
-    """``6.1 个百分点`` (rates in %), ``1 所`` (counts, with the KPI's unit), ``3.2``+unit otherwise."""
+    """``6.1 个百分点`` (rates in %), ``1 所`` (counts), ``4.7 人/万老年人`` (other units: the KPI's unit in Chinese)."""
     unit = getattr(kpi, "unit", "")
     if unit == "pct":
         return labels["ui.points"].format(value=f"{amount:.1f}")
     if unit == "count":
         return Text(f"{round(amount):,} {kpi.unit_zh}".strip(), f"{round(amount):,}")
-    return Text(f"{amount:,.1f}", f"{amount:,.1f}")
+    return Text(f"{amount:,.1f} {getattr(kpi, 'unit_zh', '')}".strip(), f"{amount:,.1f}")
 
 
 def completion_text(row, labels: Labels) -> Text | None:
