@@ -74,6 +74,7 @@ from daxing_kpi.dashboard_plans import (
     PROGRESS_KEYS,
     Plan,
     View,
+    counts_additions,
     default_plan,
     default_view,
     load_plans,
@@ -398,7 +399,7 @@ class PlanSite:
                 row = {"latest_year": last.period_year, "latest_value": last.value, "is_latest_partial_year": last.is_partial_year,
                        "latest_period_end_date": last.period_end_date, "geo_level": "district"}
         m = mark(row if row is not None and "status" in row else None, kpi, view, L)
-        vp = value_period(row, kpi, L) if row is not None else {"value": None, "value_text": "—", "year": None, "period": L["ui.na"]}
+        vp = value_period(row, kpi, L) if row is not None else {"value": None, "value_text": "—", "year": None, "period": L["ui.na"], "note": None}
         projection = None
         if row is not None and not is_missing(row.get("projected_value")) and m["key"] not in ("target_achieved", "target_not_achieved", "target_held", "target_not_held"):
             projection = per_lang(L["ui.projection_sentence"], year=int(kpi.target_year),
@@ -409,6 +410,7 @@ class PlanSite:
         return {
             "status": m["key"], "status_text": tj(m["text"]),
             "value": vp["value"], "value_text": vp["value_text"], "year": vp["year"], "period": tj(vp["period"]),
+            "value_note": tj(vp["note"] or Text("", "")),
             "gap": tj(m["gap"]), "completion": tj(m["completion"]),
             "baseline": tj(baseline or L["ui.na"]), "projection": tj(projection or Text("", "")),
             "ratio": "—" if row is None or is_missing(row.get("progress_ratio")) else f"{float(row['progress_ratio']):.2f}",
@@ -510,6 +512,7 @@ class PlanSite:
             "states": states, "now": states[self.default],
             "count_basis": self.count_basis(kpi),
             "district_rows": self.district_rows(kpi, district, sc), "towns_views": towns_views,
+            "counts_additions": counts_additions(kpi),
             "towns_progress": any(r["mark"] and r["mark"]["key"] in PROGRESS_KEYS for v in towns_views for r in v["rows"]),
             "geo_notes": kpi_geography_notes(self, kpi, states),
             "towns_wide": self.towns_wide(kpi) if bool(kpi.has_town_street) else None,
@@ -562,18 +565,25 @@ class PlanSite:
         if sc is not None and len(sc):
             cut = sc[sc.is_data_cutoff.astype(bool)]
             row = cut.iloc[-1] if len(cut) else sc.iloc[-1]
-            if not is_missing(kpi.target_value) and not is_missing(row.baseline_value) and target_kind(kpi) == "reach_by_year":
-                path = required_path(row.baseline_year, row.baseline_value, kpi.target_year, kpi.target_value, row.method)
+            base = row.get("assessed_baseline_value") if counts_additions(kpi) else row.baseline_value
+            if not is_missing(kpi.target_value) and not is_missing(base) and target_kind(kpi) == "reach_by_year":
+                path = required_path(row.baseline_year, base, kpi.target_year, kpi.target_value, row.method)
             for r in self._year_end.get((kpi.kpi_id, "district"), []):
                 d = pd.Timestamp(r["as_of_date"])
                 if d.month == 12 and d.day == 31:
                     view = View("year_end", d, Text("", ""), d.year > self.plan.end_year)
                     year_end[d.year] = mark(r, kpi, view, self.labels)
         path_by_year = dict(zip(path.period_year, path.value, strict=True))
+        added = {}
+        if counts_additions(kpi):
+            for r in self._year_end.get((kpi.kpi_id, "district"), []):
+                if not is_missing(r.get("assessed_value")):
+                    added[pd.Timestamp(r["as_of_date"]).year] = format_value(r["assessed_value"], kpi.unit)
         rows = []
         for r in district.itertuples():
             m = year_end.get(int(r.period_year))
             rows.append({
+                "added": added.get(int(r.period_year), "—"),
                 "period": period_label(self.labels, r.period_year, bool(r.is_partial_year), r.period_end_date),
                 "numerator": format_count(r.numerator), "denominator": format_count(r.denominator),
                 "value": format_value(r.value, kpi.unit),

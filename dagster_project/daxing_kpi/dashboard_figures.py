@@ -36,7 +36,7 @@ STATUS_STYLE = {
     "suppressed": ("#6b7280", "#f3f4f6", "#374151"),
     "not_reported": ("#6b7280", "#f3f4f6", "#374151"),
 }
-COLORS = {"district": "#1f4e79", "target": "#b03a2e", "path": "#4b5563", "projection": "#b45309", "suppressed": "#4b5563"}
+COLORS = {"district": "#1f4e79", "stock": "#8da9c4", "target": "#b03a2e", "path": "#4b5563", "projection": "#b45309", "suppressed": "#4b5563"}
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
@@ -92,12 +92,22 @@ def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame
     t = lambda key: labels[key].get(lang)  # noqa: E731
     d = district.sort_values("period_year")
     full, part = d[~d.is_partial_year.astype(bool)], d[d.is_partial_year.astype(bool)]
+    added = _additions(kpi, scorecard)
+    stock_name = t("ui.stock_line") if added is not None else t("ui.district")
     traces = [{
         "type": "scatter", "x": [int(y) for y in full.period_year], "y": _floats(full.value), "mode": "lines+markers",
-        "name": t("ui.district"), "line": {"color": COLORS["district"], "width": 3}, "marker": {"size": 8},
-        "customdata": [format_value(v, kpi.unit) for v in full.value],
-        "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(t("ui.district")) + "</extra>",
+        "name": stock_name, "line": {"color": COLORS["stock"] if added is not None else COLORS["district"], "width": 3},
+        "marker": {"size": 8}, "customdata": [format_value(v, kpi.unit) for v in full.value],
+        "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(stock_name) + "</extra>",
     }]
+    if added is not None:  # the target counts what the plan period added: that series is the one judged
+        name = t("ui.added_line")
+        traces.append({
+            "type": "scatter", "x": [int(y) for y in added.year], "y": _floats(added.value), "mode": "lines+markers",
+            "name": name, "line": {"color": COLORS["district"], "width": 3}, "marker": {"size": 8, "symbol": "square"},
+            "customdata": [format_value(v, kpi.unit) for v in added.value],
+            "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(name) + "</extra>",
+        })
     for r in part.itertuples():
         name = period_label(labels, r.period_year, True, r.period_end_date).get(lang)
         traces.append({
@@ -132,8 +142,9 @@ def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame
             "marker": {"symbol": "star", "size": 14, "color": COLORS["target"]}, "hovertemplate": html.escape(name) + "<extra></extra>",
         })
         cut = _cutoff_row(scorecard)
-        if kind == "reach_by_year" and cut is not None and not is_missing(cut.baseline_value):
-            path = required_path(cut.baseline_year, cut.baseline_value, kpi.target_year, value, cut.method)
+        base = None if cut is None else (cut.get("assessed_baseline_value") if added is not None else cut.baseline_value)
+        if kind == "reach_by_year" and cut is not None and not is_missing(base):
+            path = required_path(cut.baseline_year, base, kpi.target_year, value, cut.method)
             traces.append({
                 "type": "scatter", "x": [int(y) for y in path.period_year], "y": _floats(path.value), "mode": "lines",
                 "name": t("ui.required_path"), "line": {"color": COLORS["path"], "dash": "dot", "width": 2},
@@ -161,10 +172,26 @@ def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame
     yaxis = {"rangemode": "tozero", "gridcolor": "#e5e7eb", "automargin": True}
     if kpi.unit == "count":
         yaxis["tickformat"] = ",d"
+        top = max([v for v in _floats(d.value) if v is not None] + [float(kpi.target_value or 0) if not is_missing(kpi.target_value) else 0])
+        if top <= 10:
+            yaxis["dtick"] = 1  # whole units: no repeated tick labels (0, 1, 1, 2, 2) for small counts
     layout = _layout(360, legend={"orientation": "h", "y": -0.18, "x": 0}, showlegend=True,
                      xaxis={"dtick": 1, "gridcolor": "#e5e7eb"}, yaxis=yaxis, annotations=[_unit_note(kpi, labels, lang)],
                      margin={"l": 56, "r": 16, "t": 32, "b": 40})
     return make_figure(traces, layout)
+
+
+def _additions(kpi: pd.Series, scorecard: pd.DataFrame | None) -> pd.DataFrame | None:
+    """For a count target of what the plan period adds (``count_basis = new_in_period``): the units
+    added since the plan's first year at the end of each year (``year, value``), from the
+    scorecard's ``assessed_value`` on 31 December; None for other targets."""
+    if str(getattr(kpi, "count_basis", "") or "") != "new_in_period" or scorecard is None or "assessed_value" not in scorecard:
+        return None
+    d = scorecard[(scorecard.as_of_date.dt.month == 12) & (scorecard.as_of_date.dt.day == 31)].dropna(subset=["assessed_value"])
+    if d.empty:
+        return None
+    d = d.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
+    return pd.DataFrame({"year": d.as_of_date.dt.year.astype(int).to_numpy(), "value": d.assessed_value.astype(float).to_numpy()})
 
 
 def _cutoff_row(scorecard: pd.DataFrame | None):
@@ -242,6 +269,8 @@ def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Seri
     xaxis = {"title": {"text": _unit_label(kpi, lang), "standoff": 24}, "rangemode": "tozero", "gridcolor": "#e5e7eb", "automargin": True}
     if kpi.unit == "count":
         xaxis["tickformat"] = ",d"
+        if shown.value.max() <= 10 if len(shown) else False:
+            xaxis["dtick"] = 1
     layout = _layout(max(300, 26 * len(order) + 150), showlegend=True, barmode="overlay", bargap=0.25, shapes=shapes,
                      annotations=notes, margin={"l": 8, "r": 56, "t": 28, "b": 96}, xaxis=xaxis,
                      legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom",

@@ -391,9 +391,20 @@ def sort_catalog(catalog: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     return c.sort_values(["section_rank", "plan_rank", "catalog_rank"]).reset_index(drop=True)
 
 
+def counts_additions(kpi) -> bool:
+    """Does the target count what the plan period added (``count_basis = new_in_period``), not the stock?"""
+    return str(getattr(kpi, "count_basis", "") or "") == "new_in_period"
+
+
 def value_period(row, kpi, labels: Labels) -> dict:
-    """The value and period of a scorecard row: ``{"value", "value_text", "year", "period"}``."""
+    """The value the target is judged on and its period, of a scorecard row: ``{"value", "value_text",
+    "year", "period", "note"}``. For a target of what the plan period added, that is ``assessed_value``
+    (the additions since the plan's first year) and ``note`` names it with the stock (``latest_value``)."""
     year, value = _get(row, "latest_year"), _get(row, "latest_value")
+    note = None
+    if counts_additions(kpi) and _get(row, "assessed_value") is not None:
+        note = labels["ui.added_value"].format(stock=format_value(value, kpi.unit))
+        value = _get(row, "assessed_value")
     period = period_label(labels, year, bool(_get(row, "is_latest_partial_year")), _get(row, "latest_period_end_date"))
     return {"value": None if value is None else float(value), "value_text": format_value(value, kpi.unit),
-            "year": None if year is None else int(year), "period": period}
+            "year": None if year is None else int(year), "period": period, "note": note}

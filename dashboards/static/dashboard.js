@@ -178,6 +178,7 @@
       setText($(".period", card), st.period);
       setBadge($(".status-badge", card), st.status);
       setText($(".gap", card), st.gap || { zh: "", en: "" });
+      setText($(".value-note", card), st.value_note || { zh: "", en: "" });
       setText($(".completion", card), st.completion || { zh: "", en: "" });
       var inDomain = !state.domain || card.getAttribute("data-domain") === state.domain;
       var show = inDomain && (!state.status || st.status === state.status);
