@@ -425,6 +425,29 @@ def test_the_latest_data_after_the_plan_says_whether_the_target_is_still_held():
     assert (lost["key"], lost["text"].en) == ("target_not_held", "Target no longer met")
 
 
+def test_a_count_of_what_the_period_adds_shows_the_additions_beside_the_stock():
+    built = kpi_row(unit="count", unit_zh="处", unit_en="institutions", target_value=2.0, count_basis="new_in_period")
+    row = {"latest_year": 2025, "latest_value": 2.0, "assessed_value": 1.0, "is_latest_partial_year": False,
+           "latest_period_end_date": pd.Timestamp("2025-12-31")}
+    vp = dp.value_period(row, built, LABELS)
+    assert (vp["value"], vp["value_text"], vp["note"].zh) == (1.0, "1", "规划期内新增（存量 2）")
+    stock = dp.value_period(row, kpi_row(unit="count", unit_zh="处", count_basis="stock"), LABELS)
+    assert (stock["value"], stock["note"]) == (2.0, None)
+    sc = pd.DataFrame({"as_of_date": pd.to_datetime(["2024-12-31", "2025-12-31", "2026-10-31"]), "review": [None, "final", None],
+                       "is_data_cutoff": [False, False, True], "baseline_year": [2020] * 3, "baseline_value": [1.0] * 3,
+                       "assessed_baseline_value": [0.0] * 3, "latest_year": [2024, 2025, 2026], "latest_value": [1.0, 2.0, 2.0],
+                       "assessed_value": [0.0, 1.0, 1.0], "target_year": [2025] * 3, "method": ["linear"] * 3,
+                       "projected_value": [None] * 3, "status": ["limited_progress", "target_not_achieved", "target_not_achieved"]})
+    district = pd.DataFrame({"period_year": [2020, 2024, 2025], "value": [1.0, 1.0, 2.0], "is_partial_year": [False] * 3,
+                             "period_end_date": pd.to_datetime(["2020-12-31", "2024-12-31", "2025-12-31"])})
+    fig = trend_figure(district, built, sc, LABELS, "zh", dp.target_text(built, LABELS))
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["存量（年末）"].y) == [1, 1, 2]
+    assert list(by_name["规划期内累计新增"].x) == [2024, 2025] and list(by_name["规划期内累计新增"].y) == [0, 1]
+    assert by_name["所需路径"].y[0] == 0  # the path to the target starts from nothing added
+    assert fig.layout.yaxis.dtick == 1
+
+
 def test_ranks_put_the_best_first_and_share_ties():
     assert ranks({"a": 3.0, "b": 5.0, "c": 5.0, "d": None, "e": 1.0}, "increase") == {"b": 1, "c": 1, "a": 3, "e": 4}
     assert ranks({"a": 3.0, "b": 5.0, "e": 1.0}, "decrease") == {"e": 1, "a": 2, "b": 3}
