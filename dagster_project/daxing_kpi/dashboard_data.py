@@ -1,13 +1,15 @@
 """What the planners' dashboard shows, computed from the published database (no HTML here).
 
 :func:`load_data` reads ``analytics.duckdb`` read-only: ``kpi_catalog``, ``kpi_observations`` and
-``publish_metadata`` are required; ``kpi_scorecard``, ``geographies``, ``ingest_audit``,
-``pipeline_runs`` and ``dq_results`` are used when published and the page degrades without them.
+``publish_metadata`` are required; the others (:data:`OPTIONAL_TABLES`: the scorecard, the plans,
+geographies, ingestion and quality tables) are used when published and the pages degrade without them.
 The rest are pure functions on frames, tested directly:
 
 - :func:`load_labels`: the one translation file ``dashboards/i18n.yaml``;
-- :func:`plan_sections`: the Chinese titles of the plan's parts 一 to 五, read from the plan text;
-- :func:`format_value`: the display form of a value (counts as integers, rates with ``%``);
+- :func:`plan_sections`: the Chinese titles of the plan's parts read from the plan text (only for a
+  database without ``plan_sections``);
+- :func:`format_value`, :func:`format_date`, :func:`zh_punctuation`, :func:`plan_ref`: how values,
+  dates, Chinese text and references into the plan read on the pages;
 - :func:`suppress_small_counts`: the small-count rule for per-person KPIs by town/street;
 - :func:`required_path`: the path from the baseline to the target that the progress method assumes;
 - :func:`kpi_quality` and :func:`source_freshness`: per-KPI quality status and data freshness.
@@ -35,8 +37,6 @@ LANGS = ("zh", "en")
 SMALL_COUNT_THRESHOLD = 5
 # The places below the district whose small counts are hidden (the unassigned records are no place).
 SUPPRESSED_LEVELS = ("town_street", "special_zone")
-# The review selector: the data cut-off and the plan reviews of kpi_scorecard.review.
-REVIEWS = ("latest", "mid_term", "final")
 NUMERALS = "一二三四五六七八九十"
 # A part of the plan: "一、建设公平可持续的基本民生保障体系(一)..." (its first subsection follows the title).
 _SECTION = re.compile(r"([一二三四五六七八九十]+)、([^(（、，。]{4,40}?)[(（]一[)）]")
@@ -131,14 +131,6 @@ def plan_sections(text: str | None = None) -> dict[str, str]:
     for numeral, title in _SECTION.findall(text):
         found.setdefault(numeral, title.strip())
     return found
-
-
-def section_of(plan_section: str) -> str:
-    """The part (一 ... 五) of a catalog ``plan_section`` such as ``一(二)1`` or ``一(三)3; 四(三)2`` (the first)."""
-    s = str(plan_section or "").strip()
-    if not s or s[0] not in NUMERALS:
-        raise ValueError(f"plan_section {plan_section!r} does not start with a part numeral ({NUMERALS})")
-    return s[0]
 
 
 def numeral_value(numeral: str) -> int:
@@ -491,21 +483,6 @@ def load_data(db: Path) -> DashboardData:
             "data_as_of": obs.period_end_date.max(), "generated_at": dt.datetime.now().isoformat(timespec="seconds")}
     missing = [t for t in OPTIONAL_TABLES if optional.get(t if t != "kpi_scorecard" else "scorecard") is None]
     return DashboardData(catalog=catalog, observations=obs, meta=meta, **optional, missing=missing)
-
-
-def review_rows(scorecard: pd.DataFrame | None, geo_level: str = "district") -> dict[str, pd.DataFrame]:
-    """Scorecard rows of each review of the selector at ``geo_level``: ``latest`` the data cut-off
-    (``is_data_cutoff``), ``mid_term`` and ``final`` the rows with that ``review``."""
-    if scorecard is None or scorecard.empty:
-        return {r: pd.DataFrame() for r in REVIEWS}
-    sc = scorecard[scorecard.geo_level == geo_level]
-    return {"latest": sc[sc.is_data_cutoff.astype(bool)], "mid_term": sc[sc.review == "mid_term"], "final": sc[sc.review == "final"]}
-
-
-def review_dates(scorecard: pd.DataFrame | None) -> dict[str, str | None]:
-    """As-of date of each review (``YYYY-MM-DD``), from the scorecard."""
-    rows = review_rows(scorecard)
-    return {r: (f"{rows[r].as_of_date.max():%Y-%m-%d}" if len(rows[r]) else None) for r in REVIEWS}
 
 
 def json_for_html(data) -> str:

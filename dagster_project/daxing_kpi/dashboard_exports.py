@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from daxing_kpi.dashboard_data import Labels, Text, format_date, is_missing
-from daxing_kpi.dashboard_plans import View, mark, target_label, target_text
+from daxing_kpi.dashboard_plans import View, mark, target_text
 
 # (column key, label key in i18n.yaml `download_columns`): the order of the files' columns.
 COLUMNS = ("plan", "kpi", "unit", "geography", "geo_level", "year", "period_end", "value", "numerator", "denominator",
