@@ -11,7 +11,8 @@ the pages must show from them.
   林校路 55, 清源 54.
 - ``t.count`` (units 个, 甲: at least 100 by 2025, counting the stock; 乙: 100 to 120 by 2030):
   district 80 ... 104 (2025), 106 (2026); 2025: 兴丰 52, 林校路 30, 清源 12, the development area
-  6, not assigned 4 (52 + 30 + 12 + 6 + 4 = 104); 清源 sent no report for 2024.
+  6, not assigned 4 (52 + 30 + 12 + 6 + 4 = 104); 清源 sent no report for 2024 (the district's 2024 value
+  is then partly reported).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def observations() -> pd.DataFrame:
         rows.append(dict(kpi_id="t.rate", geo_level="district", geo_code="110115", geo_name_zh="大兴区",
                          numerator=RATE[y] * 10, denominator=1000.0, value=RATE[y], **common))
         rows.append(dict(kpi_id="t.count", geo_level="district", geo_code="110115", geo_name_zh="大兴区",
-                         numerator=float(COUNT[y]), denominator=1.0, value=float(COUNT[y]), **common))
+                         numerator=float(COUNT[y]), denominator=1.0, value=float(COUNT[y]),
+                         **{**common, "reporting_status": "partly_reported" if y == 2024 else "reported"}))
         for i, (code, name) in enumerate(TOWNS.items()):
             rate = RATE_TOWNS_2025[code] if y == 2025 else RATE[y] + (2 - 2 * i)
             rows.append(dict(kpi_id="t.rate", geo_level="town_street", geo_code=code, geo_name_zh=name,

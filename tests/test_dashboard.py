@@ -541,6 +541,24 @@ def test_kpi_page_states_the_special_zones_unassigned_records_and_what_the_targe
     # the year 2024 of 清源街道 was not reported: 未报送, not an empty cell
     wide = {r["name"].zh: r["cells"] for r in ctx["towns_wide"]["rows"]}
     assert wide["清源街道"][4].zh == "未报送"
+    # ... and the district's 2024 value is the sum of those that reported, said so
+    assert [r["partly"] for r in ctx["district_rows"]] == [False, False, False, False, True, False, False]
+
+
+def test_a_hidden_special_zone_count_is_not_given_away_by_the_sums(tiny_db):
+    site = Site(dd.load_data(tiny_db), LABELS)
+    zone = (site.obs.geo_code == tiny.ZONE[0]) & (site.obs.period_year == 2025)
+    site.obs.loc[zone, ["numerator", "value"]] = float("nan")
+    site.obs.loc[zone, "is_suppressed"] = True  # as suppress_small_counts leaves a small count of persons
+    site._obs_by_kpi = {k: g for k, g in site.obs.groupby("kpi_id", sort=False)}
+    from daxing_kpi.dashboard_towns import kpi_geography_notes
+
+    a = site.plan_sites[0]
+    kpi = next(k for k in a.order.itertuples() if k.kpi_id == "t.count")
+    notes = kpi_geography_notes(a, kpi, {v.key: a.state(kpi, v) for v in a.views})["final"]
+    assert [(z["name"].zh, z["value"], z["suppressed"]) for z in notes["zones"]] == [("北京经济技术开发区", None, True)]
+    assert notes["sentence"].zh == ("全区年末在运营的站点数 104 由3个镇街、功能区和未落地到镇街的记录合计而成；"
+                                    "功能区人数较少，各部分合计不单独列出，以免识别到个人。")  # no 94, no 6, no 4
 
 
 def test_the_example_plan_is_marked_on_every_page_and_each_plan_has_its_downloads(tiny_db, tmp_path):
@@ -588,6 +606,8 @@ def test_planner_downloads_carry_chinese_names_unit_target_gap_verdict_and_round
     assert (town.value, town.denominator, town.assessment) == (12, None, "趋势变差（占全区 11.5%）")
     gone = frame[(frame.kpi_id == "t.count") & (frame.geo_code == "110115003") & (frame.year == 2024)].iloc[0]
     assert gone.reporting == "未报送" and gone.value is None
+    part = frame[(frame.kpi_id == "t.count") & (frame.geo_code == "110115") & (frame.year == 2024)].iloc[0]
+    assert (part.reporting, part.value) == ("部分镇街未报送", 96)
     zone = frame[frame.geo_code == tiny.ZONE[0]].iloc[0]
     assert (zone.geo_level, zone.value) == ("功能区", 6)
     write_csv(frame, tmp_path / "k.csv", LABELS)

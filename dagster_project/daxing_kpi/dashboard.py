@@ -383,6 +383,13 @@ class PlanSite:
         o = self.site.kpi_obs(kpi_id)
         return o[o.geo_level == "district"].sort_values("period_year")
 
+    def partly_reported(self, kpi_id: str, year) -> bool:
+        """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
+        d = self.district(kpi_id)
+        if is_missing(year) or "reporting_status" not in d:
+            return False
+        return bool((d[d.period_year == int(year)].reporting_status.astype(str) == "partly_reported").any())
+
     def district_sc(self, kpi_id: str) -> pd.DataFrame | None:
         if self.sc is None:
             return None
@@ -399,6 +406,7 @@ class PlanSite:
                 row = {"latest_year": last.period_year, "latest_value": last.value, "is_latest_partial_year": last.is_partial_year,
                        "latest_period_end_date": last.period_end_date, "geo_level": "district"}
         m = mark(row if row is not None and "status" in row else None, kpi, view, L)
+        partly = row is not None and self.partly_reported(kpi.kpi_id, row.get("latest_year"))
         vp = value_period(row, kpi, L) if row is not None else {"value": None, "value_text": "—", "year": None, "period": L["ui.na"], "note": None}
         projection = None
         if row is not None and not is_missing(row.get("projected_value")) and m["key"] not in ("target_achieved", "target_not_achieved", "target_held", "target_not_held"):
@@ -410,7 +418,7 @@ class PlanSite:
         return {
             "status": m["key"], "status_text": tj(m["text"]),
             "value": vp["value"], "value_text": vp["value_text"], "year": vp["year"], "period": tj(vp["period"]),
-            "value_note": tj(vp["note"] or Text("", "")),
+            "value_note": tj(vp["note"] or (L["ui.partly_reported"] if partly else Text("", ""))),
             "gap": tj(m["gap"]), "completion": tj(m["completion"]),
             "baseline": tj(baseline or L["ui.na"]), "projection": tj(projection or Text("", "")),
             "ratio": "—" if row is None or is_missing(row.get("progress_ratio")) else f"{float(row['progress_ratio']):.2f}",
@@ -583,6 +591,7 @@ class PlanSite:
         for r in district.itertuples():
             m = year_end.get(int(r.period_year))
             rows.append({
+                "partly": str(getattr(r, "reporting_status", "")) == "partly_reported",
                 "added": added.get(int(r.period_year), "—"),
                 "period": period_label(self.labels, r.period_year, bool(r.is_partial_year), r.period_end_date),
                 "numerator": format_count(r.numerator), "denominator": format_count(r.denominator),

@@ -88,7 +88,7 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
             "gap": None if m is None or m["gap"] is None else m["gap"].zh,
             "completion": None if m is None or m["completion"] is None else m["completion"].zh,
             "assessment": None if m is None else (m["text"].zh if m["share"] is None else f"{m['text'].zh}（{m['share'].zh}）"),
-            "reporting": labels["ui.not_reported"].zh if reporting == "not_reported" else None,
+            "reporting": {"not_reported": labels["ui.not_reported"].zh, "partly_reported": labels["ui.partly_reported_short"].zh}.get(reporting),
             "suppressed": labels["ui.answer_yes"].zh if suppressed else labels["ui.answer_no"].zh,
             "kpi_id": r.kpi_id,
             "geo_code": str(r.geo_code),

@@ -216,9 +216,14 @@ def kpi_geography_notes(ps, kpi, states: dict) -> dict:
             zsum = y[y.geo_level == ZONE_LEVEL].numerator.sum()
             usum = unassigned.numerator.sum()
             label = Text(str(kpi.numerator_zh), str(kpi.numerator_en))
-            sentence = L["ui.district_sum_sentence"].format(
-                label_zh=label.zh, label_en=label.en, district=format_count(district), towns=format_count(towns),
-                n=len(ps.site.towns), zones=format_count(zsum), unassigned=format_count(usum))
+            if zones.is_suppressed.any():
+                # a special zone's small count is hidden: the parts' sums would give it away (district − towns)
+                sentence = L["ui.district_sum_hidden"].format(label_zh=label.zh, label_en=label.en, district=format_count(district),
+                                                              n=len(ps.site.towns))
+            else:
+                sentence = L["ui.district_sum_sentence"].format(
+                    label_zh=label.zh, label_en=label.en, district=format_count(district), towns=format_count(towns),
+                    n=len(ps.site.towns), zones=format_count(zsum), unassigned=format_count(usum))
         if zone_rows or sentence:
             period = Text(states[v.key]["period"]["zh"], states[v.key]["period"]["en"])
             caption = Text(L["ui.zones_caption"].zh.format(year=period.zh), L["ui.zones_caption"].en.format(year=period.en))
