@@ -113,6 +113,11 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
         return 1
     print(f"  {progress.summary()}")
     print(f"\nRun {run_id} succeeded.")
+    from daxing_kpi.operations import _rejected_file_lines
+
+    set_aside = _rejected_file_lines()  # issue 15: files set aside while the night went on
+    if set_aside:
+        print("\n" + "\n".join(set_aside))
     print(f"Published database: {paths.analytics_db_path()}")
     print(f"Dashboard: {paths.dashboard_dir() / 'index.html'}")
     return 0

@@ -59,6 +59,7 @@ KPI_STATUS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("sources", "VARCHAR", "data contracts the KPI is computed from (catalog sources, ';'-separated)"),
     ("latest_record_date", "DATE", "the oldest of its sources' latest record dates (source_freshness)"),
     ("checked_at", "TIMESTAMP", "time of the latest check result considered"),
+    ("files_rejected", "BIGINT", "landing files of the KPI's sources set aside at their latest load (issue 15; names in failed_checks)"),
     ("delivery_cutoff_date", "DATE", "数据截至 of the KPI: the oldest of its sources' delivery cut-off dates"
      " (source_freshness.delivery_cutoff_date): its figures are complete up to that day"),
 )
@@ -348,6 +349,9 @@ def kpi_status_frame(con: duckdb.DuckDBPyConnection, run_id: str, graph, freshne
     all_keys = set().union(*lineage.values()) if lineage else set()
     latest = latest_results(con, all_keys)
     fresh = freshness.set_index("source_id").latest_record_date if len(freshness) else pd.Series(dtype=object)
+    from daxing_kpi.ingest.report import rejected_files
+
+    rejected = rejected_files(con)
     cutoffs = freshness.set_index("source_id").delivery_cutoff_date if len(freshness) else pd.Series(dtype=object)
     rows = []
     for kpi, srcs in zip(catalog.kpi_id, catalog.sources):
@@ -358,11 +362,18 @@ def kpi_status_frame(con: duckdb.DuckDBPyConnection, run_id: str, graph, freshne
         n_warn = len(failed) - n_err
         source_list = [s for s in str(srcs or "").split(";") if s]
         dates = [fresh.get(s) for s in source_list if s in fresh.index and pd.notna(fresh.get(s))]
+        set_aside = rejected[rejected.source_id.isin(source_list)] if len(rejected) else rejected
+        lines = [f"{r.asset} {r.check_name} [{r.severity}]: {r.observed_value}" for r in failed.itertuples()]
+        if len(set_aside):  # issue 15: a source with a file set aside flags its KPIs (advisory: the rest was published)
+            lines.append(f"{len(set_aside)} file(s) set aside, see the quality page (文件被搁置 {len(set_aside)} 个，见数据质量页): "
+                         + ", ".join(set_aside.file_name))
         cut = [cutoffs.get(s) for s in source_list if s in cutoffs.index and pd.notna(cutoffs.get(s))]
         rows.append({
-            "kpi_id": kpi, "run_id": run_id, "status": "failed" if n_err else ("warned" if n_warn else "passed"),
+            "kpi_id": kpi, "run_id": run_id,
+            "status": "failed" if n_err else ("warned" if n_warn or len(set_aside) else "passed"),
             "checks_evaluated": len(concerned), "checks_failed": n_err, "checks_warned": n_warn,
-            "failed_checks": "\n".join(f"{r.asset} {r.check_name} [{r.severity}]: {r.observed_value}" for r in failed.itertuples()) or None,
+            "files_rejected": len(set_aside),
+            "failed_checks": "\n".join(lines) or None,
             "sources": srcs, "latest_record_date": min(dates) if dates else None,
             "checked_at": concerned.checked_at.max() if len(concerned) else None,
             "delivery_cutoff_date": min(cut) if cut else None,
