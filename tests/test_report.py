@@ -275,10 +275,13 @@ def test_a_workbook_with_mistakes_is_checked_with_the_sheet_row_and_column(wareh
     proc = kpi(warehouse, "report", "--check-explanations", str(tmp_path / "bad.xlsx"))
     assert proc.returncode == 1
     out_text = proc.stdout
+    assert f"{len(target_table(nightly['doc']))} 行，可采用 {len(target_table(nightly['doc'])) - 2} 行" in out_text
     assert "工作表“情况说明”第4行“指标编码”列：不是可选的值" in out_text and "eldercare.no_such_kpi" in out_text
+    assert "第4行" in out_text.split("eldercare.no_such_kpi")[0] and "该行未采用" in out_text
     assert "第5行“填报日期”列：日期无法识别" in out_text and "去年年底" in out_text
+    assert "去年年底”），该格按空白处理，该行其余内容照常采用" in out_text  # a field fault: the explanation is still used
     assert "第6行" in out_text and "规划编码不存在" in out_text
-    assert "第8行“规划编码+指标编码”列：同一指标在表中出现了两次（与第7行重复）" in out_text
+    assert "第8行“规划编码+指标编码”列：同一指标在表中出现了两次（与第7行重复），该行未采用" in out_text
 
 
 def test_the_nightly_asset_runs_after_publication_and_holds_nothing_back():

@@ -29,6 +29,13 @@ from daxing_kpi.report import fmt
 from daxing_kpi.report.data import NEEDS_EXPLANATION, VERDICTS, ReportData, Target
 from daxing_kpi.report.document import Document, Figure, Heading, PageBreak, Para, Table
 
+
+def explanations_reason(reason: str) -> str:
+    """A quarantine reason in the clerk's words (:data:`daxing_kpi.report.explanations.REASONS_ZH`)."""
+    from daxing_kpi.report.explanations import REASONS_ZH
+
+    return REASONS_ZH.get(reason, reason)
+
 STATUS_ORDER = ("target_achieved", "on_track", "needs_acceleration", "limited_progress", "deterioration",
                 "target_not_achieved", "insufficient_data", None)
 TARGET_TABLE_HEADER = ["序号", "指标（规划条目）", "单位", "基期值", "评估值", "目标值", "差距", "完成程度", "评估结论"]
@@ -98,8 +105,11 @@ def _explanation_intro(data: ReportData, missed: list[Target]) -> list[Para]:
     files = data.explanation_files
     if files is not None and len(files):
         for r in files.itertuples(index=False):
-            if r.rows_quarantined:
-                reasons = "、".join(f"{k}{v}行" for k, v in json.loads(r.quarantine_reasons or "{}").items())
+            if r.status == "rejected":
+                out.append(Para(f"填报表“{Path(str(r.file_name)).name}”未能读取（{r.rejected_reason_zh}），未予采用，请核对后重新报送。",
+                                size="small"))
+            elif r.rows_quarantined:
+                reasons = "、".join(f"{explanations_reason(k)}{v}行" for k, v in json.loads(r.quarantine_reasons or "{}").items())
                 out.append(Para(f"填报表“{Path(str(r.file_name)).name}”共{r.rows_read}行，其中{r.rows_quarantined}行未通过校验"
                                 f"（{reasons}），未予采用，请核对后重新报送。", size="small"))
             elif r.status == "superseded":

@@ -350,8 +350,9 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
     published = con.execute("SELECT max(published_at) FROM publish_metadata").fetchone()[0] if "publish_metadata" in _tables(con) else None
     files = pd.DataFrame()
     if "ingest_audit" in _tables(con):
+        reason = "rejected_reason_zh" if "rejected_reason_zh" in _columns(con, "ingest_audit") else "CAST(NULL AS VARCHAR) AS rejected_reason_zh"
         files = con.execute(
-            "SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, quarantine_reasons FROM ingest_audit"
+            f"SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, quarantine_reasons, {reason} FROM ingest_audit"
             " WHERE source_id = 'review_explanations' ORDER BY file_name").df()
     unmatched = pd.DataFrame()
     if "review_explanations" in _tables(con):
