@@ -94,8 +94,9 @@ def _summary_sentence(data: ReportData, counts: dict) -> str:
                  for s in STATUS_ORDER if any(t.status == s for t in data.targets)]
     elif counts[None]:
         parts.append(f"暂无评估结论{counts[None]}项")
+    extra = f"另有待建指标{len(data.unmeasurable)}项尚无数据，未纳入评估。" if data.unmeasurable else ""
     return (f"{data.plan.short_name_zh}规划设定的量化目标中，纳入本次评估的指标共{n}项。以{fmt.cn_date(data.review.as_of_date)}"
-            f"为评估基准日，" + "，".join(parts) + "。")
+            f"为评估基准日，" + "，".join(parts) + "。" + extra)
 
 
 def _explanation_intro(data: ReportData, missed: list[Target]) -> list[Para]:
@@ -240,9 +241,14 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
 
     # 二、指标完成情况
     heading("指标完成情况")
-    doc.add(Para(f"各项指标的基期值、{year_label}评估值、规划目标值、差距、完成程度和评估结论见表2。"))
+    doc.add(Para(f"各项指标的基期值、{year_label}评估值、规划目标值、差距、完成程度和评估结论见表2。"
+                 + (f"规划中另有{len(data.unmeasurable)}项目标尚无可计算的指标（待建指标），列于表末，不作评估。"
+                    if data.unmeasurable else "")))
+    rows = [target_row(i, t, data) for i, t in enumerate(data.targets, start=1)]
+    rows += [[str(len(rows) + i), f"{t.name_zh}" + (f"（{t.plan_section}）" if t.plan_section else ""), t.unit_zh or fmt.NA,
+              fmt.NA, fmt.NA, fmt.fmt_target(t), fmt.NA, fmt.NA, "待建指标"] for i, t in enumerate(data.unmeasurable, start=1)]
     doc.add(Table(
-        2, "规划指标完成情况一览表", TARGET_TABLE_HEADER, [target_row(i, t, data) for i, t in enumerate(data.targets, start=1)],
+        2, "规划指标完成情况一览表", TARGET_TABLE_HEADER, rows,
         [6, 26, 10, 9, 9, 9, 9, 10, 12], unit_line=f"评估值为{year_label}数值",
         align=["center", "left", "center", "right", "right", "right", "right", "right", "center"],
         highlight={i for i, t in enumerate(data.targets) if t.needs_explanation},
