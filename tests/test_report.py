@@ -307,7 +307,7 @@ def test_the_nightly_asset_runs_after_publication_and_holds_nothing_back():
 
     graph = defs.resolve_asset_graph()
     node = graph.get(defs.resolve_assets_def("review_reports").key)
-    assert {k.to_user_string() for k in node.parent_keys} == {"analytics_database"}
+    assert {k.to_user_string() for k in node.parent_keys} == {"kpi_dashboard"}  # the publication's last step
     assert not node.child_keys  # neither the dashboard nor anything else waits for the reports
     assert node.group_name == "publish"
 
