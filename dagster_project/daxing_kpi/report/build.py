@@ -122,8 +122,11 @@ def build_report(database: Path | str | None = None, plan_id: str | None = None,
 
 
 def reports_due(database: Path | str | None = None) -> list[tuple[str, str]]:
-    """(plan, review) pairs the nightly job writes: the final review of every plan that has one."""
+    """(plan, review) pairs the nightly job writes: the final review of every plan whose final review has come."""
     db = Path(database) if database else analytics_db_path()
-    with connect_published(db) as con:
+    from daxing_kpi.report.data import _cutoff_sql
+
+    with connect_published(db) as con:  # final reviews that have come: dated on or before the data cut-off
         return [(r[0], "final") for r in con.execute(
-            "SELECT DISTINCT plan_id FROM kpi_scorecard WHERE review = 'final' ORDER BY plan_id").fetchall()]
+            f"SELECT DISTINCT plan_id FROM kpi_scorecard WHERE review = 'final' AND as_of_date <= {_cutoff_sql(con)}"
+            " ORDER BY plan_id").fetchall()]

@@ -46,7 +46,8 @@ def _targets_by_plan(db: Path) -> dict:
     with connect_published(db) as con:
         for plan in list_plans(con):
             dates = review_dates(con, plan.plan_id)
-            kind = "final" if "final" in dates else "latest"
+            came = "final" in dates and ("latest" not in dates or dates["final"] <= dates["latest"])
+            kind = "final" if came else "latest"  # a plan whose final review has not come: its progress so far
             if kind in dates:
                 try:
                     out[plan.plan_id] = {t.kpi_id: t for t in load_targets(con, plan.plan_id, Review(kind, dates[kind]))}

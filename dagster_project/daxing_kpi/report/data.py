@@ -167,11 +167,19 @@ def review_dates(con: duckdb.DuckDBPyConnection, plan_id: str) -> dict[str, dt.d
     return out
 
 
+def _cutoff_sql(con) -> str:
+    """SQL for the scorecard's data cut-off date: a review dated after it has not come yet."""
+    if "is_data_cutoff" in _columns(con, "kpi_scorecard"):
+        return "(SELECT max(as_of_date) FROM kpi_scorecard WHERE is_data_cutoff)"
+    return "(SELECT max(as_of_date) FROM kpi_scorecard)"
+
+
 def default_plan(con: duckdb.DuckDBPyConnection, review: str = "final") -> str:
-    """The plan whose ``review`` (default: the final review) is the latest; raises :class:`ReportError`
-    when no plan has that review."""
+    """The plan whose ``review`` (default: the final review) is the latest that has come (dated on or before
+    the data cut-off); raises :class:`ReportError` when no plan has had that review."""
     row = con.execute(
-        "SELECT plan_id FROM kpi_scorecard WHERE review = ? GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1",
+        f"SELECT plan_id FROM kpi_scorecard WHERE review = ? AND as_of_date <= {_cutoff_sql(con)}"
+        " GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1",
         [review]).fetchone() if review != "latest" else con.execute(
         "SELECT plan_id FROM kpi_scorecard GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1").fetchone()
     if row is None:
@@ -374,6 +382,10 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
     if review not in dates:
         known = ", ".join(f"{k} ({v})" for k, v in sorted(dates.items())) or "none"
         raise ReportError(f"plan {plan_id} has no {review} review in kpi_scorecard (its reviews: {known})")
+    cutoff = dates.get("latest")
+    if review != "latest" and cutoff is not None and dates[review] > cutoff:
+        raise ReportError(f"the {review} review of plan {plan_id} is dated {dates[review]}, after the data cut-off ({cutoff}):"
+                          " it has not come yet; use --review latest for the progress so far")
     rv = Review(review, dates[review])
     published = con.execute("SELECT max(published_at) FROM publish_metadata").fetchone()[0] if "publish_metadata" in _tables(con) else None
     files = pd.DataFrame()
