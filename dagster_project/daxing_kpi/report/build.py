@@ -124,9 +124,9 @@ def build_report(database: Path | str | None = None, plan_id: str | None = None,
 def reports_due(database: Path | str | None = None) -> list[tuple[str, str]]:
     """(plan, review) pairs the nightly job writes: the final review of every plan whose final review has come."""
     db = Path(database) if database else analytics_db_path()
-    from daxing_kpi.report.data import _cutoff_sql
+    from daxing_kpi.report.data import cutoff_date_sql
 
     with connect_published(db) as con:  # final reviews that have come: dated on or before the data cut-off
         return [(r[0], "final") for r in con.execute(
-            f"SELECT DISTINCT plan_id FROM kpi_scorecard WHERE review = 'final' AND as_of_date <= {_cutoff_sql(con)}"
+            f"SELECT DISTINCT plan_id FROM kpi_scorecard WHERE review = 'final' AND as_of_date <= {cutoff_date_sql(con)}"
             " ORDER BY plan_id").fetchall()]

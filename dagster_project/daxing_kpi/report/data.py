@@ -167,7 +167,7 @@ def review_dates(con: duckdb.DuckDBPyConnection, plan_id: str) -> dict[str, dt.d
     return out
 
 
-def _cutoff_sql(con) -> str:
+def cutoff_date_sql(con) -> str:
     """SQL for the scorecard's data cut-off date: a review dated after it has not come yet."""
     if "is_data_cutoff" in _columns(con, "kpi_scorecard"):
         return "(SELECT max(as_of_date) FROM kpi_scorecard WHERE is_data_cutoff)"
@@ -178,7 +178,7 @@ def default_plan(con: duckdb.DuckDBPyConnection, review: str = "final") -> str:
     """The plan whose ``review`` (default: the final review) is the latest that has come (dated on or before
     the data cut-off); raises :class:`ReportError` when no plan has had that review."""
     row = con.execute(
-        f"SELECT plan_id FROM kpi_scorecard WHERE review = ? AND as_of_date <= {_cutoff_sql(con)}"
+        f"SELECT plan_id FROM kpi_scorecard WHERE review = ? AND as_of_date <= {cutoff_date_sql(con)}"
         " GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1",
         [review]).fetchone() if review != "latest" else con.execute(
         "SELECT plan_id FROM kpi_scorecard GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1").fetchone()
