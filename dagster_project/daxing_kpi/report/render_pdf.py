@@ -109,9 +109,12 @@ def _para(pdf: FPDF, p: Para) -> None:
     align = Align.C if p.align == "center" else Align.R if p.align == "right" else Align.L
     for k, text in enumerate(lines):
         w = first if k == 0 else pdf.epw
-        justify = p.align == "justify" and k < len(lines) - 1 and len(text) > 1
-        if justify:  # Chinese is justified by spacing the characters (fpdf2 only stretches spaces)
-            pdf.set_char_spacing(max(0.0, (w - pdf.get_string_width(text)) / len(text)) * 72 / 25.4)
+        spacing = (w - pdf.get_string_width(text)) / max(len(text), 1)  # mm per character to fill the line
+        # Chinese is justified by spacing the characters (fpdf2 only stretches spaces); a line cut short by the
+        # line-breaking rules (more than a quarter character per character to fill) stays ragged
+        justify = p.align == "justify" and k < len(lines) - 1 and len(text) > 1 and 0 < spacing < size * 0.3528 / 4
+        if justify:
+            pdf.set_char_spacing(spacing * 72 / 25.4)
         pdf.cell(w, line, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if justify:
             pdf.set_char_spacing(0)
