@@ -327,3 +327,26 @@ def test_the_nightly_asset_fails_visibly_without_a_chinese_font(warehouse, tmp_p
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "fonts-noto-cjk" in str(failure.event_specific_data.error)
     assert list((root / "reports").rglob("*.docx")) and not list((root / "reports").rglob("*.pdf"))
+
+
+def test_latest_review_reports_progress_statuses_at_the_data_cut_off(warehouse, nightly, tmp_path):
+    """`--review latest`: the scorecard at the data cut-off (is_data_cutoff), status words, no explanations section."""
+    from daxing_kpi.report import build
+
+    result = build.build_report(warehouse.analytics, nightly["plan"], "latest", tmp_path)
+    latest = warehouse.query(
+        "SELECT c.name_zh, s.* FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)"
+        " WHERE s.plan_id = ? AND s.geo_level = 'district' AND s.is_data_cutoff", [nightly["plan"]]).set_index("name_zh")
+    doc = docx.Document(str(result.docx))
+    rows = {r[1].split("（")[0]: r for r in target_table(doc)}
+    assert set(latest.index) <= set(rows)
+    status_zh = {"target_achieved": "已实现目标", "target_not_achieved": "未实现目标", "deterioration": "退步",
+                 "on_track": "进展顺利", "needs_acceleration": "需加快进度", "limited_progress": "进展有限"}
+    for name, s in latest.iterrows():
+        value = s.assessed_value if "assessed_value" in latest and pd.notna(s.get("assessed_value")) else s.latest_value
+        assert rows[name][4].split("（")[0] == number(value, s.unit), name
+        if "verdict" not in latest or pd.isna(s.get("verdict")):
+            assert rows[name][8] == status_zh[s.status], name
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cutoff = latest.as_of_date.iloc[0]
+    assert f"评估基准日：{cutoff.year}年{cutoff.month}月{cutoff.day}日" in text and "情况说明及下一步工作" not in text
