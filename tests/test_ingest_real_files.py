@@ -411,3 +411,28 @@ def test_delivery_cutoff_from_statement_file_name_or_modification_time(tmp_path)
     assert delivery_cutoff([], "安葬记录_20261101.csv", m) == (dt.date(2026, 10, 31), "file_name")
     assert delivery_cutoff([], "名册2026-11-01(1).xlsx", m) == (dt.date(2026, 10, 31), "file_name")
     assert delivery_cutoff([], "安葬记录_2020-2023.csv", m) == (dt.date(2026, 11, 2), "modified_time")
+
+
+def test_records_of_other_districts_never_push_a_file_past_its_limit(tmp_path):
+    rows = [(f"B{i}", "2024-01-05", "朝阳区望京街道" if i < 10 else "黄村", "树葬") for i in range(40)]  # 25 % elsewhere
+    _burials_csv(tmp_path / "burials", "b.csv", rows)
+    res = ingest.ingest_source(contract("funeral_burials"), tmp_path)
+    a = only(res)
+    assert (a["status"], a["rows_loaded"], a["rows_quarantined"]) == ("loaded", 30, 10)
+    assert json.loads(a["reasons"]) == {Reason.OUTSIDE_DISTRICT: 10}
+
+
+def test_the_report_and_the_quality_page_name_files_rows_and_columns_in_both_languages(tmp_path, monkeypatch):
+    from daxing_kpi.ingest import report
+
+    monkeypatch.setenv("KPI_WAREHOUSE_DIR", str(tmp_path / "wh"))
+    c = contract("funeral_burials")
+    landing = tmp_path / "landing"
+    _burials_csv(landing / "burials", "b.csv", [("B1", "2024-01-05", "火星镇", "树葬")] + [(f"G{i}", "2024-02-01", "清源", "树葬") for i in range(30)])
+    (landing / "burials" / "空.csv").write_bytes(b"")
+    warehouse.write_raw(c, ingest.ingest_source(c, landing), "run-1")
+    lines = "\n".join(report.report_lines())
+    assert "Files set aside (1" in lines and "burials/空.csv" in lines and "文件是空的" in lines and "the file is empty" in lines
+    page = report.quality_page_section()
+    assert "burials/空.csv" in page and "文件是空的" in page and "the file is empty" in page
+    assert "burials/b.csv" in page and "镇街无法识别" in page and "unknown town/street" in page and "第 2 行 row 2, 列 column 户籍所在镇街" in page

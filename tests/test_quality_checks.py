@@ -72,36 +72,51 @@ def test_source_rules_default_and_from_the_contract(tmp_path):
         checks.source_rules(bad)
 
 
-def test_a_negative_count_in_a_statistics_table_fails_conformance(wh):
-    """88 records (22 towns × 4 bands), one count of -5 (quarantined: below the minimum 0) and a
-    totals row (合计, no record): 1 of 88 rejected; the population contract allows none."""
+def _audit(file_name: str) -> dict:
+    with connect_work(read_only=True) as con:
+        df = con.execute("SELECT * FROM audit.ingest_audit WHERE file_name = ? ORDER BY loaded_at DESC LIMIT 1", [file_name]).df()
+    return df.iloc[0].to_dict()
+
+
+def test_a_negative_count_in_a_statistics_table_sets_the_file_aside(wh):
+    """88 records (22 towns × 4 bands), one count of -5 (below the minimum 0) and a totals row (合计, no
+    record): 1 of 88 unusable; the population contract allows none, so ingestion sets the file aside (issue 15)
+    and the conformance check, over the files loaded, has nothing to object to."""
     contract = load_contracts()["statbureau_population"]
     rows = _population_rows([2021], negative=(2021, TOWNS[3], "60-79")) + [["合计", "", "", 88000]]
     _write(wh / "landing" / "population", "p.csv", POP_HEADER, rows, 1_000)
     _load(contract, wh / "landing")
+    a = _audit("population/p.csv")
+    assert (a["status"], a["rows_read"], a["rows_loaded"], a["rows_quarantined"]) == ("rejected", 89, 0, 89)
+    assert ("1 of 88 records (1.1%) cannot be used, more than the limit of 0%" in a["rejected_reason_en"]
+            and "First at row 16, column 常住人口" in a["rejected_reason_en"])  # line 1 header, 3 towns × 4 bands, 3rd band
+    assert "88 条记录中有 1 条" in a["rejected_reason_zh"] and "小于最小值 0" in a["rejected_reason_zh"]
     out = _outcome(contract, "records_conform_to_the_contract")
-    assert not out.passed and out.severity == "ERROR"
-    assert out.observed == "1 of 88 records (1.1%) quarantined for breaking the contract: below the minimum 0 ×1"
-    assert out.offending == ["population/p.csv row 16: 常住人口 (below the minimum 0)"]  # line 1 header, 3 towns × 4 bands, 3rd band
-    assert out.counts == {"records": 88, "rejected": 1}
+    assert out.passed and out.counts == {"records": 0, "rejected": 0}
     assert "at most 0.0% of each file's records" in out.expected
-    assert out.gx is not None and not out.gx.success and out.gx.result_json["suite_name"] == "raw_statbureau_population_conformance"
+    assert out.gx is not None and out.gx.result_json["suite_name"] == "raw_statbureau_population_conformance"
 
 
 def test_a_few_rejected_records_within_the_default_share_pass(wh):
-    """Burials: 1 unknown town among 20 records = 5.0%, the default limit: passes; 2 = 10%: fails."""
+    """Burials: 1 unreadable burial date among 20 records = 5.0%, the default limit: passes; 2 = 10%: the file is
+    set aside. Unknown towns are field faults (loaded, counted for the district only): never counted here."""
     contract = load_contracts()["funeral_burials"]
     header = ["逝者编号", "死亡日期", "安葬日期", "户籍所在镇街", "安葬方式"]
-    rows = [[f"B{i}", "2021-03-01", "2021-03-05", "黄村地区", "树葬"] for i in range(19)] + [["B19", "2021-03-01", "2021-03-05", "火星镇", "树葬"]]
+    rows = [[f"B{i}", "2021-03-01", "2021-03-05", "火星镇" if i < 4 else "黄村地区", "树葬"] for i in range(19)]
+    rows += [["B19", "2021-03-01", "去年", "黄村地区", "树葬"]]
     _write(wh / "landing" / "burials", "b.csv", header, rows, 1_000)
     _load(contract, wh / "landing")
     out = _outcome(contract, "records_conform_to_the_contract")
-    assert out.passed and out.observed.startswith("1 of 20 records (5.0%)")
-    rows[0][3] = "火星镇"
+    assert out.passed and out.observed == "1 of 20 records (5.0%) quarantined for breaking the contract: unreadable date ×1"
+    a = _audit("burials/b.csv")
+    assert (a["status"], a["rows_loaded"], a["rows_loaded_with_field_faults"]) == ("loaded", 19, 4)
+    rows[0][2] = "2021-02-30"
     _write(wh / "landing" / "burials", "b.csv", header, rows, 1_000)
     _load(contract, wh / "landing", "run-2")
+    a = _audit("burials/b.csv")
+    assert a["status"] == "rejected" and "2 of 20 records (10.0%) cannot be used, more than the limit of 5%" in a["rejected_reason_en"]
     out = _outcome(contract, "records_conform_to_the_contract", "run-2")
-    assert not out.passed and out.observed == "2 of 20 records (10.0%) quarantined for breaking the contract: unknown town/street ×2"
+    assert out.passed and out.counts == {"records": 0, "rejected": 0}
 
 
 def test_a_town_missing_in_one_year_of_a_statistics_table(wh):

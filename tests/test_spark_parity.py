@@ -33,6 +33,7 @@ def parquet_warehouse(tmp_path_factory):
     """A warehouse folder with the generated sample ingested: DuckDB raw tables and Parquet raw layer."""
     from daxing_kpi.ingest import ingest_source, load_contracts
     from daxing_kpi.paths import landing_dir
+    from daxing_kpi.plans.load import ingest_plan_workbooks, write_plan_workbooks
     from daxing_kpi.sample.generator import generate
     from daxing_kpi.warehouse import write_raw
 
@@ -44,6 +45,7 @@ def parquet_warehouse(tmp_path_factory):
         generate(root, scale=SCALE)
         for contract in load_contracts().values():
             write_raw(contract, ingest_source(contract, landing_dir()), "parity-test")
+        write_plan_workbooks(ingest_plan_workbooks(landing_dir()), "parity-test")  # the sample's example plan
         yield root
     finally:
         for k, v in saved.items():

@@ -257,7 +257,7 @@ def check_conformance(con, contract: Contract, run_id: str | None, rules: dict) 
         [contract.source_id, *NOT_REJECTIONS],
     ).df()
     frame = files[["file_name", "rows_read", "rows_superseded", "reasons"]].copy()
-    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS))
+    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS)).astype("int64")
     frame = frame.merge(rejected_rows, on="file_name", how="left")
     q = q[q.file_name.isin(set(frame.file_name))]  # files set aside are not part of the load
     frame["rejected"] = frame.rejected.fillna(0).astype("int64")
@@ -330,7 +330,7 @@ def check_duplicate_delivery(con, contract: Contract, run_id: str | None, rules:
             repeats[r.file_name] = repeats.get(r.file_name, 0) + int(r.n)
             first_of.setdefault(r.file_name, set()).add(r.first_file)
     frame = files[["file_name", "rows_read", "rows_superseded", "reasons", "status"]].copy()
-    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS))
+    frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS)).astype("int64")
     frame["repeated"] = frame.file_name.map(lambda f: repeats.get(f, 0)).astype("int64")
     frame["duplicate_share"] = (frame.repeated / frame.records.where(frame.records > 0)).astype("float64")
     frame = frame.drop(columns=["reasons"])
@@ -429,7 +429,7 @@ def _observations(con) -> pd.DataFrame:
                   CASE WHEN c.unit = 'pct' THEN o.value END AS pct_value,
                   CASE WHEN c.unit = 'per_10k' THEN o.value END AS per_10k_value,
                   CASE WHEN c.unit = 'count' THEN o.value END AS count_value
-           FROM marts.kpi_observations o JOIN marts.kpi_catalog c USING (kpi_id)
+           FROM marts.kpi_observations o JOIN (SELECT DISTINCT kpi_id, unit, is_additive FROM marts.kpi_catalog) c USING (kpi_id)
            ORDER BY o.kpi_id, o.period_year, o.geo_code"""
     ).df()
 
@@ -466,7 +466,7 @@ def check_completeness(con) -> CheckOutcome:
         """
         WITH rules AS (
             SELECT c.kpi_id, coalesce(r.first_year, c.baseline_year) AS first_year, r.town_street_coverage
-            FROM marts.kpi_catalog c LEFT JOIN seeds.kpi_quality_rules r USING (kpi_id)
+            FROM (SELECT kpi_id, min(baseline_year) AS baseline_year FROM marts.kpi_catalog GROUP BY kpi_id) c LEFT JOIN seeds.kpi_quality_rules r USING (kpi_id)
         ),
         years AS (SELECT period_year FROM intermediate.int_periods),
         geos AS (SELECT geo_code, geo_level, kind, is_in_town_street_denominator FROM marts.geographies),
@@ -546,7 +546,7 @@ def check_additivity(con) -> CheckOutcome:
     frame = con.execute(
         """
         WITH o AS (
-            SELECT o.* FROM marts.kpi_observations o JOIN marts.kpi_catalog c USING (kpi_id) WHERE c.is_additive
+            SELECT o.* FROM marts.kpi_observations o JOIN (SELECT DISTINCT kpi_id, is_additive FROM marts.kpi_catalog) c USING (kpi_id) WHERE c.is_additive
         ),
         towns AS (
             SELECT kpi_id, period_year, sum(numerator) AS towns_numerator, sum(denominator) AS towns_denominator

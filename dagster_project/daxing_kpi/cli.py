@@ -8,6 +8,7 @@ Subcommands:
   kpi report   a plan's review report (总结评估报告, .docx and PDF) and its explanations workbook (daxing_kpi.report)
   kpi dagster-home   prepare DAGSTER_HOME for the Dagster services (see README, Running as a service)
   kpi build    dbt build of the prepared warehouse on another target, e.g. Spark, timed (daxing_kpi.engines)
+  kpi plan-template / plan-check   the plan workbook for planners: write the template, check a filled one (daxing_kpi.plans.cli)
 
 Exit codes: 0 success; 1 the run failed (what failed is printed); 2 usage error; 5 (run) another
 run is in progress (its owner is printed; `kpi run --wait` queues behind it instead).
@@ -24,6 +25,7 @@ import sys
 
 import daxing_kpi  # noqa: F401  (telemetry off)
 from daxing_kpi import analyst, engines, paths
+from daxing_kpi.plans import cli as plans_cli
 from daxing_kpi.report import command as report_command
 
 
@@ -124,7 +126,7 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kpi", description="Daxing civil-affairs 14th FYP KPI warehouse.")
+    parser = argparse.ArgumentParser(prog="kpi", description="Daxing civil-affairs KPI warehouse (five-year plans).")
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run the nightly job now (load, model, check, publish, dashboard)")
     p_run.add_argument("--trigger", default="manual", choices=["manual", "schedule", "sensor"], help="recorded with the run")
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     analyst.add_subcommands(sub)
     report_command.add_subcommand(sub)
     engines.add_subcommand(sub)
+    plans_cli.add_subcommands(sub)
     args = parser.parse_args(argv)
     if args.command in analyst.COMMANDS:
         return analyst.dispatch(args)
@@ -141,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return report_command.run(args)
     if args.command == "build":
         return engines.run_subcommand(args)
+    if args.command in plans_cli.COMMANDS:
+        return plans_cli.dispatch(args)
     if args.command == "run":
         return run_job(args.trigger, wait=args.wait, verbose=args.verbose)
     if args.command == "dagster-home":

@@ -344,7 +344,7 @@ def kpi_status_frame(con: duckdb.DuckDBPyConnection, run_id: str, graph, freshne
     on its lineage (:func:`kpi_lineage_checks`). A failed check that names the KPIs it concerns
     (``kpi_ids``: the mart checks) counts only for those; ``status`` is ``failed`` when a blocking
     check failed, ``warned`` when only advisory ones did, else ``passed``."""
-    catalog = con.execute("SELECT kpi_id, sources FROM marts.kpi_catalog ORDER BY kpi_id").df()
+    catalog = con.execute("SELECT DISTINCT kpi_id, sources FROM marts.kpi_catalog ORDER BY kpi_id").df()  # a row per plan and KPI
     lineage = kpi_lineage_checks(graph, catalog.kpi_id)
     all_keys = set().union(*lineage.values()) if lineage else set()
     latest = latest_results(con, all_keys)

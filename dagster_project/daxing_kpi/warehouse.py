@@ -32,7 +32,8 @@ OPERATOR_TABLE_ORDER = {"pipeline_runs": "started_at", "dq_results": "checked_at
 # Tables of the analyst contract, copied from the ``marts`` schema of the working database.
 PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorecard", "ingest_audit",
                    "kpi_long", "data_dictionary",  # kpi_long, data_dictionary: analysts' access (issue 9)
-                   "review_explanations")  # the planners' explanations of a review (issue 17.5)
+                   "review_explanations",  # the planners' explanations of a review (issue 17.5)
+                   "plans", "plan_sections", "plan_targets", "plan_target_milestones")  # plans as data (issue 18)
 
 
 def duckdb_settings() -> dict[str, str]:

@@ -10,7 +10,8 @@ from daxing_kpi.warehouse import PUBLISHED_MARTS, publish
 
 
 # dbt model names of published tables whose dbt name differs from the published one (dbt alias).
-DBT_MODEL_OF = {"kpi_catalog": "dim_kpi_catalog"}
+DBT_MODEL_OF = {"kpi_catalog": "dim_kpi_catalog", "plans": "dim_plans", "plan_sections": "dim_plan_sections",
+                "plan_targets": "dim_plan_targets", "plan_target_milestones": "dim_plan_target_milestones"}
 
 
 def _asset_graph(context: dg.AssetExecutionContext):

@@ -28,6 +28,22 @@ def rejected_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
 
 
+def row_faults(con: duckdb.DuckDBPyConnection, limit: int = 300) -> pd.DataFrame:
+    """The faults of the latest load, one row per file, reason and disposition: how many records, and the first
+    (sheet, row, column) where it occurs. Columns ``source_id, file_name, reason, disposition, records, sheet,
+    row_number, column``."""
+    cols = ["source_id", "file_name", "reason", "disposition", "records", "sheet", "row_number", "column"]
+    try:
+        return con.execute(
+            f"""SELECT source_id, file_name, reason, coalesce(disposition, 'quarantined') AS disposition,
+                       count(DISTINCT (coalesce(sheet, ''), row_number)) AS records,
+                       arg_min(sheet, row_number) AS sheet, min(row_number) AS row_number, arg_min("column", row_number) AS "column"
+                FROM audit.quarantine GROUP BY ALL ORDER BY source_id, file_name, records DESC LIMIT {int(limit)}"""
+        ).df()[cols]
+    except duckdb.Error:
+        return pd.DataFrame(columns=cols)
+
+
 def _open():
     from daxing_kpi.paths import work_db_path
     from daxing_kpi.warehouse import connect_work
@@ -60,12 +76,48 @@ def report_lines(frame: pd.DataFrame | None = None) -> list[str]:
     return lines
 
 
+def row_faults_now() -> pd.DataFrame:
+    """:func:`row_faults` of the working database (empty when it does not exist or is busy)."""
+    try:
+        con = _open()
+    except duckdb.Error:
+        con = None
+    if con is None:
+        return row_faults(duckdb.connect())
+    with con:
+        return row_faults(con)
+
+
+def row_faults_section(frame: pd.DataFrame | None = None) -> str:
+    """An HTML section: the faulty records of every file (quarantined, or loaded with a field left empty), with the
+    first file, sheet, row and column where each reason occurs, in Chinese and English."""
+    from daxing_kpi.ingest.reasons import reason_zh
+
+    frame = row_faults_now() if frame is None else frame
+    if not len(frame):
+        return ""
+    what = {"quarantined": "隔离（未加载） quarantined (not loaded)", "field_fault": "已加载，该字段置空 loaded, field left empty"}
+    rows = "\n".join(
+        f"<tr><td>{html.escape(r.file_name)}</td><td>{html.escape(reason_zh(r.reason))}</td><td>{html.escape(r.reason)}</td>"
+        f"<td>{html.escape(what.get(r.disposition, r.disposition))}</td><td>{int(r.records)}</td>"
+        f"<td>{html.escape((f'工作表 sheet {r.sheet}, ' if isinstance(r.sheet, str) and r.sheet else '') + f'第 {int(r.row_number)} 行 row {int(r.row_number)}' + (f', 列 column {r.column}' if r.column else ''))}</td></tr>"
+        for r in frame.itertuples()
+    )
+    return f"""<h2 id="record-faults">有问题的记录 Faulty records</h2>
+<table id="record-faults-table"><thead><tr><th>文件 File</th><th>原因</th><th>Reason</th><th>处理 Disposition</th><th>记录数 Records</th>
+<th>首次出现 First at</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""
+
+
 def quality_page_section(frame: pd.DataFrame | None = None) -> str:
-    """An HTML section of the quality page: the files set aside, with their reasons in both languages."""
+    """An HTML section of the quality page: the files set aside, with their reasons in both languages, then the
+    faulty records of every file (:func:`row_faults_section`)."""
     frame = rejected_files_now() if frame is None else frame
     if not len(frame):
         return ('<h2 id="files-set-aside">搁置的文件 Files set aside</h2>'
-                "<p>没有文件被搁置。No file was set aside at the latest load.</p>")
+                "<p>没有文件被搁置。No file was set aside at the latest load.</p>" + row_faults_section())
     rows = "\n".join(
         f"<tr><td>{html.escape(r.file_name)}</td><td>{html.escape(r.source_id)}</td>"
         f"<td>{html.escape(str(r.rejected_reason_zh))}</td><td>{html.escape(str(r.rejected_reason_en))}</td></tr>"
@@ -77,4 +129,4 @@ These files were not loaded; every other file was loaded and published. A correc
 <table id="files-set-aside-table"><thead><tr><th>文件 File</th><th>数据来源 Source</th><th>原因</th><th>Reason</th></tr></thead>
 <tbody>
 {rows}
-</tbody></table>"""
+</tbody></table>""" + row_faults_section()

@@ -44,8 +44,10 @@ from daxing_kpi.ingest.rows import header_index, marker_rows, match_headers
 QUARANTINED, FIELD_FAULT = "quarantined", "field_fault"
 PROBLEM_COLUMNS = ["rid", "sheet", "row_number", "column", "reason", "value", "disposition"]
 QUARANTINE_COLUMNS = ["source_id", "file_name", "sheet", "row_number", "column", "reason", "value", "disposition"]
-# Quarantine reasons that are not a broken record (rows that are no records; duplicates, counted apart).
-NOT_REJECTIONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW, Reason.DUPLICATE)
+# Quarantine reasons that are not a broken record: rows that are no records, duplicates (counted apart) and
+# records of residents of another district (a correct record, out of the district's scope). They never push a
+# file past its quarantine limit.
+NOT_REJECTIONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW, Reason.DUPLICATE, Reason.OUTSIDE_DISTRICT)
 
 
 @dataclass

@@ -103,6 +103,7 @@ class ReportData:
     towns: pd.DataFrame  # geo_code, geo_name_zh, kpi_id, value, target_value, verdict, trend, gap, contribution_share
     data_cutoff: dt.date | None  # the latest delivery cut-off of the sources (数据截至)
     published_at: dt.datetime | None
+    unmeasurable: list[Target] = field(default_factory=list)  # targets no KPI measures yet (待建指标), from plan_targets
     explanation_files: pd.DataFrame = field(default_factory=pd.DataFrame)  # ingest_audit rows of the workbooks
     unmatched_explanations: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows naming no target of the plan
 
@@ -166,11 +167,19 @@ def review_dates(con: duckdb.DuckDBPyConnection, plan_id: str) -> dict[str, dt.d
     return out
 
 
+def cutoff_date_sql(con) -> str:
+    """SQL for the scorecard's data cut-off date: a review dated after it has not come yet."""
+    if "is_data_cutoff" in _columns(con, "kpi_scorecard"):
+        return "(SELECT max(as_of_date) FROM kpi_scorecard WHERE is_data_cutoff)"
+    return "(SELECT max(as_of_date) FROM kpi_scorecard)"
+
+
 def default_plan(con: duckdb.DuckDBPyConnection, review: str = "final") -> str:
-    """The plan whose ``review`` (default: the final review) is the latest; raises :class:`ReportError`
-    when no plan has that review."""
+    """The plan whose ``review`` (default: the final review) is the latest that has come (dated on or before
+    the data cut-off); raises :class:`ReportError` when no plan has had that review."""
     row = con.execute(
-        "SELECT plan_id FROM kpi_scorecard WHERE review = ? GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1",
+        f"SELECT plan_id FROM kpi_scorecard WHERE review = ? AND as_of_date <= {cutoff_date_sql(con)}"
+        " GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1",
         [review]).fetchone() if review != "latest" else con.execute(
         "SELECT plan_id FROM kpi_scorecard GROUP BY plan_id ORDER BY max(as_of_date) DESC, plan_id LIMIT 1").fetchone()
     if row is None:
@@ -184,7 +193,8 @@ def default_plan(con: duckdb.DuckDBPyConnection, review: str = "final") -> str:
 def _scorecard(con, plan_id: str, as_of: dt.date, geo_level: str) -> pd.DataFrame:
     cols = _columns(con, "kpi_scorecard")
     optional = ("verdict", "gap_to_target", "completion_rate", "progress_share", "completion_basis", "trend",
-                "contribution_share", "target_kind", "target_value_upper", "assessed_value", "is_target_held")
+                "contribution_share", "target_kind", "target_value_upper", "assessed_value", "assessed_baseline_value",
+                "is_target_held", "count_basis")
     extra = ", ".join(f"s.{c}" if c in cols else f"NULL AS {c}" for c in optional)
     return con.execute(
         f"""SELECT s.kpi_id, s.geo_code, s.geo_name_zh, s.unit, s.direction, s.baseline_year, s.baseline_value,
@@ -244,7 +254,8 @@ def load_targets(con, plan_id: str, review: Review) -> list[Target]:
             source_clause_zh=(c.source_clause_zh if c is not None else "") or "", direction=r.direction,
             comparator=_none(c.comparator) if c is not None else None, target_kind=kind,
             target_value=_none(r.target_value), target_value_upper=_none(r.target_value_upper),
-            target_year=_year(r.target_year), baseline_year=_year(r.baseline_year), baseline_value=_none(r.baseline_value),
+            target_year=_year(r.target_year), baseline_year=_year(r.baseline_year),
+            baseline_value=_none(r.assessed_baseline_value) if _none(r.assessed_baseline_value) is not None else _none(r.baseline_value),
             value_year=_year(r.latest_year),
             value=_none(r.assessed_value) if _none(r.assessed_value) is not None else _none(r.latest_value),
             is_partial_year=bool(_none(r.is_latest_partial_year) or False), status=_none(r.status), verdict=verdict,
@@ -268,6 +279,31 @@ def _fallback_gap(t: Target) -> None:
     if not at_most and t.target_value > 0:
         t.completion_rate = t.value / t.target_value
         t.completion_basis = "completion_rate"
+
+
+def load_unmeasurable(con, plan_id: str) -> list[Target]:
+    """The plan's targets that no KPI measures yet (``plan_targets.measurement_status = 'not_yet_measurable'``,
+    待建指标): listed with their clause so the report shows the whole plan, without figures or verdict."""
+    if "plan_targets" not in _tables(con) or "measurement_status" not in _columns(con, "plan_targets"):
+        return []
+    cols = _columns(con, "plan_targets")
+    pick = lambda c, d="NULL": c if c in cols else f"{d} AS {c}"  # noqa: E731
+    df = con.execute(
+        f"""SELECT coalesce({pick('indicator_name_zh')}, {pick('name_zh')}) AS name, {pick('unit')}, {pick('unit_zh')},
+                   {pick('direction')}, {pick('target_kind')}, {pick('comparator')}, {pick('target_value')},
+                   {pick('target_value_upper')}, {pick('target_year')}, {pick('plan_section')}, {pick('source_clause_zh')}
+            FROM plan_targets WHERE plan_id = ? AND measurement_status = 'not_yet_measurable'""", [plan_id]).df()
+    out = []
+    for r in df.itertuples(index=False):
+        kind = _none(r.target_kind) or ("direction_only" if _none(r.target_value) is None else "reach_by_year")
+        out.append(Target(
+            kpi_id="", name_zh=r.name or "", unit=_none(r.unit) or "", unit_zh=_none(r.unit_zh) or "",
+            plan_section=_none(r.plan_section) or "", source_clause_zh=_none(r.source_clause_zh) or "",
+            direction=_none(r.direction) or "increase", comparator=_none(r.comparator), target_kind=kind,
+            target_value=_none(r.target_value), target_value_upper=_none(r.target_value_upper), target_year=_year(r.target_year),
+            baseline_year=None, baseline_value=None, value_year=None, value=None, is_partial_year=False, status=None,
+            verdict=None, gap=None, completion_rate=None, progress_share=None, completion_basis=None))
+    return sorted(out, key=lambda t: (_section_key(t.plan_section), t.name_zh))
 
 
 def load_explanations(con, plan_id: str) -> dict[str, dict]:
@@ -346,12 +382,17 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
     if review not in dates:
         known = ", ".join(f"{k} ({v})" for k, v in sorted(dates.items())) or "none"
         raise ReportError(f"plan {plan_id} has no {review} review in kpi_scorecard (its reviews: {known})")
+    cutoff = dates.get("latest")
+    if review != "latest" and cutoff is not None and dates[review] > cutoff:
+        raise ReportError(f"the {review} review of plan {plan_id} is dated {dates[review]}, after the data cut-off ({cutoff}):"
+                          " it has not come yet; use --review latest for the progress so far")
     rv = Review(review, dates[review])
     published = con.execute("SELECT max(published_at) FROM publish_metadata").fetchone()[0] if "publish_metadata" in _tables(con) else None
     files = pd.DataFrame()
     if "ingest_audit" in _tables(con):
+        reason = "rejected_reason_zh" if "rejected_reason_zh" in _columns(con, "ingest_audit") else "CAST(NULL AS VARCHAR) AS rejected_reason_zh"
         files = con.execute(
-            "SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, quarantine_reasons FROM ingest_audit"
+            f"SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, quarantine_reasons, {reason} FROM ingest_audit"
             " WHERE source_id = 'review_explanations' ORDER BY file_name").df()
     unmatched = pd.DataFrame()
     if "review_explanations" in _tables(con):
@@ -362,5 +403,6 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
         plan=plans[plan_id], review=rv, targets=load_targets(con, plan_id, rv),
         series=load_series(con, plan_id, rv.as_of_date if review != "latest" else dt.date.max),
         towns=load_towns(con, plan_id, rv), data_cutoff=data_cutoff(con), published_at=published,
+        unmeasurable=load_unmeasurable(con, plan_id),
         explanation_files=files, unmatched_explanations=unmatched,
     )

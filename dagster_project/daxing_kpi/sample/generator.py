@@ -448,6 +448,7 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 20211) -> dict[str, 
     Raises ``ValueError`` for a non-positive scale.
     """
     from daxing_kpi.sample.domains import modules
+    from daxing_kpi.sample.example_plan import write_example_plan
 
     gen = SampleGenerator(scale=scale, seed=seed)
     frames: dict = dict(gen.build())
@@ -466,6 +467,7 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 20211) -> dict[str, 
             continue
         df.to_csv(folder / f"{source}_{stamp}.csv", index=False, encoding="utf-8")
         counts[source] = len(df)
+    write_example_plan(out_dir)  # the example next plan (示例), landing/plans/ (daxing_kpi.sample.example_plan)
     truth_dir = out_dir / "sample_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     truth = pd.concat([ground_truth(gen.frames, gen.towns), *(mod.ground_truth(gen) for mod in plugins)], ignore_index=True)
