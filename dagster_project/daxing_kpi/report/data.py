@@ -335,6 +335,12 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
     dates = review_dates(con, plan_id)
     if review not in dates:
         known = ", ".join(f"{k} ({v})" for k, v in sorted(dates.items())) or "none"
+        planned = None
+        if review in ("final", "mid_term") and f"{review}_review_date" in _columns(con, "plans"):
+            planned = con.execute(f"SELECT {review}_review_date FROM plans WHERE plan_id = ?", [plan_id]).fetchone()[0]
+        if planned is not None and "latest" in dates and planned > dates["latest"]:
+            raise ReportError(f"the {review} review of plan {plan_id} is on {planned}, after the data cut-off ({dates['latest']}):"
+                              " it has not come yet; use --review latest for the progress so far")
         raise ReportError(f"plan {plan_id} has no {review} review in kpi_scorecard (its reviews: {known})")
     cutoff = dates.get("latest")
     if review != "latest" and cutoff is not None and dates[review] > cutoff:
