@@ -15,10 +15,12 @@ the sweep that frees the run queue from runs that died.
 """
 
 
+import datetime as dt
 import hashlib
 import json
 import os
 import socket
+import sys
 import time
 import traceback
 from typing import Optional
@@ -26,7 +28,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import PrivateAttr
 
-from daxing_kpi import operations
+from daxing_kpi import operations, personkey, preflight, selfheal
 from daxing_kpi.ingest import landing_files as data_files
 from daxing_kpi.ingest import load_contracts
 from daxing_kpi.paths import landing_dir
@@ -52,6 +54,12 @@ class RunGuard(dg.ConfigurableResource):
         trigger = operations.trigger_of(run.tags)
         # who runs it, for stale_run_sensor (a run waiting for the lock is alive, not stale)
         instance.add_run_tags(run.run_id, {"kpi/pid": str(os.getpid()), "kpi/host": socket.gethostname()})
+        started = dt.datetime.now()
+        try:
+            key_lines = preflight.validate()  # issue 19.4: configuration first, before the lock (it lives in the warehouse)
+        except Exception as exc:
+            self._refuse_start(context, trigger, started, exc, "could not start: configuration")
+            raise
         held = held_by_this_process()
         if held is not None:  # `kpi run` took the lock (and handled a stale owner) before starting Dagster
             held.update(run_id=run.run_id, trigger=trigger)
@@ -65,7 +73,8 @@ class RunGuard(dg.ConfigurableResource):
             except RunLockBusy as busy:
                 row = {"run_id": run.run_id, "trigger": trigger, "started_at": None}
                 report = operations.write_failure_report(
-                    row, None, "could not start: the warehouse stayed locked", f"{busy}\nWaited {self.wait_seconds:.0f} s."
+                    row, None, "could not start: the warehouse stayed locked", f"{busy}\nWaited {self.wait_seconds:.0f} s.",
+                    cause=f"Another run held the warehouse lock for the {self.wait_seconds:.0f} s this run waits: {describe_owner(busy.owner)}.",
                 )
                 operations.notify_failure(report)
                 raise
@@ -73,13 +82,48 @@ class RunGuard(dg.ConfigurableResource):
             if stale:
                 report = operations.handle_crashed_run(stale, instance, detected_by=f"run {run.run_id}")
                 context.log.warning(f"recovered the lock of a run that died: {describe_owner(stale)}; report {report}")
-        removed = operations.clean_stale_files()
-        if removed:
-            context.log.info(f"removed {len(removed)} leftovers of killed runs: {', '.join(p.name for p in removed[:5])}")
-        facts_sources = "all" if not run.asset_selection else operations.refreshed_sources(
-            operations.RunFacts(run.run_id, asset_selection=sorted(k.to_user_string() for k in run.asset_selection))
+        try:
+            removed = operations.clean_stale_files()
+            if removed:
+                context.log.info(f"removed {len(removed)} leftovers of killed runs: {', '.join(p.name for p in removed[:5])}")
+            notes = selfheal.heal(personkey.key_fingerprint(personkey.pii_key()))  # issue 19.5
+            facts_sources = "all" if not run.asset_selection else operations.refreshed_sources(
+                operations.RunFacts(run.run_id, asset_selection=sorted(k.to_user_string() for k in run.asset_selection))
+            )
+            operations.record_run_start(run.run_id, trigger, facts_sources, notes=" ".join(notes) or None)
+        except Exception as exc:
+            self._refuse_start(context, trigger, started, exc, "could not start: preparing the warehouse")
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            raise
+        for line in key_lines:
+            (context.log.warning if "DEVELOPMENT" in line else context.log.info)(line)
+        for note in notes:
+            context.log.warning(note)
+            print(f"  Note: {note}", file=sys.__stdout__, flush=True)  # on the console of `kpi run` too
+
+    def _refuse_start(self, context, trigger: str, started: dt.datetime, exc: BaseException, headline: str) -> None:
+        """A run that cannot start: its history row, failure report (cause in one sentence naming the
+        setting) and notification, as for any failed run."""
+        setting = preflight.setting_of(exc)
+        message = str(exc) if setting else f"{type(exc).__name__}: {exc}"
+        row = {"run_id": context.run.run_id, "trigger": trigger, "status": "failed", "started_at": started,
+               "finished_at": dt.datetime.now(), "duration_seconds": 0.0, "failed_step": "start", "error": message[:1000],
+               "sources": "all"}
+        try:
+            operations.upsert_run(row)
+        except OSError:
+            pass  # the warehouse folder itself is unusable: the report (in the fallback folder) says so
+        why = message if setting else "".join(traceback.format_exception(exc))
+        report = operations.write_failure_report(
+            row, None, headline + (f" ({setting})" if setting else ""), why, cause=operations.one_sentence(message),
+            next_step=(f"correct {setting} in the environment of the Dagster daemon (or of `kpi run`), then start the run again."
+                       if setting else None),
         )
-        operations.record_run_start(run.run_id, trigger, facts_sources)
+        operations.notify_failure(report)
+        self._start_failed = True
+        context.log.error(f"the run could not start: {message}; report {report}")
 
     def record_publication(self, context: dg.AssetExecutionContext) -> dict:
         """Store this run's row with status ``published`` just before the history is copied
@@ -93,6 +137,14 @@ class RunGuard(dg.ConfigurableResource):
                 context.log.error(f"run failed at step {row.get('failed_step')}; report: {report}")
         except Exception:
             context.log.error(f"recording the end of the run failed:\n{traceback.format_exc()}")
+        try:  # issue 19.6: dbt's run folders, Dagster's runs, logs and reports beyond the retention
+            from daxing_kpi import retention
+
+            pruned = retention.prune(context.instance, current_run_id=context.run.run_id)
+            if pruned.removed:
+                context.log.info(pruned.describe())
+        except Exception:
+            context.log.error(f"pruning to the retention failed:\n{traceback.format_exc()}")
         finally:
             if self._lock is not None:
                 self._lock.release()
