@@ -493,8 +493,14 @@ def fallback_failures_dir() -> Path:
 def one_sentence(text: str, limit: int = 400) -> str:
     """The first sentence of ``text`` (its first line, cut after the first full stop), at most ``limit`` characters."""
     line = next((x.strip() for x in (text or "").strip().splitlines() if x.strip()), "") or "no message"
+    depth = 0  # a full stop inside brackets or quotes ("e.g.", a quoted message) does not end the sentence
+    quoted = False
     for i, ch in enumerate(line):
-        if ch in ".。" and (i + 1 == len(line) or line[i + 1] == " ") and i > 20:
+        depth += ch in "([{" and 1 or 0
+        depth -= ch in ")]}" and 1 or 0
+        quoted = quoted != (ch == "`")
+        if depth <= 0 and not quoted and ch in ".。" and (i + 1 == len(line) or line[i + 1] == " ") and i > 20 \
+                and not line[max(0, i - 3):i + 1].lower().endswith(("e.g.", "i.e.")):
             line = line[: i + 1]
             break
     if len(line) > limit:

@@ -53,8 +53,8 @@ def analytics_database(context: dg.AssetExecutionContext, run_guard: RunGuard) -
 
 def _dashboard_in_run(context: dg.AssetExecutionContext) -> bool:
     """Whether this run also draws the dashboard (the whole job, or a selection holding it)."""
-    selection = context.run.asset_selection
-    return selection is None or dg.AssetKey("kpi_dashboard") in selection
+    selection = context.run.asset_selection  # None or empty: the whole job
+    return not selection or dg.AssetKey("kpi_dashboard") in selection
 
 
 @dg.asset(
