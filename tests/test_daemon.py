@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.scheduler.instigation import TickStatus
 from conftest import Warehouse, make_warehouse
 
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
@@ -93,7 +94,7 @@ def test_sensor_launched_runs_in_the_daemon_complete_or_fail_with_a_report(wareh
     try:
         instance = instance_of(home)
         # 1. the sensor's first tick takes the landing folder as its baseline
-        wait_until(lambda: any(t.status == dg.TickStatus.SKIPPED for t in sensor_ticks(instance, "landing_files_sensor")),
+        wait_until(lambda: any(t.status == TickStatus.SKIPPED for t in sensor_ticks(instance, "landing_files_sensor")),
                    "the landing sensor's baseline tick", daemon, log)
         # 2. a department re-sends the volunteers file: the sensor starts a run of that source and downstream
         (src,) = (wh.root / "landing" / "volunteers").glob("*.csv")

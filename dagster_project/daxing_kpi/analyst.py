@@ -1,8 +1,12 @@
 """Analysts' access to the published database: ``kpi sql``, ``kpi export`` and ``kpi status``.
 
 All three subcommands read the PUBLISHED, PII-free database ``$KPI_WAREHOUSE_DIR/analytics.duckdb``
-(``--database`` points at another copy) through a DuckDB connection opened read-only, with its
-configuration locked. They never touch the operator's working database.
+(``--database`` points at another copy) through one sandboxed DuckDB connection
+(:func:`connect_published`): opened read-only, external access off and the configuration locked
+before the first statement, so no file, folder, URL or database other than the published file can be
+read (landing files, the working database, the raw Parquet layer, system files: issue 19.1). They
+never touch the operator's working database. A damaged published file is reported in one sentence
+(exit code 4); the next successful run replaces it.
 
 ``kpi sql``
     Runs a query given as an argument, from ``--file``, from standard input, or at an interactive

@@ -1,17 +1,20 @@
 """Run history, failure notices, crash recovery and stale-file cleanup of the nightly job.
 
 Every run of ``refresh_kpis_job`` (``kpi run``, the 02:00 schedule, the landing sensor, a run
-started in Dagster's UI) leaves one row in ``audit.pipeline_runs`` of the working database;
-the publish step copies that table into each published ``analytics.duckdb`` as
-``pipeline_runs``, the current run included (with status ``published``). Columns: see
-:data:`PIPELINE_RUNS_COLUMNS`.
+started in Dagster's UI) leaves one row in the run history ``<warehouse>/history/pipeline_runs.jsonl``
+(one JSON object a line, appended at each change of the run's state, the last line of a run wins;
+outside the working database so that rebuilding that database never loses it, issue 19.5); the
+publish step copies the history into each published ``analytics.duckdb`` as ``pipeline_runs``, the
+current run included (with status ``published``). Columns: see :data:`PIPELINE_RUNS_COLUMNS`.
 
-A failed run writes a short report to ``warehouse/failures/<started>_<run_id>.txt`` (which
-step failed and why, what the published data still is) and, when ``$KPI_ON_FAILURE_COMMAND``
-is set, runs that shell command with the report path as ``$1`` and in
-``$KPI_FAILURE_REPORT``. A run that died (``kill -9``, power cut) is found by the next run
-through the lock file (:mod:`daxing_kpi.runlock`) and gets the same treatment with status
-``crashed``.
+A failed run, including one refused before its job starts (a wrong setting, a missing person-key
+secret), writes a short report to ``warehouse/failures/<started>_<run_id>.txt`` (its cause in one
+sentence on the ``Cause:`` line, which step failed and why, exactly which run the published database
+and the dashboard show now) and, when ``$KPI_ON_FAILURE_COMMAND`` is set, runs that shell command with
+the report path as ``$1`` and in ``$KPI_FAILURE_REPORT``. When the warehouse folder itself cannot be
+written the report goes to :func:`fallback_failures_dir`. A run that died (``kill -9``, power cut) is
+found by the next run through the lock file (:mod:`daxing_kpi.runlock`) and gets the same treatment
+with status ``crashed``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ TRIGGERS = ("schedule", "sensor", "manual")
 FAILURE_COMMAND_ENV = "KPI_ON_FAILURE_COMMAND"
 FAILURE_COMMAND_TIMEOUT = 120  # seconds
 
-# audit.pipeline_runs (working DB) = pipeline_runs (published DB): one row per run.
+# history/pipeline_runs.jsonl (warehouse folder) = pipeline_runs (published DB): one row per run.
 PIPELINE_RUNS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("run_id", "VARCHAR", "Dagster run id"),
     ("trigger", "VARCHAR", "what started the run: schedule, sensor or manual"),

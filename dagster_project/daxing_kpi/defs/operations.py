@@ -1,11 +1,14 @@
 """Nightly operations in Dagster: the run guard every run holds, the landing-folder sensor and
 the sweep that frees the run queue from runs that died.
 
-* :class:`RunGuard` (resource ``run_guard``, required by every asset of the job): takes the
-  warehouse lock (:mod:`daxing_kpi.runlock`) for the whole run, waiting behind a running
-  ``kpi run``; records the run in ``audit.pipeline_runs``; cleans what killed runs left; at
-  the end records success or failure, writes the failure report and calls
-  ``$KPI_ON_FAILURE_COMMAND`` (:mod:`daxing_kpi.operations`).
+* :class:`RunGuard` (resource ``run_guard``, required by every asset of the job): checks the
+  configuration first (:mod:`daxing_kpi.preflight`; a wrong setting or a missing person-key secret
+  stops the run with its report, history row and notification); takes the warehouse lock
+  (:mod:`daxing_kpi.runlock`) for the whole run, waiting behind a running ``kpi run``; cleans what
+  killed runs left and heals the warehouse (:mod:`daxing_kpi.selfheal`); records the run in the
+  run history; at the end records success or failure, writes the failure report, calls
+  ``$KPI_ON_FAILURE_COMMAND`` (:mod:`daxing_kpi.operations`) and prunes to the retention
+  (:mod:`daxing_kpi.retention`). The same code runs for ``kpi run`` and for the daemon's runs.
 * :data:`landing_files_sensor`: new, changed or removed files in ``landing/<source>/`` start
   one run refreshing those sources and everything downstream, once no file has changed for
   ``$KPI_SENSOR_QUIET_SECONDS`` (default 120) — a burst of files gives one run.
