@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the product into ./.venv (offline-friendly: PyPI and Debian packages only).
-#   scripts/install.sh          the product (Dagster, dbt-duckdb, Great Expectations, plotly ...)
+#   scripts/install.sh          the product (Dagster, dbt-duckdb, Great Expectations, plotly ...), and Debian's
+#                               fonts-noto-cjk when the machine has no Chinese font (the review report's PDF)
 #   scripts/install.sh --test   also the test tools, plus Debian's chromium and fonts-noto-cjk
 #                               for the browser tests (Playwright never downloads a browser)
 #   scripts/install.sh --bench  the product plus psutil for benchmarks/run_benchmarks.py
@@ -26,5 +27,12 @@ elif [ "${1:-}" = "--spark" ]; then
   command -v java >/dev/null || echo "Spark needs a Java 17 runtime: apt-get install openjdk-17-jre-headless" >&2
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi
+# The review report's PDF and charts need a font with Chinese characters (daxing_kpi.report.fonts): Debian's
+# fonts-noto-cjk when none is installed. Without one, `kpi report` writes the .docx only and says why.
+if ! fc-list :lang=zh-cn 2>/dev/null | grep -q . && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null; } \
+    || echo "could not install fonts-noto-cjk: the review report will be written as .docx only (no PDF, no charts)" >&2
 fi
 echo "installed into $(pwd)/.venv"

@@ -57,10 +57,22 @@ def make_warehouse(base: Path, scale: str = TEST_SCALE, **extra_env) -> Warehous
     return Warehouse(root, dash, env)
 
 
+def seed_landing(wh: Warehouse) -> None:
+    """The generated sample (as the first run would write it) plus a filled explanations workbook
+    (``report_sample``), so the one run of the session publishes planners' explanations (issue 17.5)."""
+    from report_sample import write_filled_workbook
+
+    from daxing_kpi.sample.generator import generate
+
+    generate(wh.root, scale=float(wh.env["KPI_SAMPLE_SCALE"]))
+    write_filled_workbook(wh.root / "landing")
+
+
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory) -> Warehouse:
     """A warehouse built once per test session by one real run of the nightly job."""
     wh = make_warehouse(tmp_path_factory.mktemp("e2e"))
+    seed_landing(wh)
     proc = wh.run("run")
     wh.first_run_output = proc.stdout + proc.stderr
     return wh

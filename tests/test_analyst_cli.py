@@ -396,21 +396,63 @@ def test_export_parquet_and_csv_round_trip(warehouse, tmp_path):
     _assert_same_values(got, _published_table(warehouse, "kpi_observations"), "kpi_observations")
 
 
-def test_export_with_chinese_headers(warehouse, tmp_path):
-    out = tmp_path / "zh.xlsx"
-    assert kpi(warehouse, "export", "--format", "xlsx", "--output", str(out), "--chinese-headers").returncode == 0
-    sheets = pd.read_excel(out, sheet_name=None)
+def _from_chinese_headers(frame: pd.DataFrame, labels: pd.Series, table: str, columns) -> pd.DataFrame:
+    """``frame`` read from an export with Chinese headers, its columns renamed back to the published names
+    (the headers must be exactly the data dictionary's labels, in the table's order)."""
+    assert list(frame.columns) == [labels[(table, c)] for c in columns], table
+    return frame.set_axis(list(columns), axis=1)
+
+
+def test_export_with_chinese_headers_round_trips_every_row(warehouse, tmp_path):
+    """Issue 17.7: --chinese-headers wrote the headers and no rows (the data query's rows were replaced by the
+    label query's on the same connection before they were fetched) and exited 0."""
     labels = warehouse.query(
         "SELECT table_name, column_name, label_zh FROM data_dictionary WHERE column_name IS NOT NULL"
     ).set_index(["table_name", "column_name"]).label_zh
+    out = tmp_path / "zh.xlsx"
+    proc = kpi(warehouse, "export", "--format", "xlsx", "--output", str(out), "--chinese-headers")
+    assert proc.returncode == 0, proc.stderr
+    sheets = pd.read_excel(out, sheet_name=None, dtype={"区划代码": str})
+    assert list(sheets) == ["kpi_scorecard", "kpi_observations", "kpi_catalog"]
     for table, frame in sheets.items():
-        columns = _published_table(warehouse, table).columns
-        assert list(frame.columns) == [labels[(table, c)] for c in columns], table
+        published = _published_table(warehouse, table)
+        assert len(published) > 0, table
+        assert f"{table}: {len(published)} rows" in proc.stdout
+        _assert_same_values(_from_chinese_headers(frame, labels, table, published.columns), published, table, rtol=1e-15)
     assert {"统计年度", "区划代码", "指标值", "分子", "分母"} <= set(sheets["kpi_observations"].columns)
+
+    proc = kpi(warehouse, "export", "--format", "csv", "--output", str(tmp_path / "csv"), "--chinese-headers")
+    assert proc.returncode == 0, proc.stderr
+    for table in ("kpi_scorecard", "kpi_observations", "kpi_catalog"):
+        published = _published_table(warehouse, table)
+        got = pd.read_csv(tmp_path / "csv" / f"{table}.csv", encoding="utf-8-sig", dtype={"区划代码": str})
+        _assert_same_values(_from_chinese_headers(got, labels, table, published.columns), published, table)
+
     bad = kpi(warehouse, "export", "--format", "parquet", "--output", str(tmp_path / "p"), "--chinese-headers")
     assert bad.returncode == 2
     unknown = kpi(warehouse, "export", "--format", "csv", "--output", str(tmp_path / "c"), "--tables", "no_such_table")
     assert unknown.returncode == 1 and "no_such_table" in unknown.stderr
+
+
+def test_an_export_that_writes_no_rows_exits_non_zero(warehouse, tmp_path):
+    """A published database whose exported tables are empty (same tables and columns, no rows): the files are
+    written with their headers, and the command says nothing was exported and exits 1."""
+    empty = tmp_path / "empty.duckdb"
+    with duckdb.connect(str(empty)) as con:
+        con.execute(f"ATTACH '{warehouse.analytics}' AS pub (READ_ONLY)")
+        for t in ("kpi_scorecard", "kpi_catalog", "data_dictionary"):
+            con.execute(f"CREATE TABLE main.{t} AS SELECT * FROM pub.main.{t}" + ("" if t == "data_dictionary" else " WHERE false"))
+    for fmt, out in (("csv", tmp_path / "csv"), ("xlsx", tmp_path / "x.xlsx"), ("parquet", tmp_path / "pq")):
+        args = ["export", "--format", fmt, "--output", str(out), "--database", str(empty), "--tables", "kpi_scorecard", "kpi_catalog"]
+        proc = kpi(warehouse, *args, *(["--chinese-headers"] if fmt != "parquet" else []))
+        assert proc.returncode == 1, (fmt, proc.stdout, proc.stderr)
+        assert "nothing exported" in proc.stderr and "kpi_scorecard" in proc.stderr, fmt
+    # one empty table among tables with rows: exported, with a note, exit 0
+    proc = kpi(warehouse, "export", "--format", "csv", "--output", str(tmp_path / "mixed"), "--tables", "kpi_catalog",
+               "data_dictionary", "--database", str(empty))
+    assert proc.returncode == 0, proc.stderr
+    assert "note: kpi_catalog has no rows" in proc.stderr
+    assert len(pd.read_csv(tmp_path / "mixed" / "data_dictionary.csv", encoding="utf-8-sig")) > 0
 
 
 # --------------------------------------------------------------------------- status, help
@@ -421,12 +463,36 @@ def test_status_prints_publication_freshness_and_checks(warehouse):
     assert proc.returncode == 0, proc.stderr
     run_id, published_at = warehouse.query("SELECT run_id, published_at FROM publish_metadata").iloc[0]
     assert f"run_id {run_id}" in proc.stdout and str(published_at)[:19] in proc.stdout
-    fresh = proc.stdout.split("Data freshness per source")[1]
-    line = next(ln for ln in fresh.splitlines() if ln.startswith("funeral_burials "))
-    assert line.split()[1:5] == ["1", str(CUTOFF.year), str(CUTOFF), "true"]
+    fresh = proc.stdout.split("Data freshness per source")[1].split("Latest file loaded per source")[0]
+    published = warehouse.query("SELECT * FROM source_freshness")
+    for r in published.itertuples(index=False):  # one line per source: 数据截至 and, apart, the latest record date
+        line = next(ln for ln in fresh.splitlines() if ln.startswith(f"{r.source_id} "))
+        cutoff = "NULL" if pd.isna(r.delivery_cutoff_date) else str(r.delivery_cutoff_date)[:10]
+        record = "NULL" if pd.isna(r.latest_record_date) else str(r.latest_record_date)[:10]
+        assert cutoff in line.split() and record in line.split(), line
     sources = {s for v in catalog().sources for s in v.split(";")}
-    assert all(re.search(rf"^{s}\s", fresh, re.M) for s in sources)
+    assert sources <= set(published.source_id)
+    assert "data_as_of (数据截至) is the cut-off date of the delivery" in proc.stdout
     assert "Failed checks" in proc.stdout
+
+
+def test_data_as_of_is_the_cut_off_of_the_delivery_the_figures_use(warehouse):
+    """Issue 17.8: one meaning of 数据截至 per source, the delivery cut-off date recorded by ingestion
+    (ingest_audit.delivery_cutoff_date) of the files whose rows are loaded; a KPI's is the oldest of its sources'.
+    The sample's files are named <source>_<export date>.csv, the export date the day after the cut-off."""
+    audit = warehouse.query("SELECT * FROM ingest_audit")
+    if "delivery_cutoff_date" not in audit.columns:
+        pytest.skip("ingest_audit has no delivery_cutoff_date yet (issue 15, ingestion)")
+    used = audit[audit.status.isin(["loaded", "partly_superseded"]) & (audit.rows_loaded > 0)]
+    expected = used.groupby("source_id").delivery_cutoff_date.max()
+    fresh = warehouse.query("SELECT source_id, delivery_cutoff_date, delivery_cutoff_source FROM source_freshness").set_index("source_id")
+    for source_id, cutoff in expected.items():
+        assert pd.Timestamp(fresh.delivery_cutoff_date[source_id]) == pd.Timestamp(cutoff), source_id
+    assert pd.Timestamp(fresh.delivery_cutoff_date["funeral_burials"]) == pd.Timestamp(CUTOFF)  # funeral_burials_20261101.csv
+    status = warehouse.query("SELECT kpi_id, sources, delivery_cutoff_date FROM dq_kpi_status")
+    for r in status.itertuples(index=False):
+        dates = [fresh.delivery_cutoff_date[s] for s in r.sources.split(";") if s in fresh.index and pd.notna(fresh.delivery_cutoff_date[s])]
+        assert pd.Timestamp(r.delivery_cutoff_date) == pd.Timestamp(min(dates)), r.kpi_id
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from daxing_kpi import returnforms
-from daxing_kpi.ingest import ContractError, ingest_source, load_contracts
+from daxing_kpi.ingest import ingest_source, load_contracts
 from daxing_kpi.sample.domains import communities
 from daxing_kpi.sample.generator import SampleGenerator, Town
 
@@ -109,8 +109,9 @@ def test_a_workbook_without_the_forms_sheet_is_rejected_naming_the_sheet(tmp_pat
     wb.active.title = "Sheet1"
     wb.active.append(["序号", "所属镇街", "社区编码", "示范点名称", "命名日期"])
     wb.save(folder / "wrong.xlsx")
-    with pytest.raises(ContractError, match="社区书记工作室示范点"):
-        ingest_source(load_contracts()[STUDIOS], tmp_path / "landing")
+    (a,) = ingest_source(load_contracts()[STUDIOS], tmp_path / "landing").audit  # set aside, the night goes on
+    assert a["status"] == "rejected" and "社区书记工作室示范点" in a["rejected_reason_en"] and "社区书记工作室示范点" in a["rejected_reason_zh"]
+    assert "town_returns/wrong.xlsx" in a["rejected_reason_en"] and "Sheet1" in a["rejected_reason_zh"]
 
 
 # -- ground truth by hand ----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -80,25 +82,41 @@ def test_bad_rows_are_quarantined_with_reason_and_counted(tmp_path):
         }
     )
     _write(tmp_path / "volunteers", "v.csv", df, encoding="gb18030")
-    res = ingest.ingest_source(contract, tmp_path)
-    assert res.audit[0]["rows_read"] == 4 and res.audit[0]["rows_loaded"] == 1 and res.audit[0]["rows_quarantined"] == 3
+    strict = ingest.ingest_source(contract, tmp_path)
+    (a,) = strict.audit  # 1 of 4 records unusable: more than the 5 % limit, the file is set aside
+    assert (a["status"], a["rows_read"], a["rows_loaded"], a["rows_quarantined"]) == ("rejected", 4, 0, 4)
+    assert "v.csv" in a["rejected_reason_en"] and "1 of 4 records" in a["rejected_reason_en"] and "unreadable date" in a["rejected_reason_en"]
+    assert "4 条记录中有 1 条" in a["rejected_reason_zh"] and "日期无法识别" in a["rejected_reason_zh"]
+    assert strict.accepted.empty and set(strict.quarantine.disposition) == {"quarantined"}
+    lenient = dataclasses.replace(contract, extra={**contract.extra, "quality": {"max_rejected_share": 0.5}})
+    res = ingest.ingest_source(lenient, tmp_path)
+    (a,) = res.audit
+    assert (a["status"], a["rows_read"], a["rows_loaded"], a["rows_quarantined"], a["rows_loaded_with_field_faults"]) == ("loaded", 4, 3, 1, 2)
+    assert json.loads(a["reasons"]) == {"unreadable date": 1}
+    assert json.loads(a["field_fault_reasons"]) == {"invalid ID number (length or check digit)": 1, "unknown town/street": 1}
     q = res.quarantine.sort_values("row_number")
     assert q.row_number.tolist() == [3, 4, 5]
     assert q.reason.tolist() == ["invalid ID number (length or check digit)", "unreadable date", "unknown town/street"]
+    assert q.disposition.tolist() == ["field_fault", "quarantined", "field_fault"]
     assert q.value.tolist()[2] == "火星镇"
     assert good_id not in " ".join(q.value)  # the ID number is masked
-    acc = res.accepted
-    assert acc.geo_code.tolist() == ["110115005"] and "volunteer_name" not in acc and "phone" not in acc
-    assert acc.person_key.str.len().tolist() == [32]
+    acc = res.accepted.sort_values("_row_number")
+    assert acc.volunteer_id.tolist() == ["A1", "A2", "A4"] and "volunteer_name" not in acc and "phone" not in acc
+    assert acc.geo_code.tolist() == ["110115005", "110115005", None]  # an unknown town counts in the district only
+    assert acc.person_key.isna().tolist() == [False, True, False] and acc.person_key.str.len().dropna().tolist() == [32, 32]
 
 
 def test_header_mismatch_names_file_missing_and_closest_columns(tmp_path):
     contract = load_contracts()["funeral_burials"]
     df = pd.DataFrame({"逝者编号": ["1"], "安葬时间": ["2021-01-01"], "户籍所在镇街": ["黄村"], "安葬方式": ["树葬"]})
     _write(tmp_path / "burials", "b.csv", df)
-    with pytest.raises(ContractError) as err:
-        ingest.ingest_source(contract, tmp_path)
-    msg = str(err.value)
+    res = ingest.ingest_source(contract, tmp_path)  # set aside, not raised: the night goes on
+    (a,) = res.audit
+    assert a["status"] == "rejected" and res.accepted.empty
+    msg = a["rejected_reason_en"]
+    assert "缺少必填列：安葬日期" in a["rejected_reason_zh"] and "“安葬时间”（最接近的契约列：安葬日期）" in a["rejected_reason_zh"]
+    with pytest.raises(ContractError):  # reading the file itself raises the file-level error
+        ingest.read_file(tmp_path / "burials" / "b.csv", contract, "burials/b.csv", "x")
     assert "burials/b.csv" in msg and "安葬日期 (burial_date)" in msg and "'安葬时间'" in msg and "closest contract column: 安葬日期" in msg
 
 
@@ -122,7 +140,6 @@ def test_same_file_twice_is_loaded_once(tmp_path):
 
 # -- Excel, CSV shapes, re-delivery, duplicates, personal data (issue 5) ------------------------------------
 
-import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 
@@ -215,9 +232,9 @@ def test_header_mismatch_in_a_workbook_names_file_sheet_and_closest_column(tmp_p
     ws.append(["B1", "2021-01-01", "黄村", "树葬"])
     (tmp_path / "burials").mkdir()
     wb.save(tmp_path / "burials" / "b.xlsx")
-    with pytest.raises(ContractError) as err:
-        ingest.ingest_source(contract, tmp_path)
-    msg = str(err.value)
+    (a,) = ingest.ingest_source(contract, tmp_path).audit
+    assert a["status"] == "rejected"
+    msg = a["rejected_reason_en"]
     assert "burials/b.xlsx [sheet '安葬'], header row 2" in msg
     assert "missing required columns: 安葬日期 (burial_date)" in msg
     assert "'安葬时间' (closest contract column: 安葬日期)" in msg
@@ -228,6 +245,7 @@ def test_csv_title_line_quoted_line_break_and_extra_cells_keep_line_numbers(tmp_
     text = "大兴区民政政务服务事项目录\n事项编码,事项名称,年度,是否全程网办\nA1,\"两行\n名称\",2021,是\n\nA2,x,2021,否,多余\nA3,y,2021,Y\n"
     (tmp_path / "service_items").mkdir()
     (tmp_path / "service_items" / "i.csv").write_bytes(text.encode("gb18030"))
+    contract = dataclasses.replace(contract, extra={**contract.extra, "quality": {"max_rejected_share": 0.5}})  # 1 of 3 is broken
     res = ingest.ingest_source(contract, tmp_path)
     assert res.accepted.item_code.tolist() == ["A1", "A3"] and res.accepted._row_number.tolist() == [3, 7]
     assert res.quarantine[["row_number", "reason"]].values.tolist() == [[6, Reason.EXTRA_CELLS]]

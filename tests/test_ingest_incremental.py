@@ -39,13 +39,15 @@ def facts_of(result) -> dict[str, dict]:
 def reads(monkeypatch) -> list[str]:
     """Labels of the files read_file is asked to read."""
     seen: list[str] = []
-    real = ingest.read_file
+    from daxing_kpi.ingest import source
+
+    real = source.read_file
 
     def spy(path, contract, label, digest):
         seen.append(label)
         return real(path, contract, label, digest)
 
-    monkeypatch.setattr(ingest, "read_file", spy)
+    monkeypatch.setattr(source, "read_file", spy)
     return seen
 
 

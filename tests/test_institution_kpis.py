@@ -10,6 +10,8 @@ on hand-made records, the sample's documented trends, the contracts, and the mar
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -121,12 +123,15 @@ def test_register_rows_with_unknown_codes_are_quarantined(tmp_path):
     rows = [{**r, "机构编码": f"X{k}"} for k, r in enumerate(rows)]
     (tmp_path / "institutions").mkdir()
     pd.DataFrame(rows).to_csv(tmp_path / "institutions" / "i.csv", index=False)
+    assert ingest.ingest_source(contract, tmp_path).audit[0]["status"] == "rejected"  # 2 of 4 records unusable: set aside
+    contract = dataclasses.replace(contract, extra={**contract.extra, "quality": {"max_rejected_share": 0.5}})
     res = ingest.ingest_source(contract, tmp_path)
-    assert len(res.accepted) == 1
+    # the category and the beds count are needed (record_needs); the star rating is not: loaded without it
+    assert res.accepted.institution_code.tolist() == ["X0", "X2"] and res.accepted.star_rating_zh.isna().tolist() == [False, True]
     q = res.quarantine.set_index("row_number")
-    assert q.loc[3, "column"] == "机构类别" and "allowed" in q.loc[3, "reason"]
-    assert q.loc[4, "column"] == "星级"
-    assert q.loc[5, "column"] == "床位数" and "minimum" in q.loc[5, "reason"]
+    assert q.loc[3, "column"] == "机构类别" and "allowed" in q.loc[3, "reason"] and q.loc[3, "disposition"] == "quarantined"
+    assert q.loc[4, "column"] == "星级" and q.loc[4, "disposition"] == "field_fault"
+    assert q.loc[5, "column"] == "床位数" and "minimum" in q.loc[5, "reason"] and q.loc[5, "disposition"] == "quarantined"
 
 
 def test_published_observations_of_the_institution_kpis(warehouse):

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from conftest import TEST_PII_KEY, Warehouse, make_warehouse

@@ -23,18 +23,21 @@ never touch the operator's working database. A damaged published file is reporte
     file per table, UTF-8 with a byte-order mark so that Excel shows Chinese), XLSX (one workbook, one
     sheet per table) or Parquet (one file per table). ``--chinese-headers`` replaces the column names
     of CSV and XLSX files by the Chinese labels of the published data dictionary. Parquet and CSV keep
-    every digit of a number; XLSX keeps 16 significant digits (Excel itself shows 15).
+    every digit of a number; XLSX keeps 16 significant digits (Excel itself shows 15). An export in
+    which every table is empty writes the files (column names only) and exits 1: nothing was exported.
 ``kpi status``
-    Prints the latest publication (``publish_metadata``), the data freshness per source (the latest
-    period with data of the KPIs each source feeds, from ``kpi_catalog.sources`` and
-    ``kpi_observations``; the latest loaded file per source when ``ingest_audit`` is published) and
+    Prints the latest publication (``publish_metadata``), the data freshness per source from
+    ``source_freshness``: 数据截至 (``delivery_cutoff_date``, the cut-off date of the delivery the figures
+    use: the same date the dashboard and the review report show) and, apart, the latest record date; the
+    latest loaded file per source when ``ingest_audit`` is published) and
     the latest run with its failed checks when ``pipeline_runs`` is published (and the newest
     failure report of the warehouse folder, which names them).
 
 Exit codes (every subcommand):
     0  success; an empty query result is a success too, and the command says that it is empty
     1  the query failed (DuckDB's message is printed with the line and column where it failed), or an
-       export or status could not be produced (unknown table, file not writable)
+       export or status could not be produced (unknown table, file not writable), or an export wrote
+       no rows at all (every table empty)
     2  usage error (unknown option, missing argument), printed by argparse
     3  refused: the statement would write (the published database is read-only)
     4  the published database does not exist yet (run ``kpi run``) or cannot be opened
@@ -680,9 +683,12 @@ def export_tables(
         return written
     frames = {}
     for t in tables:
+        # ``con.execute`` returns the connection itself: its rows must be fetched before the next query on
+        # ``con`` (the Chinese labels), which would otherwise replace them (headers and no rows, issue 17.7)
         cur = con.execute(f'SELECT * FROM main."{t}"')
         columns = [d[0] for d in cur.description]
-        frames[t] = (chinese_labels(con, t, columns) if chinese_headers else columns, cur.fetchall())
+        rows = cur.fetchall()
+        frames[t] = (chinese_labels(con, t, columns) if chinese_headers else columns, rows)
     if fmt == "csv":
         for t, (columns, rows) in frames.items():
             path = output / f"{t}.csv"
@@ -730,7 +736,8 @@ def cmd_export(args) -> int:
     try:
         with connect_published(args.database) as con:
             tables = published_tables(con) if args.tables == ["all"] else (args.tables or list(DEFAULT_EXPORT_TABLES))
-            for path, table, n in export_tables(con, tables, args.format, Path(args.output), args.chinese_headers):
+            written = export_tables(con, tables, args.format, Path(args.output), args.chinese_headers)
+            for path, table, n in written:
                 print(f"{table}: {n} rows -> {path}")
     except AnalystError as exc:
         _print_err(str(exc))
@@ -739,6 +746,13 @@ def cmd_export(args) -> int:
         mapped = _map_read_only_error(exc)
         _print_err(f"kpi export: {mapped if mapped else _plain_message(exc)}")
         return mapped.exit_code if mapped else EXIT_FAILED
+    empty = [table for _, table, n in written if n == 0]
+    if written and len(empty) == len(written):
+        _print_err(f"kpi export: nothing exported: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows"
+                   " (the files hold only the column names)")
+        return EXIT_FAILED
+    if empty:
+        _print_err(f"note: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows (only the column names written)")
     return EXIT_OK
 
 
@@ -769,8 +783,22 @@ def status_report(con: duckdb.DuckDBPyConnection, db_path: Path) -> str:
     out.append("Tables: " + ", ".join(counts))
 
     out.append("")
-    out.append("Data freshness per source (latest period with data of the KPIs the source feeds):")
-    if {"kpi_catalog", "kpi_observations"} <= set(tables):
+    if "source_freshness" in tables:
+        # issue 17.8: one meaning of 数据截至 per source, as the dashboard and the review report show it
+        cols = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'source_freshness'").fetchall()}
+        cutoff = "delivery_cutoff_date" if "delivery_cutoff_date" in cols else "CAST(NULL AS DATE)"
+        basis = "delivery_cutoff_source" if "delivery_cutoff_source" in cols else "CAST(NULL AS VARCHAR)"
+        sql = (f"SELECT source_id AS source, title_zh, {cutoff} AS data_as_of, {basis} AS data_as_of_from,"
+               " latest_record_date, files, rows_loaded, last_loaded_at FROM source_freshness ORDER BY source_id")
+        cur = con.execute(sql)
+        fresh = Result(Statement(1, sql, "SELECT", 0), [d[0] for d in cur.description], [], cur.fetchall())
+        out.append("Data freshness per source (source_freshness): data_as_of (数据截至) is the cut-off date of the"
+                   " delivery the figures use; latest_record_date, the latest date a record carries, is shown apart:")
+        out.append(format_table(fresh, 0, 40))
+    elif {"kpi_catalog", "kpi_observations"} <= set(tables):
+        out.append("Data freshness per source (latest period with data of the KPIs the source feeds;"
+                   " this database has no source_freshness table):")
         sql = """
             WITH feeds AS (
                 SELECT kpi_id, trim(unnest(string_split(sources, ';'))) AS source_id FROM kpi_catalog
@@ -792,7 +820,8 @@ def status_report(con: duckdb.DuckDBPyConnection, db_path: Path) -> str:
         fresh = Result(Statement(1, sql, "SELECT", 0), [d[0] for d in cur.description], [], cur.fetchall())
         out.append(format_table(fresh, 0, 60))
     else:
-        out.append("  not available (kpi_catalog and kpi_observations are not both published)")
+        out.append("Data freshness per source: not available (neither source_freshness nor kpi_catalog and"
+                   " kpi_observations are published)")
     if "ingest_audit" in tables:
         cur = con.execute(
             "SELECT source_id, max(loaded_at) AS last_loaded_at, max_by(file_name, loaded_at) AS last_file, "
@@ -847,7 +876,7 @@ def cmd_status(args) -> int:
 COMMANDS = {"sql": cmd_sql, "export": cmd_export, "status": cmd_status}
 
 EXIT_CODES_HELP = (
-    "exit codes: 0 success (an empty result too); 1 query or export failed; 2 usage error; "
+    "exit codes: 0 success (an empty query result too); 1 query or export failed, or an export wrote no rows; 2 usage error; "
     "3 refused, the published database is read-only; 4 published database missing"
 )
 

@@ -48,22 +48,15 @@ import duckdb
 import pandas as pd
 
 from daxing_kpi import quality
-from daxing_kpi.ingest import Contract, Reason
+from daxing_kpi.ingest import NOT_REJECTIONS, SOURCE_RULE_DEFAULTS, Contract, Reason, source_rules  # noqa: F401  (re-exported)
 from daxing_kpi.paths import SEEDS_DIR
 
 ERROR, WARN = "ERROR", "WARN"
 OFFENDING_SHOWN = 5  # offending keys kept in a check's metadata and in dq_results
 
-# Thresholds of the landed-file checks; a contract overrides them under ``quality:``.
-SOURCE_RULE_DEFAULTS = {
-    "max_rejected_share": 0.05,  # records quarantined for breaking the contract, per file
-    "max_duplicate_share": 0.10,  # records repeating an earlier file's records, per file
-    "max_row_count_change": 0.30,  # rows loaded vs the last publication, either way
-}
 ACCEPT_ROW_COUNT_CHANGE_ENV = "KPI_ACCEPT_ROW_COUNT_CHANGE"
-# Quarantine reasons that are not a broken record: rows that are no records, and duplicates
-# (counted by no_record_is_delivered_twice when they repeat another file).
-NOT_REJECTIONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW, Reason.DUPLICATE)
+# Quarantine reasons that are not a broken record (NOT_REJECTIONS, from ingestion): rows that are no records,
+# and duplicates (counted by no_record_is_delivered_twice when they repeat another file).
 MARKER_REASONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW)
 ADDITIVITY_TOLERANCE = 1e-9  # relative gap between the district and the sum of its towns/streets
 
@@ -141,21 +134,6 @@ def town_name(code) -> str:
     return str(t.name_zh.get(code, "")) if code is not None else ""
 
 
-def source_rules(contract: Contract) -> dict:
-    """Thresholds of the landed-file checks: :data:`SOURCE_RULE_DEFAULTS` and the contract's
-    ``quality:`` block. Raises ``ValueError`` naming the contract for an unknown key or a value
-    outside [0, 10]."""
-    rules = dict(SOURCE_RULE_DEFAULTS)
-    extra = contract.extra.get("quality") or {}
-    for k, v in extra.items():
-        if k not in SOURCE_RULE_DEFAULTS:
-            raise ValueError(f"contract {contract.source_id}: unknown quality rule {k!r}; use {sorted(SOURCE_RULE_DEFAULTS)}")
-        if not isinstance(v, (int, float)) or not 0 <= v <= 10:
-            raise ValueError(f"contract {contract.source_id}: quality.{k} = {v!r} must be a share (a number from 0 to 10)")
-        rules[k] = float(v)
-    return rules
-
-
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
@@ -171,13 +149,16 @@ def audit_rows(con: duckdb.DuckDBPyConnection, source_id: str, run_id: str | Non
             " reasons, file_modified_at, loaded_at, run_id")
     df = con.execute(f"SELECT {cols} FROM audit.ingest_audit WHERE source_id = ? AND run_id = ? ORDER BY file_modified_at, file_name",
                      [source_id, run_id]).df() if run_id else pd.DataFrame()
+    if len(df) or not run_id:
+        return df[df.status != "rejected"].reset_index(drop=True) if len(df) else df
     if not len(df):
         df = con.execute(
             f"SELECT {cols} FROM audit.ingest_audit WHERE source_id = ? AND run_id = "
             "(SELECT max_by(run_id, loaded_at) FROM audit.ingest_audit WHERE source_id = ?) ORDER BY file_modified_at, file_name",
             [source_id, source_id],
         ).df()
-    return df
+    # files set aside (status rejected) are no part of the load: ingestion accounted for them, none of their rows is loaded
+    return df[df.status != "rejected"].reset_index(drop=True)
 
 
 def _reason_rows(reasons_json: str | None, reasons: tuple[str, ...]) -> int:
@@ -219,13 +200,15 @@ def check_town_coverage(con, contract: Contract, run_id: str | None) -> CheckOut
     by = contract.extra.get("coverage_by")
     table = f'raw."{contract.source_id}"'
     if by:
-        agg = con.execute(f'SELECT CAST("{by}" AS VARCHAR) AS period, geo_code, count(*) AS rows_count FROM {table} GROUP BY ALL').df()
+        agg = con.execute(f'SELECT CAST("{by}" AS VARCHAR) AS period, geo_code, count(*) AS rows_count FROM {table}'
+                          " WHERE geo_code IS NOT NULL GROUP BY ALL").df()
         periods = sorted(agg.period.dropna().unique().tolist())
         grid = pd.DataFrame([(p, g) for p in periods for g in expected], columns=["period", "geo_code"])
         frame = grid.merge(agg, on=["period", "geo_code"], how="outer")
         keys = ["period", "geo_code"]
     else:
-        agg = con.execute(f"SELECT geo_code, count(*) AS rows_count FROM {table} GROUP BY ALL").df()
+        # a NULL town/street is a field fault logged by ingestion (the record counts as not assigned): not an unknown code
+        agg = con.execute(f"SELECT geo_code, count(*) AS rows_count FROM {table} WHERE geo_code IS NOT NULL GROUP BY ALL").df()
         frame = pd.DataFrame({"geo_code": expected}).merge(agg, on="geo_code", how="outer")
         keys = ["geo_code"]
     frame["rows_count"] = frame.rows_count.fillna(0).astype("int64")
@@ -249,7 +232,7 @@ def check_town_coverage(con, contract: Contract, run_id: str | None) -> CheckOut
     return CheckOutcome(
         "every_town_street_is_present_and_known", res.success, ERROR, observed,
         f"every one of the plan's {len(expected)} towns/streets has records" + (f" in every {by}" if by else "")
-        + "; every code is a unit of seeds/townships.csv",
+        + "; every code is a unit of seeds/townships.csv (records without a readable town/street, NULL, are not assigned to one)",
         offending, counts={"towns_seen": int((frame.rows_count > 0).sum()), "missing": len(missing), "unknown": len(unknown)}, gx=res,
     )
 
@@ -263,17 +246,20 @@ def check_conformance(con, contract: Contract, run_id: str | None, rules: dict) 
         f"""SELECT file_name, reason, "column", count(DISTINCT (coalesce(sheet, ''), row_number)) AS rows_count,
                    min(row_number) AS first_row
             FROM audit.quarantine WHERE source_id = ? AND reason NOT IN ({', '.join('?' * len(NOT_REJECTIONS))})
+              AND coalesce(disposition, 'quarantined') = 'quarantined'
             GROUP BY ALL ORDER BY file_name, first_row""",
         [contract.source_id, *NOT_REJECTIONS],
     ).df()
     rejected_rows = con.execute(
         f"""SELECT file_name, count(DISTINCT (coalesce(sheet, ''), row_number)) AS rejected FROM audit.quarantine
-            WHERE source_id = ? AND reason NOT IN ({', '.join('?' * len(NOT_REJECTIONS))}) GROUP BY ALL""",
+            WHERE source_id = ? AND reason NOT IN ({', '.join('?' * len(NOT_REJECTIONS))})
+              AND coalesce(disposition, 'quarantined') = 'quarantined' GROUP BY ALL""",
         [contract.source_id, *NOT_REJECTIONS],
     ).df()
     frame = files[["file_name", "rows_read", "rows_superseded", "reasons"]].copy()
     frame["records"] = frame.rows_read - frame.rows_superseded - frame.reasons.map(lambda r: _reason_rows(r, MARKER_REASONS))
     frame = frame.merge(rejected_rows, on="file_name", how="left")
+    q = q[q.file_name.isin(set(frame.file_name))]  # files set aside are not part of the load
     frame["rejected"] = frame.rejected.fillna(0).astype("int64")
     frame["rejected_share"] = (frame.rejected / frame.records.where(frame.records > 0)).astype("float64")
     frame = frame.drop(columns=["reasons"])

@@ -5,6 +5,7 @@ Subcommands:
   kpi sql      run SQL on the published database, read-only (daxing_kpi.analyst)
   kpi export   export published tables to CSV, XLSX or Parquet (daxing_kpi.analyst)
   kpi status   latest publication, data freshness per source, failed checks (daxing_kpi.analyst)
+  kpi report   a plan's review report (总结评估报告, .docx and PDF) and its explanations workbook (daxing_kpi.report)
   kpi dagster-home   prepare DAGSTER_HOME for the Dagster services (see README, Running as a service)
   kpi build    dbt build of the prepared warehouse on another target, e.g. Spark, timed (daxing_kpi.engines)
 
@@ -23,6 +24,7 @@ import sys
 
 import daxing_kpi  # noqa: F401  (telemetry off)
 from daxing_kpi import analyst, engines, paths
+from daxing_kpi.report import command as report_command
 
 
 EXIT_BUSY = 5  # `kpi run`: another run holds the warehouse lock; nothing was started
@@ -125,6 +127,11 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
         return 1
     print(f"  {progress.summary()}")
     print(f"\nRun {run_id} succeeded.")
+    from daxing_kpi.operations import _rejected_file_lines
+
+    set_aside = _rejected_file_lines()  # issue 15: files set aside while the night went on
+    if set_aside:
+        print("\n" + "\n".join(set_aside))
     print(f"Published database: {paths.analytics_db_path()}")
     print(f"Dashboard: {paths.dashboard_dir() / 'index.html'}")
     return 0
@@ -164,10 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's full log on the console")
     sub.add_parser("dagster-home", help="prepare $KPI_WAREHOUSE_DIR/dagster_home (dagster.yaml) for the Dagster services; print its path")
     analyst.add_subcommands(sub)
+    report_command.add_subcommand(sub)
     engines.add_subcommand(sub)
     args = parser.parse_args(argv)
     if args.command in analyst.COMMANDS:
         return analyst.dispatch(args)
+    if args.command == "report":
+        return report_command.run(args)
     if args.command == "build":
         return engines.run_subcommand(args)
     if args.command == "run":

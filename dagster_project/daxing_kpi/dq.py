@@ -14,8 +14,9 @@ Published tables written here (working database ``audit`` schema, copied by
 * ``dq_kpi_status``: one row per KPI (the publishing run): whether the data behind the KPI passed
   every check of its lineage (raw sources, staging and intermediate models, the mart), columns
   :data:`KPI_STATUS_COLUMNS`.
-* ``source_freshness``: one row per source: the latest record date and the latest delivery,
-  columns :data:`FRESHNESS_COLUMNS`.
+* ``source_freshness``: one row per source: its 数据截至 (``delivery_cutoff_date``: the cut-off date of the
+  delivery the figures use, from ``ingest_audit.delivery_cutoff_date``; issue 17.8), the latest record date
+  (shown apart) and the latest delivery, columns :data:`FRESHNESS_COLUMNS`.
 
 :func:`failure_summary` turns a failed run's results into the one-paragraph summary of the
 failure report (:mod:`daxing_kpi.operations`) that ``kpi run`` prints.
@@ -58,6 +59,9 @@ KPI_STATUS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("sources", "VARCHAR", "data contracts the KPI is computed from (catalog sources, ';'-separated)"),
     ("latest_record_date", "DATE", "the oldest of its sources' latest record dates (source_freshness)"),
     ("checked_at", "TIMESTAMP", "time of the latest check result considered"),
+    ("files_rejected", "BIGINT", "landing files of the KPI's sources set aside at their latest load (issue 15; names in failed_checks)"),
+    ("delivery_cutoff_date", "DATE", "数据截至 of the KPI: the oldest of its sources' delivery cut-off dates"
+     " (source_freshness.delivery_cutoff_date): its figures are complete up to that day"),
 )
 FRESHNESS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("source_id", "VARCHAR", "data contract"),
@@ -70,6 +74,11 @@ FRESHNESS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("last_delivery_at", "TIMESTAMP", "modification time of the newest landing file"),
     ("last_loaded_at", "TIMESTAMP", "time the source was last loaded"),
     ("run_id", "VARCHAR", "run that last loaded the source"),
+    ("delivery_cutoff_date", "DATE", "数据截至: the cut-off date of the delivery the figures use, i.e. the latest"
+     " ingest_audit.delivery_cutoff_date of the source's files whose rows are loaded at its latest load (a file wholly"
+     " superseded or skipped does not count); the one meaning of 数据截至 in kpi status, the dashboard and the report"),
+    ("delivery_cutoff_source", "VARCHAR", "how that cut-off is known (ingest_audit.delivery_cutoff_source of that file:"
+     " a statement in the file's title rows, the date in its name, or its modification date)"),
 )
 YEAR_COLUMNS = ("period_year", "catalog_year")  # integer year columns a record may carry instead of a date
 
@@ -258,6 +267,15 @@ def source_freshness_frame(con: duckdb.DuckDBPyConnection, today: dt.date | None
     may name the columns with ``freshness_columns: [...]``."""
     today = today or dt.date.today()
     rows = []
+    audit_cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'audit' AND table_name = 'ingest_audit'").fetchall()}
+    if {"delivery_cutoff_date", "delivery_cutoff_source"} <= audit_cols:
+        # the files whose rows the figures use: loaded, wholly or in part (issue 17.8)
+        used = "status IN ('loaded', 'partly_superseded') AND coalesce(rows_loaded, 0) > 0"
+        cutoff_sql = (f"max(CAST(delivery_cutoff_date AS DATE)) FILTER (WHERE {used}),"
+                      f" arg_max(delivery_cutoff_source, CAST(delivery_cutoff_date AS DATE)) FILTER (WHERE {used})")
+    else:  # a working database from before ingestion recorded delivery cut-offs
+        cutoff_sql = "CAST(NULL AS DATE), CAST(NULL AS VARCHAR)"
     for c in load_contracts().values():
         table = f'raw."{c.source_id}"'
         exists = con.execute(
@@ -278,7 +296,8 @@ def source_freshness_frame(con: duckdb.DuckDBPyConnection, today: dt.date | None
             else:
                 n_rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         audit = con.execute(
-            """SELECT count(*) FILTER (WHERE status <> 'skipped_duplicate_file'), max(file_modified_at), max(loaded_at), any_value(run_id)
+            f"""SELECT count(*) FILTER (WHERE status <> 'skipped_duplicate_file'), max(file_modified_at), max(loaded_at), any_value(run_id),
+                      {cutoff_sql}
                FROM audit.ingest_audit WHERE source_id = ? AND run_id = (SELECT max_by(run_id, loaded_at) FROM audit.ingest_audit WHERE source_id = ?)""",
             [c.source_id, c.source_id],
         ).fetchone()
@@ -287,6 +306,7 @@ def source_freshness_frame(con: duckdb.DuckDBPyConnection, today: dt.date | None
             "record_date_columns": ", ".join(date_cols + [f"{n} (31 December)" for n in year_cols]) or None,
             "rows_loaded": int(n_rows), "files": int(audit[0] or 0),
             "last_delivery_at": pd.to_datetime(audit[1]) if audit[1] else None, "last_loaded_at": audit[2], "run_id": audit[3],
+            "delivery_cutoff_date": audit[4], "delivery_cutoff_source": audit[5],
         })
     return pd.DataFrame(rows, columns=[c[0] for c in FRESHNESS_COLUMNS])
 
@@ -329,6 +349,10 @@ def kpi_status_frame(con: duckdb.DuckDBPyConnection, run_id: str, graph, freshne
     all_keys = set().union(*lineage.values()) if lineage else set()
     latest = latest_results(con, all_keys)
     fresh = freshness.set_index("source_id").latest_record_date if len(freshness) else pd.Series(dtype=object)
+    from daxing_kpi.ingest.report import rejected_files
+
+    rejected = rejected_files(con)
+    cutoffs = freshness.set_index("source_id").delivery_cutoff_date if len(freshness) else pd.Series(dtype=object)
     rows = []
     for kpi, srcs in zip(catalog.kpi_id, catalog.sources):
         mine = latest[[(a, c) in lineage[kpi] for a, c in zip(latest.asset, latest.check_name)]]
@@ -338,12 +362,21 @@ def kpi_status_frame(con: duckdb.DuckDBPyConnection, run_id: str, graph, freshne
         n_warn = len(failed) - n_err
         source_list = [s for s in str(srcs or "").split(";") if s]
         dates = [fresh.get(s) for s in source_list if s in fresh.index and pd.notna(fresh.get(s))]
+        set_aside = rejected[rejected.source_id.isin(source_list)] if len(rejected) else rejected
+        lines = [f"{r.asset} {r.check_name} [{r.severity}]: {r.observed_value}" for r in failed.itertuples()]
+        if len(set_aside):  # issue 15: a source with a file set aside flags its KPIs (advisory: the rest was published)
+            lines.append(f"{len(set_aside)} file(s) set aside, see the quality page (文件被搁置 {len(set_aside)} 个，见数据质量页): "
+                         + ", ".join(set_aside.file_name))
+        cut = [cutoffs.get(s) for s in source_list if s in cutoffs.index and pd.notna(cutoffs.get(s))]
         rows.append({
-            "kpi_id": kpi, "run_id": run_id, "status": "failed" if n_err else ("warned" if n_warn else "passed"),
+            "kpi_id": kpi, "run_id": run_id,
+            "status": "failed" if n_err else ("warned" if n_warn or len(set_aside) else "passed"),
             "checks_evaluated": len(concerned), "checks_failed": n_err, "checks_warned": n_warn,
-            "failed_checks": "\n".join(f"{r.asset} {r.check_name} [{r.severity}]: {r.observed_value}" for r in failed.itertuples()) or None,
+            "files_rejected": len(set_aside),
+            "failed_checks": "\n".join(lines) or None,
             "sources": srcs, "latest_record_date": min(dates) if dates else None,
             "checked_at": concerned.checked_at.max() if len(concerned) else None,
+            "delivery_cutoff_date": min(cut) if cut else None,
         })
     return pd.DataFrame(rows, columns=[c[0] for c in KPI_STATUS_COLUMNS])
 

@@ -475,6 +475,16 @@ def _quality_summary(run_id: str) -> str | None:
         return None
 
 
+def _rejected_file_lines() -> list[str]:
+    """The files set aside by ingestion (:func:`daxing_kpi.ingest.report.report_lines`); [] if unreadable."""
+    try:
+        from daxing_kpi.ingest.report import report_lines
+
+        return report_lines()
+    except Exception:  # noqa: BLE001 - the report must be written even if the audit cannot be read
+        return []
+
+
 def fallback_failures_dir() -> Path:
     """Where failure reports go when the warehouse folder cannot be written: ``$XDG_STATE_HOME`` (default
     ``~/.local/state``) ``/daxing-kpi/failures``, else ``<system temp>/daxing-kpi-failures-<uid>``."""
@@ -540,6 +550,7 @@ def write_failure_report(row: dict, facts: RunFacts | None, headline: str, why: 
     quality_summary = _quality_summary(row["run_id"])  # issue 6: which checks failed and why, one paragraph
     if quality_summary:
         lines += ["Quality:", textwrap.fill(quality_summary, width=110, initial_indent="    ", subsequent_indent="    ")]
+    lines += _rejected_file_lines()  # issue 15: every file set aside, with its reasons
     if facts is not None:
         if facts.failed_checks:
             lines.append(f"Failed checks ({len(facts.failed_checks)}): " + "; ".join(facts.failed_checks[:10]))

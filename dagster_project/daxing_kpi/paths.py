@@ -89,3 +89,10 @@ def dagster_home() -> Path:
     path = warehouse_dir() / "dagster_home"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def reports_dir() -> Path:
+    """Review reports (总结评估报告 .docx and PDF) and their explanations workbooks, one folder per plan."""
+    path = warehouse_dir() / "reports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -230,8 +230,19 @@ check of every run, dbt tests included, are in the published table <code>dq_resu
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
+{_files_set_aside()}
 </body></html>
 """
+
+
+def _files_set_aside() -> str:
+    """The section listing the landing files set aside by ingestion (issue 15), in Chinese and English."""
+    try:
+        from daxing_kpi.ingest.report import quality_page_section
+
+        return quality_page_section()
+    except Exception:  # noqa: BLE001 - the page is built without the section rather than not at all
+        return ""
 
 
 def build_quality_site(dashboard_version: Path | None = None) -> Path:

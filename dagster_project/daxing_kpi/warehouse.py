@@ -20,6 +20,7 @@ import pandas as pd
 
 from daxing_kpi import raw_parquet
 from daxing_kpi.atomic import hold_point
+from daxing_kpi.ingest import AUDIT_COLUMNS_ADDED as INGEST_AUDIT_COLUMNS
 from daxing_kpi.ingest import Contract, IngestResult, raw_table_ddl
 from daxing_kpi.paths import analytics_db_path, warehouse_dir, work_db_path
 
@@ -30,7 +31,8 @@ OPERATOR_TABLE_ORDER = {"pipeline_runs": "started_at", "dq_results": "checked_at
                         "dq_kpi_status": "kpi_id", "source_freshness": "source_id"}
 # Tables of the analyst contract, copied from the ``marts`` schema of the working database.
 PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorecard", "ingest_audit",
-                   "kpi_long", "data_dictionary")  # kpi_long, data_dictionary: analysts' access (issue 9)
+                   "kpi_long", "data_dictionary",  # kpi_long, data_dictionary: analysts' access (issue 9)
+                   "review_explanations")  # the planners' explanations of a review (issue 17.5)
 
 
 def duckdb_settings() -> dict[str, str]:
@@ -53,7 +55,7 @@ def connect_work(read_only: bool = False) -> duckdb.DuckDBPyConnection:
 AUDIT_COLUMNS_ADDED = (
     ("rows_superseded", "BIGINT"), ("sheets", "VARCHAR"), ("delivery_scope", "VARCHAR"),
     ("superseded_by", "VARCHAR"), ("duplicate_of", "VARCHAR"), ("file_modified_at", "VARCHAR"),
-)
+) + INGEST_AUDIT_COLUMNS  # field faults, rejected files, delivery cut-off (issue 15)
 
 
 def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -73,6 +75,8 @@ def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
     # columns added by the re-delivery rules (issue 5); older working databases get them here
     for col, typ in AUDIT_COLUMNS_ADDED:
         con.execute(f"ALTER TABLE audit.ingest_audit ADD COLUMN IF NOT EXISTS {col} {typ}")
+    # quarantined (the record is not loaded) or field_fault (loaded with this field NULL): issue 15
+    con.execute("ALTER TABLE audit.quarantine ADD COLUMN IF NOT EXISTS disposition VARCHAR")
 
 
 def write_raw(contract: Contract, result: IngestResult, run_id: str) -> dict[str, int]:
@@ -97,7 +101,7 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str) -> dict[str
             q.insert(0, "run_id", run_id)
             q["quarantined_at"] = now
             con.register("q_df", q)
-            con.execute("INSERT INTO audit.quarantine SELECT * FROM q_df")
+            con.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM q_df")
             con.unregister("q_df")
         audit = pd.DataFrame(result.audit)
         if len(audit):
@@ -132,6 +136,26 @@ def loaded_file_facts(source_id: str) -> dict[str, dict]:
     except duckdb.Error:  # no audit table yet (a new warehouse)
         return {}
     return {r[0]: {"rows_read": r[1], "delivery_scope": r[2], "sheets": r[3]} for r in rows}
+
+
+def rejected_file_facts(source_id: str) -> dict[str, dict]:
+    """Files of a source set aside at their latest reading, by SHA-256: ``rejected_reason_zh``,
+    ``rejected_reason_en``, ``rules_digest``, ``rows_read``. Lets :func:`daxing_kpi.ingest.ingest_source`
+    set them aside again without reading them until they change (or the contract or rules do)."""
+    if not work_db_path().exists():
+        return {}
+    try:
+        with connect_work(read_only=True) as con:
+            rows = con.execute(
+                "SELECT sha256, status, rejected_reason_zh, rejected_reason_en, rules_digest, rows_read FROM audit.ingest_audit"
+                " WHERE source_id = ? AND status <> 'skipped_duplicate_file'"
+                " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1",
+                [source_id],
+            ).fetchall()
+    except duckdb.Error:  # no audit table, or one from before issue 15
+        return {}
+    return {r[0]: {"rejected_reason_zh": r[2], "rejected_reason_en": r[3], "rules_digest": r[4], "rows_read": r[5]}
+            for r in rows if r[1] == "rejected"}
 
 
 def query_work(sql: str, params: list | None = None) -> pd.DataFrame:

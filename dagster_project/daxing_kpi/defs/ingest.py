@@ -16,10 +16,10 @@ import os
 import dagster as dg
 
 from daxing_kpi.defs.operations import RunGuard
-from daxing_kpi.ingest import Contract, ingest_source, load_contracts
+from daxing_kpi.ingest import Contract, ingest_source, load_contracts, strict_files
 from daxing_kpi.paths import landing_dir, warehouse_dir
 from daxing_kpi.sample.generator import generate
-from daxing_kpi.warehouse import loaded_file_facts, query_work, write_raw
+from daxing_kpi.warehouse import loaded_file_facts, query_work, rejected_file_facts, write_raw
 
 CONTRACTS = load_contracts()
 
@@ -62,10 +62,19 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
         # files wholly superseded by later ones (a roster re-sent complete) are not read again
-        result = ingest_source(contract, landing_dir(), known_files=loaded_file_facts(contract.source_id))
+        result = ingest_source(contract, landing_dir(), known_files=loaded_file_facts(contract.source_id),
+                               known_rejections=rejected_file_facts(contract.source_id))
         totals = write_raw(contract, result, context.run_id)
         context.log.info(f"{contract.source_id}: {totals}")
-        return dg.MaterializeResult(metadata={**totals, "files": len(result.audit)})
+        for a in result.rejected:  # set aside, the night goes on (issue 15): the clerk's words, no stack trace
+            context.log.warning(f"file set aside 文件被搁置: {a['rejected_reason_en']} / {a['rejected_reason_zh']}")
+        if result.rejected and strict_files():
+            raise dg.Failure(
+                description=f"KPI_STRICT_FILES=1: {len(result.rejected)} file(s) of {contract.source_id} set aside:\n"
+                + "\n".join(f"- {a['rejected_reason_en']}\n  {a['rejected_reason_zh']}" for a in result.rejected),
+                allow_retries=False,
+            )
+        return dg.MaterializeResult(metadata={**totals, "files": len(result.audit), "files_rejected": len(result.rejected)})
 
     return _raw
 

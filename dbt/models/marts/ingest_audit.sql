@@ -33,7 +33,13 @@ select
     loads.file_modified_at,
     loads.loaded_at,
     first_load.first_loaded_at,
-    loads.run_id
+    loads.run_id,
+    loads.rows_loaded_with_field_faults,
+    loads.field_fault_reasons,
+    loads.rejected_reason_zh,
+    loads.rejected_reason_en,
+    loads.delivery_cutoff_date,
+    loads.delivery_cutoff_source
 from loads
 inner join latest_run
     on loads.source_id = latest_run.source_id

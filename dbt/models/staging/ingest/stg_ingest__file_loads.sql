@@ -19,7 +19,14 @@ renamed as (
         superseded_by,
         duplicate_of,
         file_modified_at,
-        loaded_at
+        loaded_at,
+        -- issue 15: field faults, files set aside, the date a delivery covers to
+        cast(coalesce(rows_loaded_with_field_faults, 0) as bigint) as rows_loaded_with_field_faults,
+        coalesce(field_fault_reasons, '{}') as field_fault_reasons,
+        rejected_reason_zh,
+        rejected_reason_en,
+        cast(delivery_cutoff_date as date) as delivery_cutoff_date,
+        delivery_cutoff_source
     from source
 )
 
