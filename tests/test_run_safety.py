@@ -323,3 +323,31 @@ def test_kill_between_the_two_switches_is_completed_and_reported_exactly(warehou
     new = run_id_of(nxt.stdout)
     assert published_run_id(wh) == dashboard_run_id(wh) == new
     assert not (wh.root / ".publication.json").exists() and not list(wh.root.glob(".analytics.duckdb.*.tmp"))
+
+
+def test_a_run_that_ended_before_the_run_guard_is_reported_by_the_sweep(tmp_path, monkeypatch):
+    """A daemon run whose process exits while loading the code (as pyspark's exit did) never reaches
+    the run guard; the sweep of dead runs writes its report, history row and notification."""
+    import dagster as dg
+    from dagster._core.test_utils import create_run_for_test
+
+    from daxing_kpi.defs.operations import stale_run_sensor
+
+    notified = tmp_path / "notified.txt"
+    monkeypatch.setenv("KPI_WAREHOUSE_DIR", str(tmp_path / "wh"))
+    monkeypatch.setenv("KPI_DASHBOARD_DIR", str(tmp_path / "dash"))
+    monkeypatch.setenv("KPI_ON_FAILURE_COMMAND", f'cp "$1" {notified}')
+    with dg.instance_for_test() as instance:
+        run = create_run_for_test(instance, job_name="refresh_kpis_job", status=dg.DagsterRunStatus.STARTED,
+                                  tags={"dagster/sensor_name": "landing_files_sensor"})
+        instance.report_run_failed(run, message=f"Run execution process for {run.run_id} unexpectedly exited with code 0.")
+        assert run.run_id in str(stale_run_sensor(dg.build_sensor_context(instance=instance)))
+        report = single_report(tmp_path / "wh" / "failures", run.run_id)
+        assert cause_line(report) == f"Run execution process for {run.run_id} unexpectedly exited with code 0."
+        assert "Failed:    the run process ended before the run started" in report
+        assert notified.read_text(encoding="utf-8") == report
+        from daxing_kpi import operations
+
+        row = operations.read_run(run.run_id)
+        assert (row["status"], row["trigger"], row["failed_step"]) == ("failed", "sensor", "start")
+        assert "no dead runs" in str(stale_run_sensor(dg.build_sensor_context(instance=instance)))  # reported once

@@ -701,6 +701,26 @@ def handle_crashed_run(owner: dict, instance=None, detected_by: str | None = Non
     return report
 
 
+def report_unguarded_failure(instance, run) -> Path:
+    """A run of the job that Dagster ended failed before the run guard started (its process exited
+    while loading the code, the launcher could not start it): history row, report and notification,
+    from Dagster's own messages. Found by the sweep (``stale_run_sensor``). Returns the report path."""
+    messages = [e.message for e in instance.all_logs(run.run_id) if e.level >= 40 and e.message]  # ERROR and above
+    why = "\n".join(messages[-5:]) or "Dagster ended the run before it started executing (no message)."
+    record = instance.get_run_record_by_id(run.run_id)
+    started = (record.create_timestamp.astimezone().replace(tzinfo=None) if record is not None else dt.datetime.now())
+    row = {"run_id": run.run_id, "trigger": trigger_of(run.tags), "status": "failed", "started_at": started,
+           "finished_at": dt.datetime.now(), "failed_step": "start", "error": why[:1000], "sources": "all"}
+    try:
+        upsert_run(row)
+    except OSError:
+        pass
+    report = write_failure_report(row, None, "the run process ended before the run started",
+                                  why, cause=one_sentence(messages[-1] if messages else why))
+    notify_failure(report)
+    return report
+
+
 # -- leftovers of killed runs ----------------------------------------------------------------------------
 
 

@@ -256,7 +256,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks failed the runs whose process died (kill -9, power cut) so the one-run queue moves on; "
-    "writes their failure report.",
+    "writes their failure report, and that of runs that failed before the run guard started.",
 )
 def stale_run_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
@@ -289,8 +289,18 @@ def stale_run_sensor(context: dg.SensorEvaluationContext):
                          "started_at": None, "trigger": operations.trigger_of(run.tags)}
                 operations.handle_crashed_run(owner, instance, detected_by="stale_run_sensor")
                 swept.append(run.run_id)
+        # runs that ended failed without ever reaching the run guard (their process exited while loading
+        # the code, the launcher failed): no history row yet, so nobody was told (issue 19.3)
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+        ended = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+                                                       updated_after=since))
+        known = operations.read_history()
+        for rec in ended:
+            if rec.dagster_run.run_id not in known and rec.dagster_run.job_name == "refresh_kpis_job":
+                operations.report_unguarded_failure(instance, rec.dagster_run)
+                swept.append(rec.dagster_run.run_id)
     finally:
         lock.release(**note)
     if not swept:
         return dg.SkipReason("no dead runs")
-    return dg.SkipReason(f"marked failed (process gone): {', '.join(swept)}")
+    return dg.SkipReason(f"recorded as failed or crashed, with a failure report: {', '.join(swept)}")
