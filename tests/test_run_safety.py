@@ -164,6 +164,7 @@ def test_personal_data_folders_are_owner_only(warehouse, tmp_path, monkeypatch):
 def test_real_files_without_a_key_are_refused_before_the_run_starts(warehouse, tmp_path):
     notified = tmp_path / "notified.txt"
     wh = clone(warehouse, tmp_path / "wh", drop=("KPI_PII_KEY",), KPI_ON_FAILURE_COMMAND=f'cp "$1" {notified}')
+    personkey.mark_bundled_sample(wh.root / "landing", "test")  # as the product marks the sample it generates
     before = wh.analytics.read_bytes()
     src = next((wh.root / "landing" / "volunteers").glob("*.csv"))
     shutil.copyfile(src, src.with_name("volunteers_from_the_department.csv"))
@@ -247,6 +248,7 @@ def test_damaged_databases_are_rebuilt_and_replaced_and_the_run_says_so(warehous
     database aside, rebuilds it from the landing files with the same results, keeps the run history,
     replaces the published file, and says all of it in its output and in ``pipeline_runs.notes``."""
     wh = clone(warehouse, tmp_path / "wh", drop=("KPI_PII_KEY",))
+    personkey.mark_bundled_sample(wh.root / "landing", "test")  # as the product marks the sample it generates
     v0 = published_run_id(wh)
     clean = marts(wh)
     runs_before = set(wh.query("SELECT run_id FROM pipeline_runs").run_id)
