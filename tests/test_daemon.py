@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 from dagster._core.scheduler.instigation import TickStatus
 from conftest import Warehouse, make_warehouse
 
@@ -111,20 +112,23 @@ def test_sensor_launched_runs_in_the_daemon_complete_or_fail_with_a_report(wareh
         assert wh.query("SELECT status FROM pipeline_runs WHERE run_id = ?", [ok.run_id]).status.item() == "published"
         assert not list((wh.root / "failures").glob(f"*_{ok.run_id}.txt")) and not notified.exists()
 
-        # 3. a wrong file arrives: the sensor's run fails in ingestion, with the report, the row and the notice
-        (wh.root / "landing" / "burials" / "zz_burials_wrong_export.csv").write_text("编号,备注\n1,x\n", encoding="utf-8")
+        # 3. a burials delivery without one town/street arrives: the sensor's run fails its blocking check,
+        #    with the report, the row and the notice
+        (burials,) = (wh.root / "landing" / "burials").glob("*.csv")
+        df = pd.read_csv(burials, dtype=str)
+        df[df["户籍所在镇街"] != "礼贤镇"].to_csv(burials, index=False, encoding="utf-8")
         bad = wait_until(lambda: finished_run(instance, {ok.run_id}), "the second sensor run", daemon, log)
         assert bad.status == dg.DagsterRunStatus.FAILURE
         (report,) = (wh.root / "failures").glob(f"*_{bad.run_id}.txt")
         text = report.read_text(encoding="utf-8")
         assert f"Run:       {bad.run_id} (trigger sensor" in text
-        assert "Failed:    stage ingest, step raw__funeral_burials" in text
+        assert "Failed:    stage checks, step raw__funeral_burials__landed_file_checks" in text
         (cause,) = [x for x in text.splitlines() if x.startswith("Cause:")]
-        assert "zz_burials_wrong_export.csv" in text and len(cause) < 500
+        assert cause.endswith("raw/funeral_burials every_town_street_is_present_and_known.")
         assert f"Database  {wh.analytics}: unchanged, still the version of run {ok.run_id}" in text
         assert notified.read_text(encoding="utf-8") == text
         row = history(wh)[bad.run_id]
-        assert (row["trigger"], row["status"], row["failed_step"]) == ("sensor", "failed", "raw__funeral_burials")
+        assert (row["trigger"], row["status"], row["failed_step"]) == ("sensor", "failed", "raw__funeral_burials__landed_file_checks")
         assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == ok.run_id
         assert "unexpectedly exited" not in log.read_text()
     finally:

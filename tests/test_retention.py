@@ -36,7 +36,7 @@ def sizes(root: Path) -> dict[str, int]:
 
 
 def test_ten_nights_stay_within_a_retention_of_three_runs(tmp_path):
-    wh = make_warehouse(tmp_path, scale="0.01", KPI_RETENTION_RUNS=str(KEEP), KPI_RETENTION_DAYS="30")
+    wh = make_warehouse(tmp_path, KPI_RETENTION_RUNS=str(KEEP), KPI_RETENTION_DAYS="30")  # the test sample (0.05)
     largest_folder = largest_log = home_at_keep = 0
     seen = []
     for night in range(1, NIGHTS + 1):

@@ -521,6 +521,15 @@ def one_sentence(text: str, limit: int = 400) -> str:
     return line if line.endswith((".", "。", "…", "!", "?")) else line + "."
 
 
+def failure_cause(why: str, facts: RunFacts | None) -> str:
+    """The cause of a failed step in one sentence: the failed blocking checks by name, else the first
+    sentence of the error without Dagster's module path."""
+    if "DagsterAssetCheckFailedError" in why and facts is not None and facts.failed_checks:
+        shown = "; ".join(facts.failed_checks[:3]) + (f" and {len(facts.failed_checks) - 3} more" if len(facts.failed_checks) > 3 else "")
+        return one_sentence(f"Blocking quality checks failed, so this delivery was not published: {shown}")
+    return one_sentence(why.replace("dagster._core.errors.", ""))
+
+
 DEFAULT_NEXT = "fix the cause, then run `kpi run` (or wait for the next scheduled run); the next run removes what this one left."
 
 
@@ -645,7 +654,7 @@ def finish_run(instance, run_id: str) -> tuple[dict, Path | None]:
         selfheal.request_rebuild(why)  # a damaged block of the working database, found in the middle of a step
         next_step = ("nothing to do by hand: the working database is damaged, and the next run moves it aside and "
                      "rebuilds it from the landing files (start it with `kpi run`, or wait for the schedule).")
-    report = write_failure_report(row, facts, headline, why, next_step=next_step)
+    report = write_failure_report(row, facts, headline, why, cause=failure_cause(why, facts), next_step=next_step)
     notify_failure(report)
     return row, report
 
