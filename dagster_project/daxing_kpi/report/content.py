@@ -95,7 +95,9 @@ def _summary_sentence(data: ReportData, counts: dict) -> str:
     elif counts[None]:
         parts.append(f"暂无评估结论{counts[None]}项")
     extra = f"另有待建指标{len(data.unmeasurable)}项尚无数据，未纳入评估。" if data.unmeasurable else ""
-    return (f"{data.plan.short_name_zh}规划设定的量化目标中，纳入本次评估的指标共{n}项。以{fmt.cn_date(data.review.as_of_date)}"
+    short = data.plan.short_name_zh
+    short = short if "规划" in short else f"{short}规划"  # 十四五 -> 十四五规划; 2026—2030年规划（示例） as it is
+    return (f"{short}设定的量化目标中，纳入本次评估的指标共{n}项。以{fmt.cn_date(data.review.as_of_date)}"
             f"为评估基准日，" + "，".join(parts) + "。" + extra)
 
 
