@@ -424,6 +424,8 @@ def test_a_workbook_with_mistakes_is_rejected_and_the_night_publishes_everything
     wh, _, _, _ = night_with_new_plans
     audit = wh.query("SELECT * FROM ingest_audit WHERE file_name = 'plans/有错误的规划.xlsx'")
     assert len(audit) == 4 and (audit.rows_loaded == 0).all() and audit.rows_quarantined.sum() == audit.rows_read.sum() > 0
+    assert set(audit.status) == {"rejected"}  # a file set aside (issue 15), its reason naming sheet, row and column
+    assert audit.rejected_reason_zh.str.startswith("计划指标工作簿“plans/有错误的规划.xlsx”有13处错误，未被采用：工作表“规划”第4行“基期年”列").all()
     reasons = " ".join(audit.quarantine_reasons)
     assert "工作表“指标目标”第5行“目标年份”列：2031年不在规划期2026—2030年内。" in reasons
     assert "工作表“指标目标”第10行“指标”列：“养老床位数”不是产品能计算的指标" in reasons

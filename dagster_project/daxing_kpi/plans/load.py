@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from daxing_kpi.ingest import FileRejected
 from daxing_kpi.paths import SEEDS_DIR, landing_dir
 from daxing_kpi.plans.contract import LANDING_FOLDER, sheets
 from daxing_kpi.plans.workbook import PlanWorkbook, Problem, read_workbook
@@ -70,12 +71,18 @@ class WorkbookFile:
     def problems(self) -> list[Problem]:
         return self.book.problems if self.book else []
 
+    def rejection(self) -> FileRejected:
+        """A rejected workbook as the ingestion package's :class:`FileRejected`: every problem in one Chinese and
+        one English text, each naming its sheet, row and column."""
+        return FileRejected(
+            f"计划指标工作簿“{self.label}”有{len(self.problems)}处错误，未被采用：" + "；".join(p.text_zh for p in self.problems),
+            f"plan workbook {self.label} rejected ({len(self.problems)} problems): " + "; ".join(p.text_en for p in self.problems))
+
     def reason_zh(self) -> str:
-        """Every problem of a rejected workbook in one Chinese text (the file's rejection reason)."""
-        return f"计划指标工作簿“{self.label}”有{len(self.problems)}处错误，未被采用：" + "；".join(p.text_zh for p in self.problems)
+        return self.rejection().reason_zh
 
     def reason_en(self) -> str:
-        return f"plan workbook {self.label} rejected ({len(self.problems)} problems): " + "; ".join(p.text_en for p in self.problems)
+        return self.rejection().reason_en
 
 
 @dataclass
