@@ -226,6 +226,17 @@ def test_the_newest_accepted_workbook_of_a_plan_is_in_force(tmp_path, monkeypatc
         assert "第5行“目标年份”列：2031年不在规划期2026—2030年内" in " ".join(q.reason)
     assert (tmp_path / "warehouse" / "raw_parquet" / "plan_workbook_targets").is_dir()
 
+    # an audit that knows files set aside (issue 15) records the workbook as rejected, with its reasons
+    with duckdb.connect(str(tmp_path / "warehouse" / "work" / "work.duckdb")) as con:
+        for col in ("rejected_reason_zh", "rejected_reason_en"):
+            con.execute(f"ALTER TABLE audit.ingest_audit ADD COLUMN IF NOT EXISTS {col} VARCHAR")
+    write_plan_workbooks(ingest, "test-run-2")
+    with duckdb.connect(str(tmp_path / "warehouse" / "work" / "work.duckdb"), read_only=True) as con:
+        rows = con.execute("""SELECT status, rows_loaded, rejected_reason_zh FROM audit.ingest_audit
+                              WHERE run_id = 'test-run-2' AND file_name = 'plans/v3.xlsx'""").fetchall()
+    assert len(rows) == 4 and {r[0] for r in rows} == {"rejected"} and {r[1] for r in rows} == {0}
+    assert all(r[2] == ingest.rejected[0].reason_zh() for r in rows)
+
 
 # ------------------------------------------------------------------------------------------ the sample and the night
 

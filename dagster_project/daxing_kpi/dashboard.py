@@ -61,7 +61,6 @@ from daxing_kpi.dashboard_data import (
     load_labels,
     period_label,
     plan_ref,
-    plan_sections,
     required_path,
     source_freshness,
     suppress_small_counts,
@@ -211,7 +210,7 @@ class Site:
     """What the pages of every plan share, prepared once from :class:`DashboardData`: observations
     with small counts suppressed, geographies, sources, quality, the plans."""
 
-    def __init__(self, data: DashboardData, labels: Labels, sections: dict[str, str] | None = None):
+    def __init__(self, data: DashboardData, labels: Labels):
         catalog = data.catalog.copy()
         for col in ZH_TEXT_COLUMNS:
             if col in catalog:
@@ -231,21 +230,10 @@ class Site:
         self.files_rejected = self._files_rejected()
         self.contracts = self._contracts()
         self._obs_by_kpi = {k: g for k, g in self.obs.groupby("kpi_id", sort=False)}
-        self.plans = load_plans(data, labels, self._fallback_sections(sections))
+        self.plans = load_plans(data, labels)
         self.main_plan = default_plan(self.plans, data.meta["data_as_of"])
         self.plan_sites = [PlanSite(self, p, "" if p.plan_id == self.main_plan.plan_id else f"plan/{p.plan_id}/")
                            for p in self.plans]
-
-    def _fallback_sections(self, sections: dict[str, str] | None) -> dict[str, Text]:
-        """Section titles for a database without ``plan_sections``: the plan text's parts."""
-        if self.data.plan_sections is not None and len(self.data.plan_sections):
-            return {}
-        try:
-            zh = sections if sections is not None else plan_sections()
-        except Exception:  # noqa: BLE001 - no plan text: the sections keep their numerals only
-            zh = {}
-        en = self.labels.spec.get("sections", {})
-        return {n: Text(t, en.get(n, {}).get("en", t)) for n, t in zh.items()}
 
     def _contracts(self) -> dict:
         try:
@@ -428,9 +416,11 @@ class PlanSite:
 
     # overview ------------------------------------------------------------------------------------------------
     def section_heading(self, code: str) -> Text:
-        """``一、建设……体系`` / ``1. A ... system``."""
-        title = self.plan.section_title(code)
+        """``一、建设……体系`` / ``1. A ... system`` (the numeral alone for a section without a published title)."""
         ref = plan_ref(code)
+        if code not in self.plan.sections:
+            return Text(f"{ref.zh}、", f"{ref.en}.")
+        title = self.plan.sections[code]
         return Text(f"{ref.zh}、{title.zh}", f"{ref.en}. {title.en}")
 
     def card(self, kpi) -> dict:

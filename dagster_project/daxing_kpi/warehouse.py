@@ -33,7 +33,8 @@ OPERATOR_TABLE_ORDER = {"pipeline_runs": "started_at", "dq_results": "checked_at
 PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorecard", "ingest_audit",
                    "kpi_long", "data_dictionary",  # kpi_long, data_dictionary: analysts' access (issue 9)
                    "review_explanations",  # the planners' explanations of a review (issue 17.5)
-                   "plans", "plan_sections", "plan_targets", "plan_target_milestones")  # plans as data (issue 18)
+                   "plans", "plan_sections", "plan_targets", "plan_target_milestones",  # plans as data (issue 18)
+                   "kpi_person_duplicates")  # persons on several active records per KPI, year, geography (issue 16.1)
 
 
 def duckdb_settings() -> dict[str, str]:
