@@ -28,7 +28,7 @@ from report_sample import FILLER_NAME, FILLER_PHONE, PHONE_IN_TEXT, filled_value
 from daxing_kpi.report import explanations
 
 HEADER = ["序号", "指标（规划条目）", "单位", "基期值", "评估值", "目标值", "差距", "完成程度", "评估结论"]
-VERDICT_ZH = {"target_achieved": "已实现目标", "target_not_achieved": "未实现目标", "deterioration": "退步"}
+VERDICT_ZH = {"achieved": "已实现目标", "not_achieved": "未实现目标", "deterioration": "退步"}
 
 
 def kpi(warehouse, *args, env=None) -> subprocess.CompletedProcess:
@@ -45,11 +45,14 @@ def number(v, unit: str) -> str:
 @pytest.fixture(scope="module")
 def final(warehouse) -> pd.DataFrame:
     """District rows of the final review, with the catalog's names, units and plan sections."""
-    return warehouse.query("""
-        SELECT s.plan_id, s.kpi_id, c.name_zh, c.unit_zh, c.plan_section, s.unit, s.baseline_value, s.latest_value,
-               s.target_value, s.status, s.as_of_date
+    df = warehouse.query("""
+        SELECT s.*, c.name_zh, c.unit_zh, c.plan_section
         FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)
         WHERE s.review = 'final' AND s.geo_level = 'district'""")
+    # the value a target is judged on (count_basis new_in_period: the additions within the plan period)
+    df["latest_value"] = df.assessed_value.where(df.assessed_value.notna(), df.latest_value)
+    df["baseline_value"] = df.assessed_baseline_value.where(df.assessed_baseline_value.notna(), df.baseline_value)
+    return df
 
 
 @pytest.fixture(scope="module")
@@ -91,26 +94,38 @@ def test_nightly_job_writes_the_report_docx_pdf_and_workbook(warehouse, nightly)
     assert len(list(nightly["folder"].glob("*情况说明填报表.xlsx"))) == 1
 
 
+def warehouse_unmeasurable(nightly) -> list:
+    """Targets of the plan no KPI measures yet (plan_targets, 待建指标), when plans are published as data."""
+    with duckdb.connect(str(nightly["folder"].parents[1] / "analytics.duckdb"), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "plan_targets" not in tables:
+            return []
+        return con.execute("SELECT * FROM plan_targets WHERE plan_id = ? AND measurement_status = 'not_yet_measurable'",
+                           [nightly["plan"]]).fetchall()
+
+
 def test_docx_has_one_row_per_target_with_the_scorecards_values(nightly, final):
     rows = target_table(nightly["doc"])
     mine = final[final.plan_id == nightly["plan"]].set_index("name_zh")
-    assert len(rows) == len(mine)
+    assert len(rows) == len(mine) + len(warehouse_unmeasurable(nightly))
     seen = set()
-    for row in rows:
+    for row in rows[:len(mine)]:  # the measured targets first, in the plan's order
         name = re.sub(r"（[^（）]*(\([^()]*\)[^（）]*)*）$", "", row[1])
         s = mine.loc[name]
         seen.add(name)
         assert row[2] == s.unit_zh, name
         assert row[3].split("（")[0] == number(s.baseline_value, s.unit), name
         assert row[4] == number(s.latest_value, s.unit), name
-        if pd.notna(s.target_value):
+        if pd.notna(s.target_value):  # every bundled target is "at least": gap = target - value, completion = value / target
             assert row[5] == "≥" + number(s.target_value, s.unit), name
             gap = s.target_value - s.latest_value
             assert row[6] == ("持平" if number(abs(gap), s.unit) in ("0", "0.0") else
                               f"差{number(gap, s.unit)}" if gap > 0 else f"超{number(-gap, s.unit)}"), name
             assert row[7] == f"{s.latest_value / s.target_value * 100:.1f}%", name
-        assert row[8] == VERDICT_ZH[s.status], name
+        assert row[8] == VERDICT_ZH[s.verdict], name
     assert seen == set(mine.index)
+    unmeasurable = warehouse_unmeasurable(nightly)
+    assert [r[8] for r in rows[len(mine):]] == ["待建指标"] * len(unmeasurable)
 
 
 def test_two_rows_checked_by_hand_against_the_samples_ground_truth(warehouse, nightly):
@@ -150,7 +165,7 @@ def explanation_paragraphs(doc) -> dict[str, dict[str, str]]:
 
 def test_filled_explanations_appear_and_missing_ones_read_pending(nightly, final):
     mine = final[final.plan_id == nightly["plan"]]
-    missed = mine[mine.status.isin(["target_not_achieved", "deterioration"])]
+    missed = mine[mine.verdict.isin(["not_achieved", "deterioration"])]
     got = explanation_paragraphs(nightly["doc"])
     assert set(got) == set(missed.name_zh)
     filled = filled_values()
@@ -244,7 +259,7 @@ def test_template_has_one_row_per_target_and_a_filled_copy_checks_clean(warehous
     assert list(sheet.columns) == [c[0] for c in explanations.COLUMNS]
     mine = final[final.plan_id == nightly["plan"]]
     assert sorted(sheet["指标编码"]) == sorted(mine.kpi_id) and set(sheet["规划编码"]) == {nightly["plan"]}
-    missed = set(mine[mine.status.isin(["target_not_achieved", "deterioration"])].kpi_id)
+    missed = set(mine[mine.verdict.isin(["not_achieved", "deterioration"])].kpi_id)
     from openpyxl import load_workbook
 
     ws = load_workbook(out)["情况说明"]
@@ -275,10 +290,13 @@ def test_a_workbook_with_mistakes_is_checked_with_the_sheet_row_and_column(wareh
     proc = kpi(warehouse, "report", "--check-explanations", str(tmp_path / "bad.xlsx"))
     assert proc.returncode == 1
     out_text = proc.stdout
+    assert f"{len(target_table(nightly['doc']))} 行，可采用 {len(target_table(nightly['doc'])) - 2} 行" in out_text
     assert "工作表“情况说明”第4行“指标编码”列：不是可选的值" in out_text and "eldercare.no_such_kpi" in out_text
+    assert "第4行" in out_text.split("eldercare.no_such_kpi")[0] and "该行未采用" in out_text
     assert "第5行“填报日期”列：日期无法识别" in out_text and "去年年底" in out_text
+    assert "去年年底”），该格按空白处理，该行其余内容照常采用" in out_text  # a field fault: the explanation is still used
     assert "第6行" in out_text and "规划编码不存在" in out_text
-    assert "第8行“规划编码+指标编码”列：同一指标在表中出现了两次（与第7行重复）" in out_text
+    assert "第8行“规划编码+指标编码”列：同一指标在表中出现了两次（与第7行重复），该行未采用" in out_text
 
 
 def test_the_nightly_asset_runs_after_publication_and_holds_nothing_back():
@@ -286,7 +304,7 @@ def test_the_nightly_asset_runs_after_publication_and_holds_nothing_back():
 
     graph = defs.resolve_asset_graph()
     node = graph.get(defs.resolve_assets_def("review_reports").key)
-    assert {k.to_user_string() for k in node.parent_keys} == {"analytics_database"}
+    assert {k.to_user_string() for k in node.parent_keys} == {"kpi_dashboard"}  # the publication's last step
     assert not node.child_keys  # neither the dashboard nor anything else waits for the reports
     assert node.group_name == "publish"
 
@@ -306,3 +324,35 @@ def test_the_nightly_asset_fails_visibly_without_a_chinese_font(warehouse, tmp_p
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "fonts-noto-cjk" in str(failure.event_specific_data.error)
     assert list((root / "reports").rglob("*.docx")) and not list((root / "reports").rglob("*.pdf"))
+
+
+def test_latest_review_reports_progress_statuses_at_the_data_cut_off(warehouse, nightly, tmp_path):
+    """`--review latest`: the scorecard at the data cut-off (is_data_cutoff), status words, no explanations section."""
+    from daxing_kpi.report import build
+
+    result = build.build_report(warehouse.analytics, nightly["plan"], "latest", tmp_path)
+    latest = warehouse.query(
+        "SELECT c.name_zh, s.* FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)"
+        " WHERE s.plan_id = ? AND s.geo_level = 'district' AND s.is_data_cutoff", [nightly["plan"]]).set_index("name_zh")
+    doc = docx.Document(str(result.docx))
+    rows = {r[1].split("（")[0]: r for r in target_table(doc)}
+    assert set(latest.index) <= set(rows)
+    status_zh = {"target_achieved": "已实现目标", "target_not_achieved": "未实现目标", "deterioration": "退步",
+                 "on_track": "进展顺利", "needs_acceleration": "需加快进度", "limited_progress": "进展有限"}
+    for name, s in latest.iterrows():
+        value = s.assessed_value if pd.notna(s.assessed_value) else s.latest_value
+        assert rows[name][4].split("（")[0] == number(value, s.unit), name
+        assert rows[name][8] == (VERDICT_ZH[s.verdict] if pd.notna(s.verdict) else status_zh[s.status]), name
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cutoff = latest.as_of_date.iloc[0]
+    assert f"评估基准日：{cutoff.year}年{cutoff.month}月{cutoff.day}日" in text and "情况说明及下一步工作" not in text
+
+
+def test_the_report_states_the_data_cut_off_of_its_figures(warehouse, nightly):
+    """数据截至 (issue 17.8): the delivery cut-off of the plan's KPIs (dq_kpi_status), not of the planners' workbooks."""
+    lo, hi = warehouse.query(
+        "SELECT min(delivery_cutoff_date), max(delivery_cutoff_date) FROM dq_kpi_status"
+        " WHERE kpi_id IN (SELECT kpi_id FROM kpi_catalog WHERE plan_id = ?)", [nightly["plan"]]).iloc[0]
+    cn = lambda d: f"{d.year}年{d.month}月{d.day}日"  # noqa: E731
+    expected = cn(hi) if lo == hi else f"{cn(lo)}至{cn(hi)}"
+    assert any(p.text.startswith(f"数据截至：{expected}") for p in nightly["doc"].paragraphs[:6])

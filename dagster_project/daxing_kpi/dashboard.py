@@ -1,32 +1,38 @@
 """The planners' static KPI dashboard, written from the published database by the nightly job.
 
 :func:`build_dashboard` reads ``analytics.duckdb`` (read-only) and writes a folder of static files
-that works from the file system or any plain web server, with no request leaving the machine:
+that works from the file system or any plain web server, with no request leaving the machine. Every
+plan of the published ``plans`` table gets its own pages (issue 18): the plan the dashboard opens on
+(:func:`daxing_kpi.dashboard_plans.default_plan`) at the top of the folder, every other plan under
+``plan/<plan_id>/``; a plan selector on every page links them. For each plan:
 
-- ``index.html``: the overview, every catalog KPI as a card grouped by the plan's parts 一 to 五
-  (Chinese titles read from the plan text): latest value, target, progress status (colour, icon
-  and text) from ``kpi_scorecard``, a sparkline, the data's quality and freshness; filters by domain
-  and status, a count per status, and a review selector (latest data, mid-term review 2023-12-31,
-  final review 2025-12-31) switching every status to the scorecard's for that date;
+- ``index.html``: the overview: every KPI of the plan as a card under the plan's sections (titles
+  from ``plan_sections``): value, target, the verdict or progress status with the gap, a
+  sparkline, the data's quality and its cut-off date; filters, a count per verdict/status, and the
+  review selector (the plan's reviews and the latest data), opening on the final review once every
+  target year has passed; below, the towns/streets × KPIs table (sortable, colour plus text);
 - ``kpi/<kpi_id>.html``: one page per KPI: the yearly trend with the target, the required path
-  and the projection; the towns/streets compared (sorted bars, the district as a reference line);
-  tables of every chart's data; definition, plan clause, numerator and denominator; data sources
-  with freshness; quality status; downloads;
-- ``data/<kpi_id>.csv|.xlsx`` and ``data/all_kpis.csv|.xlsx``: the KPI's rows of
-  ``kpi_observations`` with small counts suppressed (:func:`daxing_kpi.dashboard_data.suppress_small_counts`);
-- ``assets/``: ``plotly.min.js`` (from the installed plotly package, once for every page), the
-  style sheet and the page script (``dashboards/static/``); ``docs/``: the dbt docs site.
+  and the projection; the towns/streets compared; special zones and the unassigned geography apart;
+  definition, plan clause; data sources with their cut-off dates; quality; downloads; what analysts
+  need (ids, run, method) in a closed details block;
+- ``town/<geo_code>.html``: one page per town/street: every KPI with its value, verdict or
+  progress, gap and rank among the towns/streets;
+- ``data/<kpi_id>.csv|.xlsx`` and ``data/all_kpis.csv|.xlsx``: the planners' downloads
+  (:mod:`daxing_kpi.dashboard_exports`);
+- at the top only: ``assets/`` (``plotly.min.js`` from the installed plotly package, the style sheet
+  with its print rules, the page script) and ``docs/`` (the dbt docs site).
 
 Pages are Chinese by default; the language switch (``dashboards/static/dashboard.js``) swaps every
 label to English in place, keeping the review, filters and scroll position; the state travels
 between pages in the URL fragment (``#lang=en&review=mid_term``). Every label comes from the
-catalog or the one translation file ``dashboards/i18n.yaml``. Templates: ``dashboards/templates/``.
+published tables or the one translation file ``dashboards/i18n.yaml``. Templates:
+``dashboards/templates/``. Towns/streets: :mod:`daxing_kpi.dashboard_towns`.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -39,13 +45,13 @@ from plotly.offline import get_plotlyjs
 from daxing_kpi.atomic import staged_folder
 from daxing_kpi.dashboard_data import (
     DASHBOARDS_DIR,
-    REVIEWS,
     SMALL_COUNT_THRESHOLD,
+    ZH_TEXT_COLUMNS,
     DashboardData,
     Labels,
     Text,
     format_count,
-    format_target,
+    format_date,
     format_value,
     is_missing,
     json_for_html,
@@ -54,16 +60,33 @@ from daxing_kpi.dashboard_data import (
     load_data,
     load_labels,
     period_label,
-    plan_section_key,
-    plan_sections,
+    plan_ref,
     required_path,
-    review_dates,
-    review_rows,
-    section_of,
     source_freshness,
     suppress_small_counts,
+    zh_punctuation,
 )
+from daxing_kpi.dashboard_exports import planner_frame, write_csv, write_xlsx
 from daxing_kpi.dashboard_figures import PLOT_CONFIG, STATUS_STYLE, sparkline_svg, towns_figure, trend_figure
+from daxing_kpi.dashboard_plans import (
+    MARK_KEYS,
+    PROGRESS_KEYS,
+    Plan,
+    View,
+    counts_additions,
+    default_plan,
+    default_view,
+    load_plans,
+    mark,
+    milestones_text,
+    plan_views,
+    sort_catalog,
+    target_kind,
+    target_label,
+    target_text,
+    value_period,
+)
+from daxing_kpi.dashboard_towns import kpi_geography_notes, town_matrix, town_page_context, towns_of
 from daxing_kpi.docs_site import copy_docs_into
 from daxing_kpi.paths import analytics_db_path, dashboard_dir
 
@@ -74,91 +97,17 @@ except ImportError:  # pragma: no cover - a tree without the quality gate's Data
 
 TEMPLATES_DIR = DASHBOARDS_DIR / "templates"
 STATIC_DIR = DASHBOARDS_DIR / "static"
-COMPARATORS = {">=": "≥", "<=": "≤", "=": "=", ">": ">", "<": "<"}
-# Columns of the downloads: kpi_observations' columns, the English name of the geography and the unit,
-# and whether the cell values are suppressed.
-DOWNLOAD_COLUMNS = ["kpi_id", "period_year", "geo_level", "geo_code", "geo_name_zh", "geo_name_en", "numerator",
-                    "denominator", "value", "unit", "is_partial_year", "period_end_date", "is_suppressed"]
 QUALITY_ICON = {"passed": "q-ok", "blocking_passed": "q-ok", "warn": "q-warn", "failed": "q-fail"}
 
 
 def kpi_page_name(kpi_id: str) -> str:
-    """File of a KPI's page inside the dashboard folder (``kpi/<kpi_id>.html``)."""
+    """File of a KPI's page inside a plan's folder (``kpi/<kpi_id>.html``)."""
     return f"kpi/{kpi_id}.html"
 
 
-# -- downloads -------------------------------------------------------------------------------------------
-
-
-def download_frame(obs: pd.DataFrame, kpi_units: dict[str, str], labels: Labels,
-                   geo_names_en: dict[str, str] | None = None) -> pd.DataFrame:
-    """Rows of ``kpi_observations`` (already through :func:`suppress_small_counts`) in the download
-    layout (:data:`DOWNLOAD_COLUMNS`): suppressed rows keep their keys, with empty numbers and
-    ``is_suppressed`` true."""
-    geo_names_en = geo_names_en or {}
-    out = obs.copy()
-    out["geo_name_en"] = [labels.geography(c, n, geo_names_en.get(c)).en for c, n in zip(out.geo_code, out.geo_name_zh, strict=True)]
-    out["unit"] = out.kpi_id.map(kpi_units)
-    out["period_end_date"] = pd.to_datetime(out.period_end_date).dt.date
-    out = out.sort_values(["kpi_id", "geo_level", "geo_code", "period_year"], key=lambda s: s.map({"district": 0, "town_street": 1}) if s.name == "geo_level" else s)
-    return out[DOWNLOAD_COLUMNS].reset_index(drop=True)
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV in UTF-8 with a byte-order mark (opens in Excel); counts as integers, values with every digit."""
-    integral_counts(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
-
-
-def integral_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numerators and denominators as integers where they are whole, and the values of KPIs counted
-    in units (``unit = count``) too: ``306``, not ``306.0``. Other values keep every digit."""
-    f = frame.copy()
-    for col in ("numerator", "denominator"):
-        if f[col].dropna().map(lambda v: float(v).is_integer()).all():
-            f[col] = f[col].round().astype("Int64")
-    whole = f.unit.eq("count") & f.value.notna() & f.value.map(lambda v: not is_missing(v) and float(v).is_integer())
-    f["value"] = pd.Series([int(v) if w else (None if is_missing(v) else float(v)) for v, w in zip(f.value, whole, strict=True)],
-                           index=f.index, dtype=object)
-    return f
-
-
-def write_xlsx(frame: pd.DataFrame, path: Path, about: list[tuple[str, str, str]]) -> None:
-    """An Excel workbook (openpyxl, streamed): sheet ``data`` with the rows (suppressed rows shaded,
-    their numbers empty, ``is_suppressed`` TRUE) and sheet ``about`` with ``about``'s (field,
-    Chinese, English) lines: the KPI's definition, source, the suppression rule, the run."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("data")
-    for letter, width in zip("ABCDEFGHIJKLM", (44, 12, 12, 12, 16, 26, 12, 12, 20, 9, 15, 15, 13), strict=True):
-        ws.column_dimensions[letter].width = width
-    ws.freeze_panes = "A2"
-    bold, shade = Font(bold=True), PatternFill("solid", fgColor="E5E7EB")
-
-    def styled(sheet, values, **style):
-        cells = []
-        for v in values:
-            c = WriteOnlyCell(sheet, value=v)
-            for k, val in style.items():
-                setattr(c, k, val)
-            cells.append(c)
-        return cells
-
-    ws.append(styled(ws, list(frame.columns), font=bold))
-    for rec in integral_counts(frame).itertuples(index=False):
-        row = [None if is_missing(v) else (v.item() if hasattr(v, "item") else v) for v in rec]
-        ws.append(styled(ws, row, fill=shade) if rec.is_suppressed else row)
-    info = wb.create_sheet("about")
-    for letter, width in zip("ABC", (22, 70, 70), strict=True):
-        info.column_dimensions[letter].width = width
-    info.append(styled(info, ["field", "中文", "English"], font=bold))
-    for line in about:
-        info.append(list(line))
-    buf = io.BytesIO()
-    wb.save(buf)
-    Path(path).write_bytes(buf.getvalue())
+def town_page_name(geo_code: str) -> str:
+    """File of a town/street's page inside a plan's folder (``town/<geo_code>.html``)."""
+    return f"town/{geo_code}.html"
 
 
 # -- rendering helpers --------------------------------------------------------------------------------------
@@ -176,6 +125,13 @@ def _ten(text: Text) -> Markup:
     return Markup(' data-en="{}"').format(text.en)
 
 
+def _tin(text: Text, tag: str) -> Markup:
+    """A bilingual text as the only content of an element: ``<b data-en="…">中文</b>``."""
+    if text.zh == text.en:
+        return Markup("<{0}>{1}</{0}>").format(Markup(tag), text.zh)
+    return Markup('<{0} data-en="{1}">{2}</{0}>').format(Markup(tag), text.en, text.zh)
+
+
 def _tattr(text: Text, attr: str) -> Markup:
     """An attribute in Chinese with its English in ``data-en-<attr>``."""
     return Markup(' {0}="{1}" data-en-{0}="{2}"').format(Markup(attr), text.zh, text.en)
@@ -184,13 +140,13 @@ def _tattr(text: Text, attr: str) -> Markup:
 def _environment(labels: Labels) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(t=_t, ten=_ten, tattr=_tattr)
-    env.globals.update(L=lambda key: labels[key], status_text=labels.status, STATUS_KEYS=list(STATUS_STYLE))
+    env.filters.update(t=_t, ten=_ten, tattr=_tattr, tin=_tin)
+    env.globals.update(L=lambda key: labels[key], status_text=labels.status)
     return env
 
 
 def status_css() -> str:
-    """Style rules of the status badges, chips and card stripes, from the one palette
+    """Style rules of the status badges, chips, cells and card stripes, from the one palette
     (:data:`daxing_kpi.dashboard_figures.STATUS_STYLE`)."""
     rules = []
     for s, (strong, bg, fg) in STATUS_STYLE.items():
@@ -199,64 +155,90 @@ def status_css() -> str:
     return "\n".join(rules) + "\n"
 
 
-def _comparator(kpi) -> str:
-    return COMPARATORS.get(str(kpi.comparator or "").strip(), "≥" if kpi.direction == "increase" else "≤")
-
-
-def target_text(kpi, labels: Labels) -> Text:
-    """``≥ 50`` / ``≥ 6,000``, or the label for a KPI without a numeric target."""
-    if is_missing(kpi.target_value):
-        return labels["ui.no_target"]
-    v = f"{_comparator(kpi)} {format_target(kpi.target_value, kpi.unit)}"
-    return Text(v, v)
-
-
 def unit_text(kpi) -> Text:
+    """The unit beside a value (nothing for rates: the value carries %)."""
     return Text("", "") if kpi.unit == "pct" else Text(str(kpi.unit_zh), str(kpi.unit_en))
 
 
 def per_lang(template: Text, **values) -> Text:
-    """Fill a label's placeholders with values given per language (``{"zh": ..., "en": ...}``) or shared."""
-    pick = lambda lang: {k: (v[lang] if isinstance(v, dict) else v.get(lang) if isinstance(v, Text) else v)  # noqa: E731
-                         for k, v in values.items()}
+    """Fill a label's placeholders with values given per language (``{"zh": ..., "en": ...}`` or a
+    :class:`Text`) or shared."""
+    def pick(lang):
+        out = {}
+        for k, v in values.items():
+            if isinstance(v, Text):
+                out[k] = v.get(lang)
+            elif isinstance(v, dict):
+                out[k] = v[lang]
+            else:
+                out[k] = v
+        return out
+
     return Text(template.zh.format(**pick("zh")), template.en.format(**pick("en")))
 
 
-def _text_json(text: Text) -> dict:
-    return {"zh": text.zh, "en": text.en}
+def plan_option(plan: Plan, labels: Labels) -> Text:
+    """A plan in the selector: its short name, with its period and 示例 where the name does not say them
+    already (``<short name>（<start>—<end>年）``, ``<short name>（示例）``)."""
+    out = []
+    for lang, name in (("zh", plan.short_name.zh), ("en", plan.short_name.en)):
+        if str(plan.start_year) not in name:
+            name = labels["ui.plan_with_period"].get(lang).format(plan=name, start=plan.start_year, end=plan.end_year)
+        if plan.is_example and labels["ui.example"].get(lang).lower() not in name.lower():
+            name = labels["ui.plan_with_example"].get(lang).format(plan=name)
+        out.append(name)
+    return Text(*out)
 
 
-# -- the site -------------------------------------------------------------------------------------------------
+def tj(text: Text | None) -> dict | None:
+    """A :class:`Text` as JSON for the page script."""
+    return None if text is None else {"zh": text.zh, "en": text.en}
+
+
+def system_text(system: str) -> Text:
+    """The name of the system a source comes from, in both languages, from a contract's ``system``
+    (``殡葬管理信息系统 (funeral system), cemetery register ...``: the notes after the name are for analysts)."""
+    s = str(system or "").strip()
+    m = re.match(r"^(.*?)\s*\(([^()]*)\)", s)
+    return Text(m.group(1).strip(), m.group(2).strip()) if m else Text(s, s)
+
+
+# -- what every plan shares --------------------------------------------------------------------------------------
 
 
 class Site:
-    """Everything the pages show, prepared once from :class:`DashboardData`."""
+    """What the pages of every plan share, prepared once from :class:`DashboardData`: observations
+    with small counts suppressed, geographies, sources, quality, the plans."""
 
-    def __init__(self, data: DashboardData, labels: Labels, sections: dict[str, str] | None = None):
+    def __init__(self, data: DashboardData, labels: Labels):
+        catalog = data.catalog.copy()
+        for col in ZH_TEXT_COLUMNS:
+            if col in catalog:
+                catalog[col] = catalog[col].map(zh_punctuation)
+        data.catalog = catalog
         self.data, self.labels = data, labels
-        self.catalog = data.catalog.reset_index(drop=True)
-        self.sections_zh = sections if sections is not None else plan_sections()
-        self.obs = suppress_small_counts(data.observations, self.catalog)
-        self.sc = data.scorecard
+        self.obs = suppress_small_counts(data.observations, data.catalog.drop_duplicates("kpi_id"))
         self.geo_en = {}
         if data.geographies is not None and "geo_name_en" in data.geographies:
             self.geo_en = {str(c): n for c, n in zip(data.geographies.geo_code, data.geographies.geo_name_en, strict=True)
                            if not is_missing(n)}
-        self.review_dates = review_dates(self.sc)
-        self.reviews = [r for r in REVIEWS if r == "latest" or self.review_dates.get(r)]
-        self.quality = kpi_quality(self.catalog, data.dq_results, data.meta["run_id"], data.dq_kpi_status)
+        self.towns = towns_of(self)
+        self.quality = kpi_quality(data.catalog.drop_duplicates("kpi_id"), data.dq_results, data.meta["run_id"], data.dq_kpi_status)
         self.freshness = source_freshness(data.ingest_audit, data.source_freshness).set_index("source_id")
-        self.latest_record = {}  # the quality gate's latest record date per KPI (dq_kpi_status), when published
-        ks = data.dq_kpi_status
-        if ks is not None and "latest_record_date" in ks:
-            self.latest_record = {k: d for k, d in zip(ks.kpi_id, pd.to_datetime(ks.latest_record_date), strict=True) if not is_missing(d)}
+        self.cutoffs = self._delivery_cutoffs()
+        self.kpi_cutoffs = self._kpi_cutoffs()
+        self.files_rejected = self._files_rejected()
         self.contracts = self._contracts()
-        self.order = self._ordered_catalog()
         self._obs_by_kpi = {k: g for k, g in self.obs.groupby("kpi_id", sort=False)}
-        self._sc_by_kpi = {} if self.sc is None else {k: g.sort_values("as_of_date") for k, g in self.sc.groupby(["kpi_id", "geo_level"], sort=False)}
-        self._states: dict = {}
+        self.plans = load_plans(data, labels)
+        if data.plans is not None and len(data.plans):
+            self.main_plan = default_plan(self.plans, data.meta["data_as_of"])
+        else:  # no plans table to say which plan is an example: the plan with the most KPIs
+            sizes = data.catalog.groupby("plan_id").kpi_id.nunique() if "plan_id" in data.catalog else pd.Series(dtype=int)
+            self.main_plan = max(self.plans, key=lambda p: (int(sizes.get(p.plan_id, 0)), -p.start_year))
+        self.plan_sites = [PlanSite(self, p, "" if p.plan_id == self.main_plan.plan_id else f"plan/{p.plan_id}/")
+                           for p in self.plans]
 
-    # labels ------------------------------------------------------------------------------------------
     def _contracts(self) -> dict:
         try:
             from daxing_kpi.ingest import load_contracts
@@ -265,207 +247,319 @@ class Site:
         except Exception:  # noqa: BLE001 - a contract folder that cannot be read only costs the source titles
             return {}
 
-    def _ordered_catalog(self) -> pd.DataFrame:
-        c = self.catalog.copy()
-        c["section"] = c.plan_section.map(section_of)
-        numerals = list(self.sections_zh) + sorted(set(c.section) - set(self.sections_zh))
-        c["section_rank"] = c.section.map({n: i for i, n in enumerate(numerals)})
-        c["plan_rank"] = c.plan_section.map(plan_section_key)
-        c["catalog_rank"] = range(len(c))
-        return c.sort_values(["section_rank", "plan_rank", "catalog_rank"]).reset_index(drop=True)
+    def _delivery_cutoffs(self) -> dict[str, pd.Timestamp]:
+        """Per source, the cut-off date of the delivery the figures use (issue 17.8): the published
+        ``source_freshness.delivery_cutoff_date`` (the same date as ``kpi status``)."""
+        f = self.data.source_freshness
+        if f is None or f.empty or "delivery_cutoff_date" not in f:
+            return {}
+        dates = pd.to_datetime(f.delivery_cutoff_date, errors="coerce")
+        return {s: d for s, d in zip(f.source_id, dates, strict=True) if not is_missing(d)}
 
-    def name(self, kpi) -> Text:
-        return Text(str(kpi.name_zh), str(kpi.name_en))
+    def _kpi_cutoffs(self) -> dict[str, pd.Timestamp]:
+        """Per KPI, the cut-off date of its data: ``dq_kpi_status.delivery_cutoff_date`` (the oldest of
+        its sources' delivery cut-offs)."""
+        ks = self.data.dq_kpi_status
+        if ks is None or ks.empty or "delivery_cutoff_date" not in ks:
+            return {}
+        dates = pd.to_datetime(ks.delivery_cutoff_date, errors="coerce")
+        return {k: d for k, d in zip(ks.kpi_id, dates, strict=True) if not is_missing(d)}
+
+    def _files_rejected(self) -> dict[str, int]:
+        """Per KPI, the files set aside in its sources at the publishing run (``dq_kpi_status.files_rejected``)."""
+        ks = self.data.dq_kpi_status
+        if ks is None or ks.empty or "files_rejected" not in ks:
+            return {}
+        return {k: int(n) for k, n in zip(ks.kpi_id, ks.files_rejected, strict=True) if not is_missing(n) and int(n) > 0}
+
+    def kpi_obs(self, kpi_id: str) -> pd.DataFrame:
+        return self._obs_by_kpi.get(kpi_id, self.obs.iloc[0:0])
+
+    def source_title(self, source_id: str) -> Text:
+        """A source's title from the published ``source_freshness`` (without a contract to read it from)."""
+        f = self.data.source_freshness
+        if f is not None and "title_zh" in f and (f.source_id == source_id).any():
+            r = f[f.source_id == source_id].iloc[0]
+            return Text(str(r.title_zh), str(r.get("title_en") or r.title_zh))
+        return Text(source_id, source_id)
 
     def geo(self, code: str, name_zh: str) -> Text:
         return self.labels.geography(code, name_zh, self.geo_en.get(str(code)))
 
-    def target_label(self, kpi) -> Text:
-        """``2025年目标`` / ``Target 2025``."""
-        return self.labels["ui.target_line"].format(year=int(kpi.target_year)) if not is_missing(kpi.target_year) else self.labels["ui.target"]
+    def data_to(self, kpi_id: str) -> pd.Timestamp | None:
+        """The cut-off date of a KPI's data (数据截至: the oldest delivery cut-off of its sources, as
+        published in ``dq_kpi_status``); None where it is not published."""
+        return self.kpi_cutoffs.get(kpi_id)
 
-    def review_label(self, review: str) -> Text:
-        label = self.labels[f"reviews.{review}"]
-        date = self.review_dates.get(review)
-        return per_lang(self.labels["ui.review_option"], review=label, date=date) if date else label
+    def latest_cutoff(self) -> pd.Timestamp:
+        """The header's 数据截至: the latest delivery cut-off of any source, else the latest period end."""
+        return max(self.cutoffs.values()) if self.cutoffs else self.data.meta["data_as_of"]
 
-    def section_title(self, numeral: str) -> Text:
-        zh = self.sections_zh.get(numeral, "")
-        en = self.labels.spec["sections"].get(numeral, {}).get("en", zh)
-        return Text(zh, en)
 
-    # per-KPI data --------------------------------------------------------------------------------------
-    def kpi_obs(self, kpi_id: str) -> pd.DataFrame:
-        return self._obs_by_kpi.get(kpi_id, self.obs.iloc[0:0])
+# -- one plan's pages ----------------------------------------------------------------------------------------------
 
+
+class PlanSite:
+    """Everything one plan's pages show."""
+
+    def __init__(self, site: Site, plan: Plan, prefix: str):
+        self.site, self.plan, self.prefix, self.labels = site, plan, prefix, site.labels
+        data = site.data
+        c = data.catalog
+        self.catalog = c[c.plan_id.astype(str) == plan.plan_id] if "plan_id" in c else c
+        self.order = sort_catalog(self.catalog, plan)
+        sc = data.scorecard
+        self.sc = None if sc is None else (sc[sc.plan_id.astype(str) == plan.plan_id] if "plan_id" in sc else sc)
+        self.views = plan_views(self.sc, plan, self.labels)
+        self.view_by_key = {v.key: v for v in self.views}
+        self.default = default_view(self.views, plan, self.catalog, data.meta["data_as_of"])
+        self._rows = self._index_scorecard()
+        self._year_end = self._index_year_end()
+        self.pending = self._pending_targets()
+
+    # paths ------------------------------------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return self.prefix.count("/")
+
+    def root_from(self, page_depth: int) -> str:
+        """Relative path from a page ``page_depth`` folders below this plan's folder to the top."""
+        return "../" * (self.depth + page_depth)
+
+    def has_kpi(self, kpi_id: str) -> bool:
+        return kpi_id in set(self.catalog.kpi_id)
+
+    # scorecard lookups -------------------------------------------------------------------------------------
+    def _index_scorecard(self) -> dict:
+        """``(view, kpi_id, geo_code) -> row dict`` for the rows of each view, and
+        ``(view, kpi_id, "district") ->`` the district's row."""
+        out = {}
+        if self.sc is None or self.sc.empty:
+            return out
+        for v in self.views:
+            rows = self.sc[self.sc.is_data_cutoff.astype(bool)] if v.key == "latest" else self.sc[self.sc.review == v.key]
+            for r in rows.sort_values("as_of_date").to_dict("records"):
+                out[(v.key, r["kpi_id"], str(r["geo_code"]))] = r
+                if r["geo_level"] == "district":
+                    out[(v.key, r["kpi_id"], "district")] = r
+        return out
+
+    def _index_year_end(self) -> dict:
+        """``(kpi_id, geo_code) -> rows at 31 December of each year and at the data cut-off``, by date."""
+        out: dict = {}
+        if self.sc is None or self.sc.empty:
+            return out
+        d = self.sc[(self.sc.as_of_date.dt.month == 12) & (self.sc.as_of_date.dt.day == 31) | self.sc.is_data_cutoff.astype(bool)]
+        for r in d.sort_values("as_of_date").to_dict("records"):
+            out.setdefault((r["kpi_id"], "district" if r["geo_level"] == "district" else str(r["geo_code"])), []).append(r)
+        return out
+
+    def row(self, view: str, kpi_id: str, geo_code: str) -> dict | None:
+        return self._rows.get((view, kpi_id, str(geo_code)))
+
+    def mark(self, kpi, geo_code: str, view: View) -> dict:
+        return mark(self.row(view.key, kpi.kpi_id, geo_code), kpi, view, self.labels)
+
+    def _pending_targets(self) -> list[dict]:
+        """Targets of the plan without a KPI yet (待建指标): ``plan_targets`` rows with no ``kpi_id``."""
+        t = self.site.data.plan_targets
+        if t is None or t.empty:
+            return []
+        t = t[(t.plan_id.astype(str) == self.plan.plan_id) & t.kpi_id.isna()]
+        return [{"name": str(r.get("indicator_name_zh") or r.get("source_clause_zh") or ""), "clause": str(r.get("source_clause_zh") or ""),
+                 "plan_ref": plan_ref(r.get("plan_section")), "section": self.plan.section_of(r.get("plan_section"))}
+                for r in t.to_dict("records")]
+
+    # per-KPI states ------------------------------------------------------------------------------------------
     def district(self, kpi_id: str) -> pd.DataFrame:
-        o = self.kpi_obs(kpi_id)
+        o = self.site.kpi_obs(kpi_id)
         return o[o.geo_level == "district"].sort_values("period_year")
 
-    def scorecard(self, kpi_id: str, geo_level: str = "district") -> pd.DataFrame | None:
+    def partly_reported(self, kpi_id: str, year) -> bool:
+        """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
+        d = self.district(kpi_id)
+        if is_missing(year) or "reporting_status" not in d:
+            return False
+        return bool((d[d.period_year == int(year)].reporting_status.astype(str) == "partly_reported").any())
+
+    def district_sc(self, kpi_id: str) -> pd.DataFrame | None:
         if self.sc is None:
             return None
-        return self._sc_by_kpi.get((kpi_id, geo_level), self.sc.iloc[0:0])
+        return self.sc[(self.sc.kpi_id == kpi_id) & (self.sc.geo_level == "district")].sort_values("as_of_date")
 
-    def review_state(self, kpi, review: str) -> dict:
-        """The district's value and status at one review (the scorecard row; without a scorecard the
-        latest observation, status ``insufficient_data``)."""
-        key = (kpi.kpi_id, review)
-        if key not in self._states:
-            self._states[key] = self._review_state(kpi, review)
-        return dict(self._states[key])
-
-    def _review_state(self, kpi, review: str) -> dict:
-        rows = review_rows(self.scorecard(kpi.kpi_id))[review] if self.sc is not None else pd.DataFrame()
-        d = self.district(kpi.kpi_id).dropna(subset=["value"])
-        if len(rows):
-            r = rows.iloc[-1]
-            year, value, partial, end = r.latest_year, r.latest_value, bool(r.is_latest_partial_year), r.latest_period_end_date
-            status, ratio, method, projected, as_of = r.status, r.progress_ratio, r.method, r.projected_value, r.as_of_date
-            baseline = (r.baseline_year, r.baseline_value)
-        elif review == "latest" and len(d):
-            last = d.iloc[-1]
-            year, value, partial, end = last.period_year, last.value, bool(last.is_partial_year), last.period_end_date
-            status, ratio, method, projected, as_of, baseline = None, None, None, None, last.period_end_date, (None, None)
-        else:
-            year = value = end = ratio = method = projected = as_of = None
-            partial, status, baseline = False, None, (None, None)
-        status = status if status in STATUS_STYLE else "insufficient_data"
+    def state(self, kpi, view: View) -> dict:
+        """The district's value and assessment at one view, as JSON for the page script."""
         L = self.labels
-        proj = Text("", "")
-        if not is_missing(projected):
-            p = L["ui.projection"].format(year=int(kpi.target_year))
-            proj = per_lang(L["ui.labelled_value"], label=p, value=format_value(projected, kpi.unit))
+        row = self.row(view.key, kpi.kpi_id, "district")
+        if row is None and view.key == "latest":
+            d = self.district(kpi.kpi_id).dropna(subset=["value"])
+            if len(d):
+                last = d.iloc[-1]
+                row = {"latest_year": last.period_year, "latest_value": last.value, "is_latest_partial_year": last.is_partial_year,
+                       "latest_period_end_date": last.period_end_date, "geo_level": "district"}
+        m = mark(row if row is not None and "status" in row else None, kpi, view, L)
+        partly = row is not None and self.partly_reported(kpi.kpi_id, row.get("latest_year"))
+        vp = value_period(row, kpi, L) if row is not None else {"value": None, "value_text": "—", "year": None, "period": L["ui.na"], "note": None}
+        projection = None
+        if row is not None and not is_missing(row.get("projected_value")) and m["key"] not in ("target_achieved", "target_not_achieved", "target_held", "target_not_held"):
+            projection = per_lang(L["ui.projection_sentence"], year=int(kpi.target_year),
+                                  value=format_value(row["projected_value"], kpi.unit))
+        baseline = None
+        if row is not None and not is_missing(row.get("baseline_value")):
+            baseline = per_lang(L["ui.baseline_value"], year=int(row["baseline_year"]), value=format_value(row["baseline_value"], kpi.unit))
         return {
-            "status": status,
-            "status_text": _text_json(L.status(status)),
-            "value": None if is_missing(value) else float(value),
-            "value_text": format_value(value, kpi.unit),
-            "year": None if is_missing(year) else int(year),
-            "period": _text_json(period_label(L, year, partial, end)),
-            "as_of": None if is_missing(as_of) else f"{pd.Timestamp(as_of):%Y-%m-%d}",
-            "baseline": "—" if is_missing(baseline[1]) else f"{format_value(baseline[1], kpi.unit)} ({int(baseline[0])})",
-            "ratio": "—" if is_missing(ratio) else f"{float(ratio):.2f}",
-            "method": _text_json(L[f"methods.{method}"] if not is_missing(method) and method in L.spec["methods"] else L["ui.na"]),
-            "projection": _text_json(proj),
+            "status": m["key"], "status_text": tj(m["text"]),
+            "value": vp["value"], "value_text": vp["value_text"], "year": vp["year"], "period": tj(vp["period"]),
+            "value_note": tj(vp["note"] or (L["ui.partly_reported"] if partly else Text("", ""))),
+            "gap": tj(m["gap"]), "completion": tj(m["completion"]),
+            "baseline": tj(baseline or L["ui.na"]), "projection": tj(projection or Text("", "")),
+            "ratio": "—" if row is None or is_missing(row.get("progress_ratio")) else f"{float(row['progress_ratio']):.2f}",
+            "method": tj(L[f"methods.{row['method']}"] if row is not None and not is_missing(row.get("method"))
+                         and row["method"] in L.spec["methods"] else L["ui.na"]),
         }
 
-    def data_to(self, kpi_id: str) -> str:
-        """How recent the KPI's data is: the latest record date of its sources (the oldest of them,
-        from the quality gate's ``dq_kpi_status``) when published, else its latest period end."""
-        if kpi_id in self.latest_record:
-            return f"{self.latest_record[kpi_id]:%Y-%m-%d}"
-        d = self.kpi_obs(kpi_id)
-        return f"{d.period_end_date.max():%Y-%m-%d}" if len(d) else "—"
+    # overview ------------------------------------------------------------------------------------------------
+    def section_heading(self, code: str) -> Text:
+        """``一、建设……体系`` / ``1. A ... system`` (the numeral alone for a section without a published title)."""
+        ref = plan_ref(code)
+        if code not in self.plan.sections:
+            return Text(f"{ref.zh}、", f"{ref.en}.")
+        title = self.plan.sections[code]
+        return Text(f"{ref.zh}、{title.zh}", f"{ref.en}. {title.en}")
 
-    def quality_view(self, kpi) -> dict:
-        q = self.quality.get(kpi.kpi_id, {"state": "blocking_passed", "checks": 0, "failed": []})
-        notes = []
-        if self.data.dq_results is None and self.data.dq_kpi_status is None:
-            notes.append(self.labels["quality.no_checks_table"])
-        quarantined = int(sum(self.freshness.rows_quarantined.get(s, 0) for s in kpi_sources(kpi)))
-        if quarantined:
-            notes.append(self.labels["quality.quarantined_note"].format(rows=f"{quarantined:,}"))
-        return {"state": q["state"], "icon": QUALITY_ICON[q["state"]], "text": self.labels[f"quality.{q['state']}"],
-                "short": self.labels[f"quality.{q['state']}_short"],
-                "failed": q["failed"], "checks": q["checks"], "notes": notes}
-
-    def source_rows(self, kpi) -> list[dict]:
-        rows = []
-        for s in kpi_sources(kpi):
-            c = self.contracts.get(s)
-            title = Text(c.title_zh, c.title_en) if c else Text(s, s)
-            system = str(c.extra.get("system", "")) if c is not None and hasattr(c, "extra") else ""
-            f = self.freshness.loc[s] if s in self.freshness.index else None
-
-            def ts(v, fmt="%Y-%m-%d %H:%M"):
-                return "—" if v is None or is_missing(v) else f"{pd.Timestamp(v):{fmt}}"
-
-            rows.append({
-                "source_id": s, "title": title, "system": system,
-                "files": "—" if f is None else f"{int(f.files):,}",
-                "last_delivery": ts(None if f is None else f.last_delivery),
-                "last_load": ts(None if f is None else f.last_load),
-                "latest_record": ts(None if f is None else f.latest_record_date, "%Y-%m-%d"),
-                "rows_loaded": "—" if f is None else f"{int(f.rows_loaded):,}",
-                "rows_quarantined": "—" if f is None else f"{int(f.rows_quarantined):,}",
-            })
-        return rows
-
-    # views -------------------------------------------------------------------------------------------------
     def card(self, kpi) -> dict:
-        states = {r: self.review_state(kpi, r) for r in self.reviews}
+        states = {v.key: self.state(kpi, v) for v in self.views}
         return {
-            "kpi_id": kpi.kpi_id, "href": kpi_page_name(kpi.kpi_id), "name": self.name(kpi), "domain": kpi.domain,
-            "domain_text": self.labels.domain(kpi.domain), "plan_section": kpi.plan_section,
+            "kpi_id": kpi.kpi_id, "href": kpi_page_name(kpi.kpi_id), "name": Text(str(kpi.name_zh), str(kpi.name_en)),
+            "domain": kpi.domain, "domain_text": self.labels.domain(kpi.domain), "plan_ref": plan_ref(kpi.plan_section),
             "unit": unit_text(kpi), "target": target_text(kpi, self.labels), "no_target": is_missing(kpi.target_value),
-            "target_label": self.target_label(kpi),
-            "states": states, "now": states["latest"],
+            "target_label": target_label(kpi, self.labels), "milestones": milestones_text(self.site.data.plan_target_milestones, kpi, self.labels),
+            "states": states, "now": states[self.default],
             "sparkline": Markup(sparkline_svg(self.district(kpi.kpi_id), kpi, self.labels)),
-            "quality": self.quality_view(kpi), "data_to": self.data_to(kpi.kpi_id),
+            "quality": self.quality_view(kpi), "data_to": format_date(self.site.data_to(kpi.kpi_id) or self.last_period_end(kpi.kpi_id), self.labels),
+            "rejected": self.rejected_text(kpi),
         }
+
+    def last_period_end(self, kpi_id: str):
+        d = self.site.kpi_obs(kpi_id)
+        return d.period_end_date.max() if len(d) else None
+
+    def rejected_text(self, kpi) -> Text | None:
+        n = self.site.files_rejected.get(kpi.kpi_id)
+        return None if not n else self.labels["ui.files_rejected"].format(n=n)
+
+    def summary_keys(self, cards: list[dict]) -> list[str]:
+        """The marks that occur in any view of the plan (the summary chips), best first."""
+        seen = {st["status"] for c in cards for st in c["states"].values()}
+        return [k for k in MARK_KEYS + PROGRESS_KEYS if k in seen] or ["insufficient_data"]
 
     def overview_context(self) -> dict:
         cards = [self.card(k) for k in self.order.itertuples()]
         by_section: dict[str, list] = {}
         for k, c in zip(self.order.itertuples(), cards, strict=True):
             by_section.setdefault(k.section, []).append(c)
-        sections = [{"numeral": n, "title": self.section_title(n), "cards": cs} for n, cs in by_section.items()]
+        pending_by_section: dict[str, list] = {}
+        for p in self.pending:
+            pending_by_section.setdefault(p["section"], []).append(p)
+        codes = list(dict.fromkeys(list(by_section) + list(pending_by_section)))
+        sections = [{"numeral": n, "heading": self.section_heading(n), "cards": by_section.get(n, []),
+                     "pending": pending_by_section.get(n, [])} for n in codes]
         domains = list(dict.fromkeys(self.order.domain))
-        counts = {s: sum(1 for c in cards if c["now"]["status"] == s) for s in STATUS_STYLE}
+        keys = self.summary_keys(cards)
+        counts = {s: sum(1 for c in cards if c["now"]["status"] == s) for s in keys}
         return {
             "sections": sections, "total": len(cards),
             "domains": [(d, self.labels.domain(d)) for d in domains],
-            "reviews": [(r, self.review_label(r)) for r in self.reviews],
-            "counts": counts,
+            "counts": counts, "summary_keys": keys,
             "cards_json": Markup(json_for_html({c["kpi_id"]: c["states"] for c in cards})),
+            "matrix": town_matrix(self),
         }
 
+    # KPI page ------------------------------------------------------------------------------------------------
     def kpi_context(self, kpi, position: int) -> dict:
         L = self.labels
         district = self.district(kpi.kpi_id)
-        sc = self.scorecard(kpi.kpi_id)
-        states = {r: self.review_state(kpi, r) for r in self.reviews}
-        figures = {"trend": {lang: json.loads(pio.to_json(trend_figure(district, kpi, sc, L, lang), validate=False))
+        sc = self.district_sc(kpi.kpi_id)
+        states = {v.key: self.state(kpi, v) for v in self.views}
+        figures = {"trend": {lang: json.loads(pio.to_json(trend_figure(district, kpi, sc, L, lang, target_text(kpi, L)), validate=False))
                              for lang in ("zh", "en")}, "towns": {}}
         towns_views = []
         if bool(kpi.has_town_street):
-            for r in self.reviews:
-                view = self.towns_view(kpi, r, states[r])
+            for v in self.views:
+                view = self.towns_view(kpi, v, states[v.key])
                 if view is None:
                     continue
                 towns_views.append(view)
-                figures["towns"][r] = {
+                figures["towns"][v.key] = {
                     lang: json.loads(pio.to_json(towns_figure(view["frame"].assign(name=view["frame"][f"name_{lang}"]),
                                                               view["district_value"], kpi, view["period"].get(lang), L, lang),
                                                  validate=False))
                     for lang in ("zh", "en")
                 }
-        for r, state in states.items():
-            state["towns_title"] = _text_json(per_lang(L["ui.towns_title"], year=state["period"]))
+        for v in self.views:
+            states[v.key]["towns_title"] = tj(per_lang(L["ui.towns_title"], year=states[v.key]["period"]))
+            tv = next((t for t in towns_views if t["review"] == v.key), None)
+            states[v.key]["towns_district"] = tj(tv["district_sentence"]) if tv else None
         prev_kpi = self.order.iloc[position - 1] if position > 0 else None
         next_kpi = self.order.iloc[position + 1] if position + 1 < len(self.order) else None
+        data_to = self.site.data_to(kpi.kpi_id)
         return {
-            "kpi": kpi, "name": self.name(kpi), "domain_text": L.domain(kpi.domain),
-            "section_title": self.section_title(section_of(kpi.plan_section)), "section": section_of(kpi.plan_section),
-            "unit": unit_text(kpi), "unit_full": Text(str(kpi.unit_zh), str(kpi.unit_en)),
-            "trend_caption": per_lang(L["ui.trend_table_caption"], numerator={"zh": kpi.numerator_zh, "en": kpi.numerator_en},
-                                      denominator={"zh": kpi.denominator_zh, "en": kpi.denominator_en}),
-            "target": target_text(kpi, L), "target_label": self.target_label(kpi), "states": states, "now": states["latest"],
-            "reviews": [(r, self.review_label(r)) for r in self.reviews],
+            "kpi": kpi, "name": Text(str(kpi.name_zh), str(kpi.name_en)), "domain_text": L.domain(kpi.domain),
+            "section_heading": self.section_heading(kpi.section), "plan_ref": plan_ref(kpi.plan_section),
+            "clause_label": per_lang(L["ui.plan_clause_ref"], section=plan_ref(kpi.plan_section)),
+            "unit": unit_text(kpi), "unit_full": Text(str(kpi.unit_zh), str(kpi.unit_en)), "is_count": kpi.unit == "count",
+            "trend_caption": self.trend_caption(kpi),
+            "target": target_text(kpi, L), "target_label": target_label(kpi, L),
+            "milestones": milestones_text(self.site.data.plan_target_milestones, kpi, L),
+            "states": states, "now": states[self.default],
+            "count_basis": self.count_basis(kpi),
             "district_rows": self.district_rows(kpi, district, sc), "towns_views": towns_views,
+            "counts_additions": counts_additions(kpi),
+            "towns_progress": any(r["mark"] and r["mark"]["key"] in PROGRESS_KEYS for v in towns_views for r in v["rows"]),
+            "geo_notes": kpi_geography_notes(self, kpi, states),
             "towns_wide": self.towns_wide(kpi) if bool(kpi.has_town_street) else None,
             "history": self.history_rows(kpi, sc), "sources": self.source_rows(kpi), "quality": self.quality_view(kpi),
-            "has_audit": not self.freshness.empty,
-            "data_to": self.data_to(kpi.kpi_id),
+            "has_audit": not self.site.freshness.empty,
+            "data_to_sentence": per_lang(L["ui.kpi_data_to" if data_to is not None else "ui.kpi_data_to_records"],
+                                         date=format_date(data_to or self.last_period_end(kpi.kpi_id), L)),
+            "rejected": self.rejected_text(kpi),
             "csv_href": f"../data/{kpi.kpi_id}.csv", "xlsx_href": f"../data/{kpi.kpi_id}.xlsx",
-            "prev": None if prev_kpi is None else {"href": f"{prev_kpi.kpi_id}.html", "name": self.name(prev_kpi)},
-            "next": None if next_kpi is None else {"href": f"{next_kpi.kpi_id}.html", "name": self.name(next_kpi)},
+            "prev": None if prev_kpi is None else {"href": f"{prev_kpi.kpi_id}.html", "name": Text(str(prev_kpi.name_zh), str(prev_kpi.name_en))},
+            "next": None if next_kpi is None else {"href": f"{next_kpi.kpi_id}.html", "name": Text(str(next_kpi.name_zh), str(next_kpi.name_en))},
             "states_json": Markup(json_for_html(states)),
             "figures_json": Markup(json_for_html(figures)),
             "plot_config_json": Markup(json_for_html(PLOT_CONFIG)),
             "direction": L[f"ui.direction_{kpi.direction}"] if kpi.direction in ("increase", "decrease") else L["ui.na"],
+            "analyst": self.analyst_rows(kpi, states),
         }
+
+    def trend_caption(self, kpi) -> Text:
+        L = self.labels
+        if kpi.unit == "count":
+            return per_lang(L["ui.trend_table_caption_count"], numerator={"zh": kpi.numerator_zh, "en": kpi.numerator_en})
+        return per_lang(L["ui.trend_table_caption"], numerator={"zh": kpi.numerator_zh, "en": kpi.numerator_en},
+                        denominator={"zh": kpi.denominator_zh, "en": kpi.denominator_en})
+
+    def count_basis(self, kpi) -> dict | None:
+        """For a count target: one sentence saying whether it counts the stock at the end of the
+        period or what was added within it (``count_basis``), and both figures where the choice
+        changes the verdict: the stock (``latest_value``) and the additions the target is judged on
+        (``assessed_value``), at the view the plan opens on."""
+        basis = getattr(kpi, "count_basis", None)
+        if kpi.unit != "count" or is_missing(basis) or str(basis) not in ("stock", "new_in_period"):
+            return None
+        L = self.labels
+        end = int(kpi.target_year) if not is_missing(kpi.target_year) else self.plan.end_year
+        sentence = L[f"ui.count_basis_{basis}"].format(start=self.plan.start_year, end=end)
+        both = None
+        r = self.row(self.default, kpi.kpi_id, "district")
+        if basis == "new_in_period" and r is not None and not is_missing(kpi.target_value) \
+                and not any(is_missing(r.get(c)) for c in ("latest_value", "assessed_value")):
+            stock, added, target = float(r["latest_value"]), float(r["assessed_value"]), float(kpi.target_value)
+            if (stock >= target) != (added >= target):
+                both = per_lang(L["ui.count_basis_both"], stock=format_value(stock, "count"), added=format_value(added, "count"),
+                                unit={"zh": str(kpi.unit_zh), "en": str(kpi.unit_en)}, start=self.plan.start_year)
+        return {"sentence": sentence, "both": both}
 
     def district_rows(self, kpi, district: pd.DataFrame, sc: pd.DataFrame | None) -> list[dict]:
         path = pd.DataFrame(columns=["period_year", "value"])
@@ -473,136 +567,232 @@ class Site:
         if sc is not None and len(sc):
             cut = sc[sc.is_data_cutoff.astype(bool)]
             row = cut.iloc[-1] if len(cut) else sc.iloc[-1]
-            if not is_missing(kpi.target_value) and not is_missing(row.baseline_value):
-                path = required_path(row.baseline_year, row.baseline_value, kpi.target_year, kpi.target_value, row.method)
-            for r in sc.itertuples():
-                if pd.Timestamp(r.as_of_date).month == 12 and pd.Timestamp(r.as_of_date).day == 31:
-                    year_end[pd.Timestamp(r.as_of_date).year] = r.status
+            base = row.get("assessed_baseline_value") if counts_additions(kpi) else row.baseline_value
+            if not is_missing(kpi.target_value) and not is_missing(base) and target_kind(kpi) == "reach_by_year":
+                path = required_path(row.baseline_year, base, kpi.target_year, kpi.target_value, row.method)
+            for r in self._year_end.get((kpi.kpi_id, "district"), []):
+                d = pd.Timestamp(r["as_of_date"])
+                if d.month == 12 and d.day == 31:
+                    view = View("year_end", d, Text("", ""), d.year > self.plan.end_year)
+                    year_end[d.year] = mark(r, kpi, view, self.labels)
         path_by_year = dict(zip(path.period_year, path.value, strict=True))
+        added = {}
+        if counts_additions(kpi):
+            for r in self._year_end.get((kpi.kpi_id, "district"), []):
+                if not is_missing(r.get("assessed_value")):
+                    added[pd.Timestamp(r["as_of_date"]).year] = format_value(r["assessed_value"], kpi.unit)
         rows = []
         for r in district.itertuples():
-            st = year_end.get(int(r.period_year))
+            m = year_end.get(int(r.period_year))
             rows.append({
+                "partly": str(getattr(r, "reporting_status", "")) == "partly_reported",
+                "added": added.get(int(r.period_year), "—"),
                 "period": period_label(self.labels, r.period_year, bool(r.is_partial_year), r.period_end_date),
                 "numerator": format_count(r.numerator), "denominator": format_count(r.denominator),
                 "value": format_value(r.value, kpi.unit),
                 "path": format_value(path_by_year.get(int(r.period_year)), kpi.unit) if int(r.period_year) in path_by_year else "—",
-                "status": None if st is None else st,
+                "mark": m,
             })
         return rows
 
-    def towns_view(self, kpi, review: str, state: dict) -> dict | None:
+    def towns_view(self, kpi, view: View, state: dict) -> dict | None:
         year = state["year"]
         if year is None:
             return None
-        o = self.kpi_obs(kpi.kpi_id)
+        o = self.site.kpi_obs(kpi.kpi_id)
         t = o[(o.geo_level == "town_street") & (o.period_year == year)].copy()
         if t.empty:
             return None
-        status = {}
-        if self.sc is not None:
-            rows = review_rows(self.scorecard(kpi.kpi_id, "town_street"), "town_street")[review]
-            status = dict(zip(rows.geo_code, rows.status, strict=True))
-        t["status"] = [None if s else status.get(c) for c, s in zip(t.geo_code, t.is_suppressed, strict=True)]
-        t["status"] = t.status.where(t.status.isin(list(STATUS_STYLE)), "insufficient_data")
-        names = [self.geo(c, n) for c, n in zip(t.geo_code, t.geo_name_zh, strict=True)]
+        L = self.labels
+        marks = {}
+        for c, s in zip(t.geo_code, t.is_suppressed, strict=True):
+            marks[c] = None if s else self.mark(kpi, c, view)
+        not_reported = set(t[t.reporting_status.astype(str) == "not_reported"].geo_code) if "reporting_status" in t else set()
+        t["status"] = [None if marks[c] is None else marks[c]["key"] for c in t.geo_code]
+        names = [self.site.geo(c, n) for c, n in zip(t.geo_code, t.geo_name_zh, strict=True)]
         t["name_zh"], t["name_en"] = [n.zh for n in names], [n.en for n in names]
+        t["not_reported"] = t.geo_code.isin(not_reported)
         d = self.district(kpi.kpi_id)
         dv = d[d.period_year == year].value
         district_value = None if dv.empty else dv.iloc[0]
-        ordered = t.sort_values(["is_suppressed", "value", "geo_code"], ascending=[True, False, True])
+        asc = kpi.direction == "decrease"
+        ordered = t.assign(_missing=t.value.isna()).sort_values(["is_suppressed", "_missing", "value", "geo_code"],
+                                                                ascending=[True, True, asc, True])
         rows = []
         rank = 0
         for r in ordered.itertuples():
-            rank += 0 if r.is_suppressed else 1
+            shown = not r.is_suppressed and not is_missing(r.value)
+            rank += 1 if shown else 0
+            m = marks[r.geo_code]
             rows.append({
-                "rank": "—" if r.is_suppressed else str(rank), "name": Text(r.name_zh, r.name_en),
+                "rank": str(rank) if shown else "—", "name": Text(r.name_zh, r.name_en), "href": f"../{town_page_name(r.geo_code)}",
                 "value": format_value(r.value, kpi.unit), "numerator": format_count(r.numerator),
-                "denominator": format_count(r.denominator), "status": None if r.is_suppressed else r.status,
-                "suppressed": bool(r.is_suppressed), "geo_code": r.geo_code,
+                "denominator": format_count(r.denominator), "mark": m,
+                "suppressed": bool(r.is_suppressed), "not_reported": bool(r.not_reported), "geo_code": r.geo_code,
             })
         period = Text(state["period"]["zh"], state["period"]["en"])
-        return {"review": review, "period": period, "rows": rows,
-                "caption": per_lang(self.labels["ui.towns_table_caption"], year=state["period"]), "frame": t, "district_value": district_value,
-                "district_text": format_value(district_value, kpi.unit),
+        dtext = format_value(district_value, kpi.unit)
+        unit = {"zh": str(kpi.unit_zh), "en": str(kpi.unit_en)} if kpi.unit != "pct" else {"zh": "", "en": ""}
+        sentence = per_lang(L["ui.district_total_sentence" if kpi.unit == "count" else "ui.district_value_sentence"],
+                            year=period, value=dtext, unit=unit)
+        return {"review": view.key, "period": period, "rows": rows,
+                "caption": per_lang(L["ui.towns_table_caption"], year=period), "frame": t, "district_value": district_value,
+                "district_text": dtext, "district_sentence": sentence,
                 "shown": int((~t.is_suppressed).sum()), "suppressed": int(t.is_suppressed.sum())}
 
     def towns_wide(self, kpi) -> dict | None:
-        o = self.kpi_obs(kpi.kpi_id)
+        o = self.site.kpi_obs(kpi.kpi_id)
         t = o[o.geo_level == "town_street"]
         if t.empty:
             return None
+        L = self.labels
         years = sorted(int(y) for y in t.period_year.unique())
         partial = {int(y) for y in t[t.is_partial_year.astype(bool)].period_year}
-        mark = self.labels["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD)
+        mark_s = L["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD)
+        nr = "reporting_status" in t
         rows = []
         for code, g in t.groupby("geo_code", sort=True):
-            cells = {int(r.period_year): (mark if r.is_suppressed else Text(*(format_value(r.value, kpi.unit),) * 2)) for r in g.itertuples()}
-            rows.append({"name": self.geo(code, g.geo_name_zh.iloc[0]), "cells": [cells.get(y, Text("—", "—")) for y in years]})
-        ytd = self.labels["ui.ytd_short"]
-        heads = [per_lang(self.labels["ui.year_partial"], year=y, ytd=ytd) if y in partial else Text(str(y), str(y)) for y in years]
+            cells = {}
+            for r in g.itertuples():
+                if r.is_suppressed:
+                    cells[int(r.period_year)] = mark_s
+                elif nr and str(r.reporting_status) == "not_reported":
+                    cells[int(r.period_year)] = L["ui.not_reported"]
+                else:
+                    cells[int(r.period_year)] = Text(*(format_value(r.value, kpi.unit),) * 2)
+            rows.append({"name": self.site.geo(code, g.geo_name_zh.iloc[0]), "cells": [cells.get(y, Text("—", "—")) for y in years]})
+        ytd = L["ui.ytd_short"]
+        heads = [per_lang(L["ui.year_partial"], year=y, ytd=ytd) if y in partial else L["ui.year_suffix"].format(year=y) for y in years]
         return {"years": heads, "rows": rows}
 
     def history_rows(self, kpi, sc: pd.DataFrame | None) -> list[dict]:
         if sc is None or sc.empty:
             return []
         rows = []
-        for r in sc.itertuples():
-            review = self.labels[f"reviews.{r.review}"] if not is_missing(r.review) else (
-                self.labels["reviews.latest"] if r.is_data_cutoff else Text("", ""))
+        for r in sc.to_dict("records"):
+            d = pd.Timestamp(r["as_of_date"])
+            review = self.labels[f"reviews.{r['review']}"] if not is_missing(r.get("review")) and r["review"] in self.labels.spec["reviews"] else (
+                self.labels["reviews.latest"] if r.get("is_data_cutoff") else Text("", ""))
+            after = bool(r.get("is_data_cutoff")) and d.year > self.plan.end_year
+            m = mark(r, kpi, View("history", d, Text("", ""), after), self.labels)
             rows.append({
-                "as_of": f"{pd.Timestamp(r.as_of_date):%Y-%m-%d}", "review": review,
-                "latest": period_label(self.labels, r.latest_year, bool(r.is_latest_partial_year), r.latest_period_end_date),
-                "value": format_value(r.latest_value, kpi.unit),
-                "ratio": "—" if is_missing(r.progress_ratio) else f"{float(r.progress_ratio):.2f}",
-                "projected": format_value(r.projected_value, kpi.unit),
-                "method": self.labels[f"methods.{r.method}"] if not is_missing(r.method) and r.method in self.labels.spec["methods"] else self.labels["ui.na"],
-                "status": r.status if r.status in STATUS_STYLE else "insufficient_data",
+                "as_of": format_date(d, self.labels), "review": review,
+                "latest": period_label(self.labels, r.get("latest_year"), bool(r.get("is_latest_partial_year")), r.get("latest_period_end_date")),
+                "value": format_value(r.get("latest_value"), kpi.unit),
+                "projected": format_value(r.get("projected_value"), kpi.unit),
+                "mark": m,
             })
         return rows
 
-    # files -------------------------------------------------------------------------------------------------
+    def analyst_rows(self, kpi, states: dict) -> dict:
+        """What analysts need and planners do not: ids, the method's ratio per view, the run."""
+        m = self.site.data.meta
+        return {
+            "kpi_id": kpi.kpi_id, "plan_id": self.plan.plan_id, "sources": kpi_sources(kpi),
+            "views": [(v.label, states[v.key]["ratio"], states[v.key]["method"]) for v in self.views],
+            "run_id": m["run_id"], "published_at": m["published_at"],
+        }
+
+    def quality_view(self, kpi) -> dict:
+        q = self.site.quality.get(kpi.kpi_id, {"state": "blocking_passed", "checks": 0, "failed": []})
+        notes = []
+        if self.site.data.dq_results is None and self.site.data.dq_kpi_status is None:
+            notes.append(self.labels["quality.no_checks_table"])
+        quarantined = int(sum(self.site.freshness.rows_quarantined.get(s, 0) for s in kpi_sources(kpi)))
+        if quarantined:
+            notes.append(self.labels["quality.quarantined_note"].format(rows=f"{quarantined:,}"))
+        rejected = self.rejected_text(kpi)
+        short = self.labels[f"quality.{q['state']}_short"]
+        return {"state": q["state"], "icon": QUALITY_ICON[q["state"]], "text": self.labels[f"quality.{q['state']}"],
+                "short": short, "line": per_lang(self.labels["ui.labelled_value"], label=self.labels["ui.quality_short"], value=short),
+                "failed": q["failed"], "checks": q["checks"], "notes": notes, "rejected": rejected}
+
+    def source_rows(self, kpi) -> list[dict]:
+        rows = []
+        L = self.labels
+        for s in kpi_sources(kpi):
+            c = self.site.contracts.get(s)
+            title = Text(c.title_zh, c.title_en) if c else self.site.source_title(s)
+            system = system_text(c.extra.get("system", "")) if c is not None and hasattr(c, "extra") and c.extra.get("system") else None
+            f = self.site.freshness.loc[s] if s in self.site.freshness.index else None
+            rows.append({
+                "source_id": s, "title": title, "system": system,
+                "cutoff": format_date(self.site.cutoffs.get(s), L),
+                "files": "—" if f is None else f"{int(f.files):,}",
+                "last_delivery": format_date(None if f is None else f.last_delivery, L),
+                "latest_record": format_date(None if f is None else f.latest_record_date, L),
+                "rows_loaded": "—" if f is None else f"{int(f.rows_loaded):,}",
+                "rows_quarantined": "—" if f is None else f"{int(f.rows_quarantined):,}",
+            })
+        return rows
+
+    # files ------------------------------------------------------------------------------------------------------
+    def year_end_assessments(self) -> pd.DataFrame | None:
+        """The plan's scorecard as of the end of each year (31 December; the current year at the data
+        cut-off), keyed like ``kpi_observations`` (``kpi_id, geo_code, period_year``)."""
+        if self.sc is None or self.sc.empty:
+            return None
+        d = self.sc[((self.sc.as_of_date.dt.month == 12) & (self.sc.as_of_date.dt.day == 31)) | self.sc.is_data_cutoff.astype(bool)]
+        d = d.assign(period_year=d.as_of_date.dt.year).sort_values("as_of_date")
+        return d.drop_duplicates(["kpi_id", "geo_code", "period_year"], keep="last")
+
     def downloads(self) -> dict[str, pd.DataFrame]:
-        units = dict(zip(self.catalog.kpi_id, self.catalog.unit, strict=True))
-        frame = download_frame(self.obs, units, self.labels, self.geo_en)
+        frame = planner_frame(self.site.obs, self.catalog, self.year_end_assessments(), self.plan, self.labels, self.site.geo)
         return {"all_kpis": frame, **{k: g.reset_index(drop=True) for k, g in frame.groupby("kpi_id", sort=False)}}
 
-    def about_lines(self, kpi=None) -> list[tuple[str, str, str]]:
-        L, m = self.labels, self.data.meta
-        lines = [("title", L["ui.title"].zh, L["ui.title"].en)]
+    def about_lines(self, kpi=None) -> list[tuple[str, str]]:
+        L, m = self.labels, self.site.data.meta
+        lines = [(L["ui.title"].zh, L["ui.title"].en), (self.plan.name.zh, self.plan.name.en)]
+        if self.plan.is_example:
+            lines.append((L["ui.example_banner"].zh, L["ui.example_banner"].en))
         if kpi is not None:
+            tt = target_text(kpi, L)
             lines += [
-                ("kpi_id", kpi.kpi_id, kpi.kpi_id), ("name", kpi.name_zh, kpi.name_en),
-                ("unit", str(kpi.unit_zh), str(kpi.unit_en)), ("definition", kpi.definition_zh, kpi.definition_en),
-                ("numerator", kpi.numerator_zh, kpi.numerator_en), ("denominator", kpi.denominator_zh, kpi.denominator_en),
-                ("plan_section", kpi.plan_section, kpi.plan_section), ("plan_clause", kpi.source_clause_zh, kpi.source_clause_zh),
-                ("target", target_text(kpi, L).zh, target_text(kpi, L).en), ("sources", kpi.sources, kpi.sources),
+                (str(kpi.name_zh), str(kpi.name_en)),
+                (f"{L['ui.unit'].zh}：{kpi.unit_zh}", f"{L['ui.unit'].en}: {kpi.unit_en}"),
+                (f"{L['ui.definition'].zh}：{kpi.definition_zh}", f"{L['ui.definition'].en}: {kpi.definition_en}"),
+                (f"{L['ui.plan_clause'].zh}（{kpi.plan_section}）：{kpi.source_clause_zh}", f"{L['ui.plan_clause'].en} ({kpi.plan_section}): {kpi.source_clause_zh}"),
+                (f"{L['ui.target'].zh}：{tt.zh}", f"{L['ui.target'].en}: {tt.en}"),
             ]
         note = L["ui.suppression_note"].format(threshold=SMALL_COUNT_THRESHOLD)
-        lines += [("suppression", note.zh, note.en), ("run_id", m["run_id"], m["run_id"]),
-                  ("published_at", m["published_at"], m["published_at"]),
-                  ("data_as_of", f"{m['data_as_of']:%Y-%m-%d}", f"{m['data_as_of']:%Y-%m-%d}")]
+        rounding = L["ui.rounding_note"]
+        lines += [(note.zh, note.en), (rounding.zh, rounding.en),
+                  (f"{L['ui.published'].zh}：{format_date(m['published_at'], L).zh}", f"{L['ui.published'].en}: {format_date(m['published_at'], L).en}")]
         return lines
 
 
-def page_common(site: Site, root: str, page_title: Text) -> dict:
+# -- pages -----------------------------------------------------------------------------------------------------------
+
+
+def page_common(ps: PlanSite, page_depth: int, page_title: Text, equivalents: dict[str, str] | None = None) -> dict:
+    """What every page of a plan shows: header, plan selector (each plan's equivalent page, else its
+    overview), the example mark, footer and the state the page script needs."""
+    site, L = ps.site, ps.labels
     m = site.data.meta
+    root = ps.root_from(page_depth)
+    plans = []
+    for other in site.plan_sites:
+        target = (equivalents or {}).get(other.plan.plan_id) or "index.html"
+        plans.append({"plan": other.plan, "href": root + other.prefix + target, "current": other is ps, "label": plan_option(other.plan, L)})
     return {
-        "root": root, "page_title": page_title, "meta": m, "data_as_of": f"{m['data_as_of']:%Y-%m-%d}",
+        "root": root, "plan_root": root + ps.prefix, "page_title": page_title, "meta": m, "plan": ps.plan, "plans": plans,
+        "views": ps.views, "default_view": ps.default,
+        "data_as_of": format_date(site.latest_cutoff(), L), "published": format_date(m["published_at"], L),
         "quality_site": copy_quality_site_into is not None,
-        "threshold": SMALL_COUNT_THRESHOLD, "suppression_note": site.labels["ui.suppression_note"].format(threshold=SMALL_COUNT_THRESHOLD),
-        "suppressed_mark": site.labels["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD),
-        "statuses_json": Markup(json_for_html({s: _text_json(site.labels.status(s)) for s in STATUS_STYLE})),
-        "ui_json": Markup(json_for_html({k: _text_json(site.labels[f"ui.{k}"]) for k in ("shown_count", "language_switch", "language_switch_label")})),
-        "dashboard_meta_json": Markup(json_for_html({"run_id": m["run_id"], "generated_at": m["generated_at"]})),
+        "threshold": SMALL_COUNT_THRESHOLD, "suppression_note": L["ui.suppression_note"].format(threshold=SMALL_COUNT_THRESHOLD),
+        "suppressed_mark": L["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD),
+        "statuses_json": Markup(json_for_html({s: tj(L.status(s)) for s in STATUS_STYLE})),
+        "ui_json": Markup(json_for_html({k: tj(L[f"ui.{k}"]) for k in ("shown_count", "language_switch", "language_switch_label")})),
+        "dashboard_meta_json": Markup(json_for_html({"run_id": m["run_id"], "generated_at": m["generated_at"],
+                                                     "plan_id": ps.plan.plan_id, "default_review": ps.default,
+                                                     "reviews": [v.key for v in ps.views]})),
     }
 
 
 def write_site(site: Site, folder: Path) -> list[Path]:
     """Write every file of the dashboard into ``folder``; returns the paths written."""
     folder = Path(folder)
-    for sub in ("assets", "kpi", "data"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+    (folder / "assets").mkdir(parents=True, exist_ok=True)
     written = []
     (folder / "assets" / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
     css = (STATIC_DIR / "dashboard.css").read_text(encoding="utf-8") + "\n/* generated: status palette */\n" + status_css()
@@ -610,20 +800,43 @@ def write_site(site: Site, folder: Path) -> list[Path]:
     shutil.copyfile(STATIC_DIR / "dashboard.js", folder / "assets" / "dashboard.js")
     written += [folder / "assets" / n for n in ("plotly.min.js", "dashboard.css", "dashboard.js")]
     env = _environment(site.labels)
-    overview = env.get_template("overview.html.j2").render(**page_common(site, "", site.labels["ui.title"]), **site.overview_context())
+    for ps in site.plan_sites:
+        written += write_plan(ps, folder / ps.prefix, env)
+    return written
+
+
+def write_plan(ps: PlanSite, folder: Path, env: jinja2.Environment) -> list[Path]:
+    """One plan's overview, KPI pages, town/street pages and downloads into ``folder``."""
+    L = ps.labels
+    for sub in ("kpi", "town", "data"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    written = []
+    title = per_lang(L["ui.page_title"], plan=ps.plan.short_name, title=L["ui.short_title"])
+    overview = env.get_template("overview.html.j2").render(**page_common(ps, 0, title), **ps.overview_context())
     (folder / "index.html").write_text(overview, encoding="utf-8")
     written.append(folder / "index.html")
     kpi_template = env.get_template("kpi.html.j2")
-    for i, kpi in enumerate(site.order.itertuples()):
-        title = Text(f"{kpi.name_zh} · {site.labels['ui.short_title'].zh}", f"{kpi.name_en} · {site.labels['ui.short_title'].en}")
-        page = kpi_template.render(**page_common(site, "../", title), **site.kpi_context(kpi, i))
+    for i, kpi in enumerate(ps.order.itertuples()):
+        name = Text(str(kpi.name_zh), str(kpi.name_en))
+        page_title = per_lang(L["ui.page_title"], plan=name, title=ps.plan.short_name)
+        eq = {o.plan.plan_id: kpi_page_name(kpi.kpi_id) for o in ps.site.plan_sites if o.has_kpi(kpi.kpi_id)}
+        page = kpi_template.render(**page_common(ps, 1, page_title, eq), **ps.kpi_context(kpi, i))
         path = folder / kpi_page_name(kpi.kpi_id)
         path.write_text(page, encoding="utf-8")
         written.append(path)
-    by_id = {k.kpi_id: k for k in site.order.itertuples()}
-    for name, frame in site.downloads().items():
-        write_csv(frame, folder / "data" / f"{name}.csv")
-        write_xlsx(frame, folder / "data" / f"{name}.xlsx", site.about_lines(by_id.get(name)))
+    town_template = env.get_template("town.html.j2")
+    towns = ps.site.towns
+    for i, town in enumerate(towns):
+        page_title = per_lang(L["ui.page_title"], plan=town["name"], title=ps.plan.short_name)
+        eq = {o.plan.plan_id: town_page_name(town["geo_code"]) for o in ps.site.plan_sites}
+        page = town_template.render(**page_common(ps, 1, page_title, eq), **town_page_context(ps, i))
+        path = folder / town_page_name(town["geo_code"])
+        path.write_text(page, encoding="utf-8")
+        written.append(path)
+    by_id = {k.kpi_id: k for k in ps.order.itertuples()}
+    for name, frame in ps.downloads().items():
+        write_csv(frame, folder / "data" / f"{name}.csv", L)
+        write_xlsx(frame, folder / "data" / f"{name}.xlsx", L, ps.about_lines(by_id.get(name)))
         written += [folder / "data" / f"{name}.csv", folder / "data" / f"{name}.xlsx"]
     return written
 
@@ -652,5 +865,4 @@ def build_dashboard(db: Path | None = None, out_dir: Path | None = None) -> Path
     return out_dir / "index.html"
 
 
-__all__ = ["build_dashboard", "write_site", "Site", "download_frame", "write_csv", "write_xlsx", "kpi_page_name",
-           "status_css"]
+__all__ = ["build_dashboard", "write_site", "Site", "PlanSite", "kpi_page_name", "town_page_name", "status_css"]

@@ -1,13 +1,13 @@
 """What the planners' dashboard shows, computed from the published database (no HTML here).
 
 :func:`load_data` reads ``analytics.duckdb`` read-only: ``kpi_catalog``, ``kpi_observations`` and
-``publish_metadata`` are required; ``kpi_scorecard``, ``geographies``, ``ingest_audit``,
-``pipeline_runs`` and ``dq_results`` are used when published and the page degrades without them.
+``publish_metadata`` are required; the others (:data:`OPTIONAL_TABLES`: the scorecard, the plans,
+geographies, ingestion and quality tables) are used when published and the pages degrade without them.
 The rest are pure functions on frames, tested directly:
 
 - :func:`load_labels`: the one translation file ``dashboards/i18n.yaml``;
-- :func:`plan_sections`: the Chinese titles of the plan's parts 一 to 五, read from the plan text;
-- :func:`format_value`: the display form of a value (counts as integers, rates with ``%``);
+- :func:`format_value`, :func:`format_date`, :func:`zh_punctuation`, :func:`plan_ref`: how values,
+  dates, Chinese text and references into the plan read on the pages;
 - :func:`suppress_small_counts`: the small-count rule for per-person KPIs by town/street;
 - :func:`required_path`: the path from the baseline to the target that the progress method assumes;
 - :func:`kpi_quality` and :func:`source_freshness`: per-KPI quality status and data freshness.
@@ -27,23 +27,20 @@ import pandas as pd
 import yaml
 
 from daxing_kpi.paths import PROJECT_ROOT
-from daxing_kpi.plans.bundled import default_plan_id
 
 DASHBOARDS_DIR = PROJECT_ROOT / "dashboards"
 I18N_FILE = DASHBOARDS_DIR / "i18n.yaml"
 LANGS = ("zh", "en")
 # Town/street counts below this in the numerator or denominator of a per-person KPI are suppressed.
 SMALL_COUNT_THRESHOLD = 5
-# The review selector: the data cut-off and the plan reviews of kpi_scorecard.review.
-REVIEWS = ("latest", "mid_term", "final")
+# The places below the district whose small counts are hidden (the unassigned records are no place).
+SUPPRESSED_LEVELS = ("town_street", "special_zone")
 NUMERALS = "一二三四五六七八九十"
-# A part of the plan: "一、建设公平可持续的基本民生保障体系(一)..." (its first subsection follows the title).
-_SECTION = re.compile(r"([一二三四五六七八九十]+)、([^(（、，。]{4,40}?)[(（]一[)）]")
 
 REQUIRED_TABLES = ("kpi_catalog", "kpi_observations", "publish_metadata")
 # dq_results, dq_kpi_status and source_freshness come from the quality gate (issue 6, daxing_kpi.dq).
 OPTIONAL_TABLES = ("kpi_scorecard", "geographies", "ingest_audit", "pipeline_runs", "dq_results", "dq_kpi_status",
-                   "source_freshness")
+                   "source_freshness", "plans", "plan_sections", "plan_targets", "plan_target_milestones")
 KPI_STATUS_STATES = {"passed": "passed", "warned": "warn", "warn": "warn", "failed": "failed"}
 
 
@@ -67,8 +64,8 @@ class Text:
 class Labels:
     """The entries of ``dashboards/i18n.yaml`` as :class:`Text` (``labels['ui.title']``)."""
 
-    BILINGUAL = ("ui", "statuses", "methods", "reviews", "quality", "domains")
-    ENGLISH_ONLY = ("sections", "geographies")  # the Chinese comes from the plan text / geographies
+    BILINGUAL = ("ui", "statuses", "methods", "reviews", "quality", "domains", "geo_levels", "geo_kinds", "download_columns")
+    ENGLISH_ONLY = ("geographies",)  # the Chinese comes from geographies
 
     def __init__(self, spec: dict, path: Path = I18N_FILE):
         self.path = Path(path)
@@ -119,27 +116,6 @@ def load_labels(path: Path = I18N_FILE) -> Labels:
 # -- the plan's parts -------------------------------------------------------------------------------
 
 
-def plan_sections(text: str | None = None) -> dict[str, str]:
-    """Chinese titles of the plan's parts, keyed by numeral: ``{"一": "建设公平可持续的基本民生保障体系", ...}``,
-    in the plan's order (the first occurrence of each numeral followed by its subsection (一))."""
-    if text is None:
-        from daxing_kpi.plan import plan_text
-
-        text = plan_text()
-    found: dict[str, str] = {}
-    for numeral, title in _SECTION.findall(text):
-        found.setdefault(numeral, title.strip())
-    return found
-
-
-def section_of(plan_section: str) -> str:
-    """The part (一 ... 五) of a catalog ``plan_section`` such as ``一(二)1`` or ``一(三)3; 四(三)2`` (the first)."""
-    s = str(plan_section or "").strip()
-    if not s or s[0] not in NUMERALS:
-        raise ValueError(f"plan_section {plan_section!r} does not start with a part numeral ({NUMERALS})")
-    return s[0]
-
-
 def numeral_value(numeral: str) -> int:
     """一 → 1, 十 → 10, 十二 → 12, 二十一 → 21 (the plan's part and subsection numbers)."""
     digits = {c: i + 1 for i, c in enumerate("一二三四五六七八九")}
@@ -147,6 +123,15 @@ def numeral_value(numeral: str) -> int:
         return digits[numeral]
     tens, _, ones = numeral.partition("十")
     return (digits[tens] if tens else 1) * 10 + (digits[ones] if ones else 0)
+
+
+def plan_ref(plan_section) -> Text:
+    """A reference into the plan in both languages: ``一（二）1`` / ``1(2)1`` (the English view writes
+    the plan's Chinese numerals as digits)."""
+    zh = zh_punctuation(str(plan_section or ""))
+    en = re.sub(f"[{NUMERALS}]+", lambda m: str(numeral_value(m.group(0))), zh)
+    en = en.replace("（", "(").replace("）", ")").replace("；", "; ").replace("、", ". ")
+    return Text(zh, en)
 
 
 def plan_section_key(plan_section: str) -> tuple[int, int, int]:
@@ -196,6 +181,34 @@ def format_count(value) -> str:
     return f"{round(value):,}" if abs(value - round(value)) < 1e-9 else f"{value:,.2f}"
 
 
+_HALF_WIDTH = {",": "，", ":": "：", ";": "；", "(": "（", ")": "）"}
+_CJK = "\u3400-\u9fff"
+_PUNCT_NEAR_CJK = re.compile(f"(?<=[{_CJK}（）])[,:;()]|[,:;()](?=[{_CJK}（）])")
+# Chinese texts of the catalog shown on the pages (the verbatim plan clause stays as published).
+ZH_TEXT_COLUMNS = ("name_zh", "plan_section", "definition_zh", "numerator_zh", "denominator_zh", "unit_zh")
+
+
+def zh_punctuation(text):
+    """Chinese text with full-width punctuation: ASCII ``, : ; ( )`` next to a Chinese character (or
+    to a bracket already full-width) become ``，：；（）``: ``镇(街)`` → ``镇（街）``, ``一(二)1`` →
+    ``一（二）1``. Numbers keep their separators (``6,047``); other values are returned unchanged."""
+    if not isinstance(text, str):
+        return text
+    text = re.sub(f";\\s*(?=[{_CJK}])", "；", text)  # 一(三)3; 四(三)2: two references of the plan
+    previous = None
+    while previous != text:  # "(二)": the second bracket is next to a full-width one only after the first pass
+        previous, text = text, _PUNCT_NEAR_CJK.sub(lambda m: _HALF_WIDTH[m.group(0)], text)
+    return text
+
+
+def format_date(value, labels: Labels) -> Text:
+    """A date as planners write it: ``2026年10月31日`` / ``31 Oct 2026``; ``—`` when missing."""
+    if is_missing(value):
+        return labels["ui.na"]
+    d = pd.Timestamp(value)
+    return labels["ui.date"].format(year=d.year, month=d.month, day=d.day, mon=f"{d:%b}")
+
+
 def period_label(labels: Labels, year, is_partial: bool, end_date) -> Text:
     """``2025年`` / ``2025``, or ``2026年（截至10月31日，年内至今）`` for the current, partial year."""
     if is_missing(year):
@@ -213,9 +226,9 @@ def suppress_small_counts(obs: pd.DataFrame, catalog: pd.DataFrame, threshold: i
     """Hide town/street values that could identify a person; returns a copy with ``is_suppressed``.
 
     Rule (one place for the dashboard and its downloads): for KPIs with ``is_per_person`` in the
-    catalog, a town/street row is suppressed when its numerator, or its denominator where the KPI
+    catalog, a town/street or special-zone row (:data:`SUPPRESSED_LEVELS`) is suppressed when its numerator, or its denominator where the KPI
     has one (unit other than ``count``, whose denominator is the constant 1), is below
-    ``threshold`` (5). Complementary suppression: when exactly one town/street of a KPI and year is
+    ``threshold`` (5). Complementary suppression: when exactly one of these rows of a KPI and year is
     suppressed, the remaining one with the smallest numerator is suppressed too, so the hidden count
     cannot be derived from the published district total. Suppressed rows keep their keys; their
     ``numerator``, ``denominator`` and ``value`` become missing. District rows are never suppressed.
@@ -224,7 +237,7 @@ def suppress_small_counts(obs: pd.DataFrame, catalog: pd.DataFrame, threshold: i
     meta = catalog.set_index("kpi_id")[["is_per_person", "unit"]]
     per_person = out.kpi_id.map(meta.is_per_person).fillna(False).astype(bool)
     has_denominator = out.kpi_id.map(meta.unit).ne("count")
-    town = out.geo_level.eq("town_street")
+    town = out.geo_level.isin(SUPPRESSED_LEVELS)
     small = out.numerator.lt(threshold) | (has_denominator & out.denominator.lt(threshold))
     primary = per_person & town & small.fillna(False)
     suppressed = primary.copy()
@@ -424,6 +437,10 @@ class DashboardData:
     dq_results: pd.DataFrame | None = None
     dq_kpi_status: pd.DataFrame | None = None
     source_freshness: pd.DataFrame | None = None
+    plans: pd.DataFrame | None = None
+    plan_sections: pd.DataFrame | None = None
+    plan_targets: pd.DataFrame | None = None
+    plan_target_milestones: pd.DataFrame | None = None
     missing: list[str] = field(default_factory=list)
 
 
@@ -441,39 +458,14 @@ def load_data(db: Path) -> DashboardData:
         obs = con.execute("SELECT * FROM kpi_observations ORDER BY kpi_id, geo_level, geo_code, period_year").df()
         run_id, published_at = con.execute("SELECT run_id, published_at FROM publish_metadata").fetchone()
         optional = {t: con.execute(f'SELECT * FROM "{t}"').df() if t in present else None for t in OPTIONAL_TABLES}
-        plans = con.execute("SELECT * FROM plans").df() if "plans" in present else None
-    # one plan on the pages until the plan selector (issue 18.4) comes: the real plan that started last
-    plan_id = default_plan_id(plans, catalog)
-    catalog = catalog[catalog.plan_id == plan_id].reset_index(drop=True) if plan_id else catalog
-    if plan_id and optional["kpi_scorecard"] is not None:
-        optional["kpi_scorecard"] = optional["kpi_scorecard"][optional["kpi_scorecard"].plan_id == plan_id].reset_index(drop=True)
     obs["period_end_date"] = pd.to_datetime(obs.period_end_date)
-    sc = optional["kpi_scorecard"]
+    optional["scorecard"] = sc = optional.pop("kpi_scorecard")
     if sc is not None:
         sc["as_of_date"] = pd.to_datetime(sc.as_of_date)
     meta = {"run_id": str(run_id), "published_at": str(published_at)[:19],
             "data_as_of": obs.period_end_date.max(), "generated_at": dt.datetime.now().isoformat(timespec="seconds")}
-    return DashboardData(
-        catalog=catalog, observations=obs, meta=meta, scorecard=sc, geographies=optional["geographies"],
-        ingest_audit=optional["ingest_audit"], pipeline_runs=optional["pipeline_runs"],
-        dq_results=optional["dq_results"], dq_kpi_status=optional["dq_kpi_status"],
-        source_freshness=optional["source_freshness"], missing=[t for t in OPTIONAL_TABLES if optional[t] is None],
-    )
-
-
-def review_rows(scorecard: pd.DataFrame | None, geo_level: str = "district") -> dict[str, pd.DataFrame]:
-    """Scorecard rows of each review of the selector at ``geo_level``: ``latest`` the data cut-off
-    (``is_data_cutoff``), ``mid_term`` and ``final`` the rows with that ``review``."""
-    if scorecard is None or scorecard.empty:
-        return {r: pd.DataFrame() for r in REVIEWS}
-    sc = scorecard[scorecard.geo_level == geo_level]
-    return {"latest": sc[sc.is_data_cutoff.astype(bool)], "mid_term": sc[sc.review == "mid_term"], "final": sc[sc.review == "final"]}
-
-
-def review_dates(scorecard: pd.DataFrame | None) -> dict[str, str | None]:
-    """As-of date of each review (``YYYY-MM-DD``), from the scorecard."""
-    rows = review_rows(scorecard)
-    return {r: (f"{rows[r].as_of_date.max():%Y-%m-%d}" if len(rows[r]) else None) for r in REVIEWS}
+    missing = [t for t in OPTIONAL_TABLES if optional.get(t if t != "kpi_scorecard" else "scorecard") is None]
+    return DashboardData(catalog=catalog, observations=obs, meta=meta, **optional, missing=missing)
 
 
 def json_for_html(data) -> str:

@@ -12,21 +12,31 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from daxing_kpi.dashboard_data import Labels, format_target, format_value, is_missing, period_label, required_path
+from daxing_kpi.dashboard_data import Labels, Text, format_target, format_value, is_missing, period_label, required_path
 
 FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 # Progress statuses: strong colour (chart bars, card stripe; >= 3:1 on white), badge background and
 # badge text (>= 4.5:1 on the background). One place for the palette: the pages' CSS is generated from it.
 STATUS_STYLE = {
     "target_achieved": ("#1e7b34", "#e3f4e6", "#14532d"),
+    "target_held": ("#1e7b34", "#e3f4e6", "#14532d"),
     "on_track": ("#0f766e", "#dcf3f0", "#0b4f4a"),
     "needs_acceleration": ("#a16207", "#fdf1cd", "#5c3d00"),
     "limited_progress": ("#c2410c", "#fde6d6", "#7c2d12"),
     "deterioration": ("#b91c1c", "#fde2e2", "#7f1d1d"),
     "target_not_achieved": ("#9d174d", "#fbe0ec", "#701a3e"),
+    "target_not_held": ("#9d174d", "#fbe0ec", "#701a3e"),
+    "not_yet_measurable": ("#6b7280", "#eceff1", "#374151"),
     "insufficient_data": ("#6b7280", "#eceff1", "#374151"),
+    # the progress indication of a geography without a target of its own: blues, never a verdict's colours
+    "trend_improving": ("#1d4ed8", "#e0e9fb", "#1e3a8a"),
+    "trend_stable": ("#475569", "#e8edf3", "#1e293b"),
+    "trend_worsening": ("#6d28d9", "#ede5fb", "#4c1d95"),
+    # cells without an assessment
+    "suppressed": ("#6b7280", "#f3f4f6", "#374151"),
+    "not_reported": ("#6b7280", "#f3f4f6", "#374151"),
 }
-COLORS = {"district": "#1f4e79", "target": "#b03a2e", "path": "#4b5563", "projection": "#b45309", "suppressed": "#4b5563"}
+COLORS = {"district": "#1f4e79", "stock": "#8da9c4", "target": "#b03a2e", "path": "#4b5563", "projection": "#b45309", "suppressed": "#4b5563"}
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
@@ -59,25 +69,45 @@ def _floats(values) -> list:
     return [None if is_missing(v) else float(v) for v in values]
 
 
+def _unit_note(kpi: pd.Series, labels: Labels, lang: str) -> dict:
+    """The unit written upright above the value axis (``单位：人/万老年人``), not a rotated axis title."""
+    text = labels["ui.unit_note"].format(unit=_unit_label(kpi, lang)).get(lang)
+    return {"xref": "paper", "yref": "paper", "x": 0, "y": 1, "xanchor": "left", "yanchor": "bottom", "yshift": 6,
+            "text": html.escape(text), "showarrow": False, "font": {"size": 12, "color": "#4a4f57"}}
+
+
 def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame | None, labels: Labels,
-                 lang: str = "zh") -> go.Figure:
+                 lang: str = "zh", target: Text | None = None) -> go.Figure:
     """The district's yearly values with the target, the required path and the projections.
 
     ``district``: rows of one KPI at district level (``period_year, value, is_partial_year,
-    period_end_date``). ``scorecard``: that KPI's district ``kpi_scorecard`` rows (or ``None``): the
-    baseline of the data cut-off row starts the required path (:func:`required_path`), and each
-    review row with a ``projected_value`` gives a projection line from its latest value to the
-    target year, tagged ``meta = {"review": ...}`` so the page shows the selected review's only.
+    period_end_date``). ``scorecard``: that KPI's district ``kpi_scorecard`` rows of one plan (or
+    ``None``): the baseline of the data cut-off row starts the required path (:func:`required_path`,
+    for a target to reach by a year), and each review row with a ``projected_value`` gives a
+    projection line from its latest value to the target year, tagged ``meta = {"review": ...}`` so
+    the page shows the selected review's only. ``target``: the target as the plan states it (``≥ 50``,
+    ``每年 ≥ 95%``, ``60%—80%``); a range is drawn as its two bounds, a target to hold every year
+    across every year, a direction only not at all. The unit is written upright above the axis.
     """
     t = lambda key: labels[key].get(lang)  # noqa: E731
     d = district.sort_values("period_year")
     full, part = d[~d.is_partial_year.astype(bool)], d[d.is_partial_year.astype(bool)]
+    added = _additions(kpi, scorecard)
+    stock_name = t("ui.stock_line") if added is not None else t("ui.district")
     traces = [{
         "type": "scatter", "x": [int(y) for y in full.period_year], "y": _floats(full.value), "mode": "lines+markers",
-        "name": t("ui.district"), "line": {"color": COLORS["district"], "width": 3}, "marker": {"size": 8},
-        "customdata": [format_value(v, kpi.unit) for v in full.value],
-        "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(t("ui.district")) + "</extra>",
+        "name": stock_name, "line": {"color": COLORS["stock"] if added is not None else COLORS["district"], "width": 3},
+        "marker": {"size": 8}, "customdata": [format_value(v, kpi.unit) for v in full.value],
+        "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(stock_name) + "</extra>",
     }]
+    if added is not None:  # the target counts what the plan period added: that series is the one judged
+        name = t("ui.added_line")
+        traces.append({
+            "type": "scatter", "x": [int(y) for y in added.year], "y": _floats(added.value), "mode": "lines+markers",
+            "name": name, "line": {"color": COLORS["district"], "width": 3}, "marker": {"size": 8, "symbol": "square"},
+            "customdata": [format_value(v, kpi.unit) for v in added.value],
+            "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(name) + "</extra>",
+        })
     for r in part.itertuples():
         name = period_label(labels, r.period_year, True, r.period_end_date).get(lang)
         traces.append({
@@ -85,23 +115,36 @@ def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame
             "marker": {"symbol": "circle-open", "size": 12, "line": {"width": 2}, "color": COLORS["district"]},
             "customdata": [format_value(r.value, kpi.unit)], "hovertemplate": "%{customdata}<extra>" + html.escape(name) + "</extra>",
         })
+    kind = str(getattr(kpi, "target_kind", "") or "reach_by_year")
+    kind = "reach_by_year" if kind in ("nan", "None", "") else kind
     years = [int(y) for y in d.period_year] or [int(kpi.baseline_year), int(kpi.target_year)]
-    if not is_missing(kpi.target_value):
-        target = float(kpi.target_value)
-        comparator = {">=": "≥", "<=": "≤"}.get(str(kpi.comparator), "")
-        name = f"{t('ui.target_line').format(year=int(kpi.target_year))} {comparator} {format_target(target, kpi.unit)}".replace("  ", " ")
+    if not is_missing(kpi.target_value) and kind != "direction_only":
+        value = float(kpi.target_value)
+        if target is None:
+            comparator = {">=": "≥", "<=": "≤"}.get(str(kpi.comparator), "")
+            target_words = f"{comparator} {format_target(value, kpi.unit)}".strip()
+        else:
+            target_words = target.get(lang)
+        name = f"{t('ui.target_line').format(year=int(kpi.target_year))} {target_words}".replace("  ", " ")
         span = years + [int(kpi.target_year)]
+        bounds = [value]
+        upper = getattr(kpi, "target_value_upper", None)
+        if kind == "range" and not is_missing(upper):
+            bounds.append(float(upper))
+        for i, b in enumerate(bounds):
+            traces.append({
+                "type": "scatter", "x": [min(span), max(span)], "y": [b, b], "mode": "lines", "name": name,
+                "showlegend": i == 0, "legendgroup": "target",
+                "line": {"color": COLORS["target"], "dash": "dash", "width": 2}, "hoverinfo": "skip",
+            })
         traces.append({
-            "type": "scatter", "x": [min(span), max(span)], "y": [target, target], "mode": "lines", "name": name,
-            "line": {"color": COLORS["target"], "dash": "dash", "width": 2}, "hoverinfo": "skip",
-        })
-        traces.append({
-            "type": "scatter", "x": [int(kpi.target_year)], "y": [target], "mode": "markers", "showlegend": False, "name": name,
+            "type": "scatter", "x": [int(kpi.target_year)], "y": [value], "mode": "markers", "showlegend": False, "name": name,
             "marker": {"symbol": "star", "size": 14, "color": COLORS["target"]}, "hovertemplate": html.escape(name) + "<extra></extra>",
         })
         cut = _cutoff_row(scorecard)
-        if cut is not None and not is_missing(cut.baseline_value):
-            path = required_path(cut.baseline_year, cut.baseline_value, kpi.target_year, target, cut.method)
+        base = None if cut is None else (cut.get("assessed_baseline_value") if added is not None else cut.baseline_value)
+        if kind == "reach_by_year" and cut is not None and not is_missing(base):
+            path = required_path(cut.baseline_year, base, kpi.target_year, value, cut.method)
             traces.append({
                 "type": "scatter", "x": [int(y) for y in path.period_year], "y": _floats(path.value), "mode": "lines",
                 "name": t("ui.required_path"), "line": {"color": COLORS["path"], "dash": "dot", "width": 2},
@@ -109,11 +152,15 @@ def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame
                 "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(t("ui.required_path")) + "</extra>",
             })
     if scorecard is not None and len(scorecard):
-        for review in ("latest", "mid_term", "final"):
+        reviews = ["latest"] + [str(r) for r in scorecard.review.dropna().unique()]
+        for review in reviews:
             row = _review_row(scorecard, review)
-            if row is None or is_missing(row.projected_value) or is_missing(row.latest_value):
+            if row is None or is_missing(row.projected_value) or is_missing(row.latest_value) or is_missing(row.target_year):
                 continue
-            name = t("ui.projection_line").format(review=t(f"reviews.{review}"))
+            if int(row.latest_year) >= int(row.target_year):
+                continue  # the target year has data: nothing to project
+            label = labels[f"reviews.{review}"].get(lang) if review in labels.spec["reviews"] else review
+            name = t("ui.projection_line").format(review=label)
             traces.append({
                 "type": "scatter", "x": [int(row.latest_year), int(row.target_year)],
                 "y": [float(row.latest_value), float(row.projected_value)], "mode": "lines+markers", "name": name,
@@ -122,12 +169,29 @@ def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame
                 "customdata": [format_value(row.latest_value, kpi.unit), format_value(row.projected_value, kpi.unit)],
                 "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(name) + "</extra>",
             })
-    yaxis = {"title": {"text": _unit_label(kpi, lang)}, "rangemode": "tozero", "gridcolor": "#e5e7eb"}
+    yaxis = {"rangemode": "tozero", "gridcolor": "#e5e7eb", "automargin": True}
     if kpi.unit == "count":
         yaxis["tickformat"] = ",d"
+        top = max([v for v in _floats(d.value) if v is not None] + [float(kpi.target_value or 0) if not is_missing(kpi.target_value) else 0])
+        if top <= 10:
+            yaxis["dtick"] = 1  # whole units: no repeated tick labels (0, 1, 1, 2, 2) for small counts
     layout = _layout(360, legend={"orientation": "h", "y": -0.18, "x": 0}, showlegend=True,
-                     xaxis={"dtick": 1, "gridcolor": "#e5e7eb"}, yaxis=yaxis)
+                     xaxis={"dtick": 1, "gridcolor": "#e5e7eb"}, yaxis=yaxis, annotations=[_unit_note(kpi, labels, lang)],
+                     margin={"l": 56, "r": 16, "t": 32, "b": 40})
     return make_figure(traces, layout)
+
+
+def _additions(kpi: pd.Series, scorecard: pd.DataFrame | None) -> pd.DataFrame | None:
+    """For a count target of what the plan period adds (``count_basis = new_in_period``): the units
+    added since the plan's first year at the end of each year (``year, value``), from the
+    scorecard's ``assessed_value`` on 31 December; None for other targets."""
+    if str(getattr(kpi, "count_basis", "") or "") != "new_in_period" or scorecard is None or "assessed_value" not in scorecard:
+        return None
+    d = scorecard[(scorecard.as_of_date.dt.month == 12) & (scorecard.as_of_date.dt.day == 31)].dropna(subset=["assessed_value"])
+    if d.empty:
+        return None
+    d = d.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
+    return pd.DataFrame({"year": d.as_of_date.dt.year.astype(int).to_numpy(), "value": d.assessed_value.astype(float).to_numpy()})
 
 
 def _cutoff_row(scorecard: pd.DataFrame | None):
@@ -154,19 +218,22 @@ def _vline(x: float, color: str, dash: str, text: str, side: str) -> tuple[dict,
 
 def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Series, period: str, labels: Labels,
                  lang: str = "zh") -> go.Figure:
-    """Towns/streets of one year as a sorted bar chart (largest on top), the district as a reference line.
+    """Towns/streets of one year as a sorted bar chart (the best on top).
 
     ``towns``: one row per town/street with ``name`` (in ``lang``), ``value``, ``is_suppressed`` and
-    ``status`` (its ``kpi_scorecard`` status at that date: one bar trace per status, coloured and
-    named in the legend; the table beside the chart gives it as text too). Suppressed towns/streets get no bar, only the mark "<5"; the district
-    catalog target is drawn too where it is a target for a town/street (not for counts).
-    ``period`` (e.g. ``2025年``) names the year in the hover text.
+    ``status`` (what the town's row shows at that view: a verdict or status key, or for a town/street
+    without a target of its own its trend key: one bar trace per key, coloured and named in the
+    legend; the table beside the chart gives it as text too). Suppressed towns/streets get no bar,
+    only the mark "<5". For a rate the district value is a reference line and the target one too; a
+    count is drawn on its own axis, without the district total (stated in the text beside the chart)
+    which would squeeze the bars. ``period`` (e.g. ``2025年``) names the year in the hover text.
     """
     t = lambda key: labels[key].get(lang)  # noqa: E731
-    shown = towns[~towns.is_suppressed.astype(bool) & towns.value.notna()].sort_values(["value", "name"])
+    asc = kpi.direction != "decrease"
+    shown = towns[~towns.is_suppressed.astype(bool) & towns.value.notna()].sort_values(["value", "name"], ascending=[asc, True])
     hidden = towns[towns.is_suppressed.astype(bool)].sort_values("name", ascending=False)
     traces = []
-    for status in STATUS_STYLE:  # one trace per status: the legend names the colours
+    for status in STATUS_STYLE:  # one trace per key: the legend names the colours
         part = shown[shown.status == status]
         if part.empty:
             continue
@@ -187,7 +254,7 @@ def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Seri
         })
     order = list(hidden.name) + list(shown.name)
     shapes, notes = [], []
-    if not is_missing(district_value):
+    if kpi.unit != "count" and not is_missing(district_value):
         s, n = _vline(float(district_value), COLORS["district"], "dot",
                       t("ui.district_value").format(value=format_value(district_value, kpi.unit)),
                       "left" if is_missing(kpi.target_value) or float(district_value) <= float(kpi.target_value) else "right")
@@ -202,6 +269,8 @@ def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Seri
     xaxis = {"title": {"text": _unit_label(kpi, lang), "standoff": 24}, "rangemode": "tozero", "gridcolor": "#e5e7eb", "automargin": True}
     if kpi.unit == "count":
         xaxis["tickformat"] = ",d"
+        if shown.value.max() <= 10 if len(shown) else False:
+            xaxis["dtick"] = 1
     layout = _layout(max(300, 26 * len(order) + 150), showlegend=True, barmode="overlay", bargap=0.25, shapes=shapes,
                      annotations=notes, margin={"l": 8, "r": 56, "t": 28, "b": 96}, xaxis=xaxis,
                      legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom",

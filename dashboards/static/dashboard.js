@@ -1,16 +1,20 @@
-/* The planners' dashboard: review selector, filters, status counts, language switch, charts.
+/* The planners' dashboard: review selector, filters, status counts, language switch, charts,
+ * sortable tables, print.
  *
  * Static pages, no request leaves the machine. The page state (language, review, domain and
  * status filters) lives in the URL fragment (#lang=en&review=mid_term&domain=eldercare) and travels
- * with every link marked data-keep-state, so switching the language or opening a KPI keeps the
- * view; the language is also remembered in localStorage. Bilingual labels: an element with
- * data-en="English" shows its Chinese text by default; attributes have data-en-<name>.
+ * with every link marked data-keep-state (links marked data-keep-lang, to another plan, keep the
+ * language only), so switching the language or opening a KPI keeps the view; the language is also
+ * remembered in localStorage. The review a plan opens on is its default (#dashboard-meta
+ * default_review: the final review once the plan's target years have passed); the fragment names
+ * the review only when it differs. Elements with data-review="<view>" show for that view only.
+ * Bilingual labels: an element with data-en="English" shows its Chinese text by default;
+ * attributes have data-en-<name>.
  */
 (function () {
   "use strict";
 
-  var KEYS = ["lang", "review", "domain", "status", "kpi"];
-  var REVIEWS = ["latest", "mid_term", "final"];
+  var KEYS = ["lang", "review", "domain", "status", "kpi", "at"];
   var LANG_STORE = "daxing-kpi-dashboard-lang";
 
   function $(sel, root) { return (root || document).querySelector(sel); }
@@ -20,6 +24,9 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
+  var META = readJSON("dashboard-meta") || {};
+  var REVIEWS = META.reviews || ["latest"];
+  var DEFAULT_REVIEW = META.default_review || "latest";
   var STATUSES = readJSON("dashboard-statuses") || {};
   var UI = readJSON("dashboard-ui") || {};
   var CARDS = readJSON("card-states");
@@ -44,15 +51,14 @@
     try { return window.localStorage.getItem(LANG_STORE); } catch (e) { return null; }
   }
 
-  var state = { lang: storedLang() === "en" ? "en" : "zh", review: "latest", domain: "", status: "", kpi: "" };
+  var state = { lang: storedLang() === "en" ? "en" : "zh", review: DEFAULT_REVIEW, domain: "", status: "", kpi: "", at: "" };
 
   function readState() {
     var h = parseHash();
+    state.review = DEFAULT_REVIEW;
     KEYS.forEach(function (k) { if (h[k] !== undefined) state[k] = h[k]; });
     if (state.lang !== "en") state.lang = "zh";
-    if (REVIEWS.indexOf(state.review) < 0) state.review = "latest";
-    var sel = $("#review-select");
-    if (sel && !$("option[value='" + state.review + "']", sel)) state.review = "latest";
+    if (REVIEWS.indexOf(state.review) < 0) state.review = DEFAULT_REVIEW;
   }
 
   function hashFor(extra) {
@@ -61,15 +67,16 @@
     Object.keys(extra || {}).forEach(function (k) { s[k] = extra[k]; });
     var parts = [];
     if (s.lang === "en") parts.push("lang=en");
-    if (s.review && s.review !== "latest") parts.push("review=" + encodeURIComponent(s.review));
+    if (s.review && s.review !== DEFAULT_REVIEW) parts.push("review=" + encodeURIComponent(s.review));
     if (s.domain) parts.push("domain=" + encodeURIComponent(s.domain));
     if (s.status) parts.push("status=" + encodeURIComponent(s.status));
     if (s.kpi) parts.push("kpi=" + encodeURIComponent(s.kpi));
+    if (s.at) parts.push("at=" + encodeURIComponent(s.at));
     return parts.join("&");
   }
 
   function saveState() {
-    var h = hashFor({ kpi: "" });
+    var h = hashFor({ kpi: "", at: "" });
     var url = location.href.split("#")[0] + (h ? "#" + h : "");
     try {
       history.replaceState(null, "", url);
@@ -93,8 +100,22 @@
         });
         base = base.slice(0, i);
       }
-      var h = hashFor({ kpi: own.kpi || "" });
+      var h = hashFor({ kpi: own.kpi || "", at: own.at || "" });
       a.setAttribute("href", base + (h ? "#" + h : ""));
+    });
+    $$("a[data-keep-lang]").forEach(function (a) {  // another plan: its own default view, the same language
+      if (!a.hasAttribute("data-base-href")) a.setAttribute("data-base-href", a.getAttribute("href"));
+      var base = a.getAttribute("data-base-href").split("#")[0];
+      a.setAttribute("href", base + (state.lang === "en" ? "#lang=en" : ""));
+    });
+  }
+
+  /* -- views: elements shown for one review only ------------------------------------------------ */
+
+  function showView() {
+    $$("[data-review]").forEach(function (el) {
+      if (el.tagName === "OPTION") return;
+      el.hidden = el.getAttribute("data-review") !== state.review;
     });
   }
 
@@ -156,6 +177,9 @@
       $(".kpi-value", card).textContent = st.value_text;
       setText($(".period", card), st.period);
       setBadge($(".status-badge", card), st.status);
+      setText($(".gap", card), st.gap || { zh: "", en: "" });
+      setText($(".value-note", card), st.value_note || { zh: "", en: "" });
+      setText($(".completion", card), st.completion || { zh: "", en: "" });
       var inDomain = !state.domain || card.getAttribute("data-domain") === state.domain;
       var show = inDomain && (!state.status || st.status === state.status);
       card.hidden = !show;
@@ -169,7 +193,9 @@
       var s = chip.getAttribute("data-status");
       $(".chip-count", chip).textContent = String(counts[s] || 0);
       chip.setAttribute("aria-pressed", state.status === s ? "true" : "false");
+      chip.parentNode.hidden = !counts[s] && state.status !== s;
     });
+    showView();
     var shownEl = $("#shown-count");
     if (shownEl && UI.shown_count) {
       var fill = function (t) { return t.replace("{shown}", shown).replace("{total}", cards.length); };
@@ -260,11 +286,118 @@
       window.Plotly.react(trend, f.data, f.layout, PLOT_CONFIG);
     }
     var towns = document.getElementById("towns-chart");
-    var tf = FIGURES.towns && (FIGURES.towns[state.review] || FIGURES.towns.latest);
+    var tf = FIGURES.towns && FIGURES.towns[state.review];
     if (towns && tf) {
       var g = clone(tf[state.lang]);
       window.Plotly.react(towns, g.data, g.layout, PLOT_CONFIG);
     }
+    if (towns) towns.hidden = !tf;
+    [trend, towns].forEach(scalableForPrint);
+  }
+
+  /* A plotly chart drawn for the screen keeps its pixel width; for print the style sheet scales its
+     SVG layers to the page width, which needs their viewBox and the chart's aspect ratio. */
+  function scalableForPrint(chart) {
+    if (!chart) return;
+    var box = $(".svg-container", chart);
+    if (!box) return;
+    var w = box.offsetWidth || parseFloat(box.style.width), h = box.offsetHeight || parseFloat(box.style.height);
+    if (!w || !h) return;
+    box.style.setProperty("--plot-w", String(w));
+    box.style.setProperty("--plot-h", String(h));
+    $$("svg.main-svg", chart).forEach(function (svg) {
+      svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+      svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
+    });
+  }
+
+  /* -- printing the towns/streets x KPIs table: in pieces of a few KPI columns, as shown --------------- */
+
+  var PRINT_COLUMNS = 6;  // KPI columns per printed piece: A4 portrait holds the town name, targets met and six KPIs
+
+  function buildPrintMatrix() {
+    $$(".matrix-print").forEach(function (el) { el.parentNode.removeChild(el); });
+    var wrap = $$(".matrix-wrap").filter(function (w) { return !w.hidden; })[0];
+    if (!wrap) return;
+    var table = $("table", wrap);
+    var head = $$("thead th", table), rows = $$("tbody tr", table);
+    var fixed = head.filter(function (th) { return !th.classList.contains("kpi-col"); }).length;
+    var out = document.createElement("div");
+    out.className = "matrix-print";
+    var cap = $("caption", table);
+    if (cap) { var p = document.createElement("p"); p.className = "note"; p.textContent = cap.textContent; out.appendChild(p); }
+    for (var start = fixed; start < head.length; start += PRINT_COLUMNS) {
+      var piece = document.createElement("table");
+      piece.className = "matrix";
+      var thead = document.createElement("thead"), tr = document.createElement("tr");
+      var cols = [0].concat(start === fixed ? [1] : []);
+      for (var c = start; c < Math.min(start + PRINT_COLUMNS, head.length); c++) cols.push(c);
+      cols.forEach(function (c) {
+        var th = document.createElement("th");
+        th.className = head[c].className;
+        th.innerHTML = (head[c].querySelector("button") || head[c]).innerHTML;
+        tr.appendChild(th);
+      });
+      thead.appendChild(tr);
+      piece.appendChild(thead);
+      var body = document.createElement("tbody");
+      rows.forEach(function (row) {
+        var r = document.createElement("tr");
+        cols.forEach(function (c) { r.appendChild(row.children[c].cloneNode(true)); });
+        body.appendChild(r);
+      });
+      piece.appendChild(body);
+      out.appendChild(piece);
+    }
+    wrap.parentNode.insertBefore(out, wrap.nextSibling);
+  }
+
+  function initPrint() {
+    if (!$(".matrix-wrap")) return;
+    window.addEventListener("beforeprint", buildPrintMatrix);
+    if (window.matchMedia) {
+      var mq = window.matchMedia("print");
+      var onChange = function (e) { if (e.matches) buildPrintMatrix(); };
+      if (mq.addEventListener) mq.addEventListener("change", onChange); else if (mq.addListener) mq.addListener(onChange);
+    }
+  }
+
+  /* -- sortable tables (the towns/streets x KPIs table) --------------------------------------------- */
+
+  function sortValue(cell, type) {
+    if (!cell) return null;
+    var v = cell.getAttribute("data-sort");
+    if (v === null || v === "") return null;
+    if (type === "number") { var n = parseFloat(v); return isNaN(n) ? null : n; }
+    return cell.textContent.trim();
+  }
+
+  function initSortable(table) {
+    var heads = $$("thead th", table);
+    heads.forEach(function (th, col) {
+      var btn = $("button.sort", th);
+      if (!btn) return;
+      btn.addEventListener("click", function () {
+        var type = btn.getAttribute("data-sort-type") || "number";
+        var now = th.getAttribute("aria-sort");
+        var first = btn.getAttribute("data-sort-first") || "ascending";
+        var dir = now === first ? (first === "ascending" ? "descending" : "ascending") : first;
+        heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", dir);
+        var body = $("tbody", table);
+        var rows = $$("tr", body);
+        var sign = dir === "ascending" ? 1 : -1;
+        rows.sort(function (a, b) {
+          var x = sortValue(a.children[col], type), y = sortValue(b.children[col], type);
+          if (x === null && y === null) return 0;
+          if (x === null) return 1;  // no value: always last
+          if (y === null) return -1;
+          if (type === "number") return sign * (x - y);
+          return sign * x.localeCompare(y, state.lang === "en" ? "en" : "zh-CN");
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
   }
 
   function renderKpi() {
@@ -277,9 +410,7 @@
     setBadge($(".headline .status-badge"), st.status);
     var header = $(".kpi-header");
     if (header) header.setAttribute("data-status", st.status);
-    var tables = $$(".towns-table");
-    var has = tables.some(function (t) { return t.getAttribute("data-review") === state.review; });
-    tables.forEach(function (t) { t.hidden = t.getAttribute("data-review") !== (has ? state.review : "latest"); });
+    showView();
     drawCharts();
   }
 
@@ -292,12 +423,22 @@
     renderKpi();
   }
 
+  function initPlain() {  // a page with per-view blocks and no chart (a town/street page)
+    var review = $("#review-select");
+    if (review) {
+      review.value = state.review;
+      review.addEventListener("change", function () { state.review = review.value; showView(); saveState(); });
+    }
+    showView();
+  }
+
   /* -- start ------------------------------------------------------------------------------------ */
 
   function render() {
     applyLang();
     if (CARDS) renderOverview();
     if (KPI_STATES) renderKpi();
+    if (!CARDS && !KPI_STATES) showView();
     updateLinks();
   }
 
@@ -306,8 +447,18 @@
     applyLang();
     if (CARDS) initOverview();
     if (KPI_STATES) initKpi();
+    if (!CARDS && !KPI_STATES) initPlain();
+    $$("table.sortable").forEach(initSortable);
+    initPrint();
+    var pr = $("#print-button");
+    if (pr) pr.addEventListener("click", function () { window.print(); });
     applyLang();
     updateLinks();
+    if (state.at) {  // back to a part of the page (#at=towns-overview)
+      var target = document.getElementById(state.at);
+      if (target) target.scrollIntoView({ block: "start" });
+      state.at = "";
+    }
     var sw = $("#lang-switch");
     if (sw) {
       sw.addEventListener("click", function () {

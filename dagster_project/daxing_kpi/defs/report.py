@@ -1,8 +1,8 @@
 """The review reports (总结评估报告), written by the nightly job after the publication.
 
-``review_reports`` depends on the published database only: it runs after ``analytics_database``, so the
-publication (and the dashboard, which does not wait for it) never waits for the reports, and a report that
-cannot be written never holds them back. When it fails (no Chinese font for the PDF, an unreadable plan)
+``review_reports`` runs after the publication (``kpi_dashboard``, the step that puts the new database and
+dashboard in place together), reading the published database only; nothing waits for it, so a report that
+cannot be written never holds the publication back. When it fails (no Chinese font for the PDF, an unreadable plan)
 the step fails, so the run ends failed and its failure report names the step and the reason: visible to
 the operator, with the database and dashboard already published. The reports go to
 ``$KPI_WAREHOUSE_DIR/reports/<plan_id>/`` (:mod:`daxing_kpi.report.build`): the final review of every plan
@@ -11,13 +11,13 @@ that has one, with its explanations workbook.
 
 import dagster as dg
 
-from daxing_kpi.defs.publish import analytics_database
+from daxing_kpi.defs.publish import kpi_dashboard
 from daxing_kpi.report.build import ReportIncomplete, build_report, reports_due
 
 
 @dg.asset(
     group_name="publish",
-    deps=[analytics_database],
+    deps=[kpi_dashboard],
     description=(
         "warehouse/reports/<plan_id>/: the final review report (总结评估报告) of every plan whose final review has "
         "passed, as .docx and PDF (every target with its value, gap, completion and verdict; a chart per KPI; "

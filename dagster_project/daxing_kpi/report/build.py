@@ -25,8 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
+from daxing_kpi.analyst import connect_published  # the analysts' locked-down read-only connection
 from daxing_kpi.paths import analytics_db_path, reports_dir
 from daxing_kpi.report import charts as charts_mod
 from daxing_kpi.report import content, explanations
@@ -84,7 +83,7 @@ def build_report(database: Path | str | None = None, plan_id: str | None = None,
     db = Path(database) if database else analytics_db_path()
     if not db.exists():
         raise FileNotFoundError(f"the published database {db} does not exist yet: run `kpi run` first")
-    with duckdb.connect(str(db), read_only=True) as con:
+    with connect_published(db) as con:
         data = load_report_data(con, plan_id, review)
     folder = Path(out_dir) if out_dir else reports_dir() / _safe(data.plan.plan_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -123,8 +122,11 @@ def build_report(database: Path | str | None = None, plan_id: str | None = None,
 
 
 def reports_due(database: Path | str | None = None) -> list[tuple[str, str]]:
-    """(plan, review) pairs the nightly job writes: the final review of every plan that has one."""
+    """(plan, review) pairs the nightly job writes: the final review of every plan whose final review has come."""
     db = Path(database) if database else analytics_db_path()
-    with duckdb.connect(str(db), read_only=True) as con:
+    from daxing_kpi.report.data import cutoff_date_sql
+
+    with connect_published(db) as con:  # final reviews that have come: dated on or before the data cut-off
         return [(r[0], "final") for r in con.execute(
-            "SELECT DISTINCT plan_id FROM kpi_scorecard WHERE review = 'final' ORDER BY plan_id").fetchall()]
+            f"SELECT DISTINCT plan_id FROM kpi_scorecard WHERE review = 'final' AND as_of_date <= {cutoff_date_sql(con)}"
+            " ORDER BY plan_id").fetchall()]

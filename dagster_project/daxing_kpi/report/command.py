@@ -17,8 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import duckdb
-
+from daxing_kpi.analyst import DatabaseMissing, connect_published  # the analysts' sandboxed connection (issue 19.1)
 from daxing_kpi.paths import analytics_db_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_DATABASE = 0, 1, 2, 4
@@ -44,10 +43,11 @@ def _targets_by_plan(db: Path) -> dict:
     from daxing_kpi.report.data import ReportError, list_plans, load_targets, review_dates, Review
 
     out = {}
-    with duckdb.connect(str(db), read_only=True) as con:
+    with connect_published(db) as con:
         for plan in list_plans(con):
             dates = review_dates(con, plan.plan_id)
-            kind = "final" if "final" in dates else "latest"
+            came = "final" in dates and ("latest" not in dates or dates["final"] <= dates["latest"])
+            kind = "final" if came else "latest"  # a plan whose final review has not come: its progress so far
             if kind in dates:
                 try:
                     out[plan.plan_id] = {t.kpi_id: t for t in load_targets(con, plan.plan_id, Review(kind, dates[kind]))}
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_DATABASE
     try:
         if args.template:
-            with duckdb.connect(str(db), read_only=True) as con:
+            with connect_published(db) as con:
                 data = load_report_data(con, args.plan, args.review)
             out = explanations.write_template(Path(args.template), explanations.template_title(data), explanations.template_rows(data))
             print(f"{explanations.template_title(data)}: {len(data.targets)} rows -> {out}")
@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
     except ReportIncomplete as exc:
         print(f"kpi report: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except DatabaseMissing as exc:  # a damaged published database: one sentence, no traceback (issue 19.5)
+        print(f"kpi report: {exc}", file=sys.stderr)
+        return EXIT_NO_DATABASE
     print(result.summary())
     for label, path in (("Word", result.docx), ("PDF", result.pdf), ("explanations workbook", result.template)):
         print(f"  {label}: {path}")

@@ -29,7 +29,24 @@ from daxing_kpi.report import fmt
 from daxing_kpi.report.data import NEEDS_EXPLANATION, VERDICTS, ReportData, Target
 from daxing_kpi.report.document import Document, Figure, Heading, PageBreak, Para, Table
 
+
+def explanations_reason(reason: str) -> str:
+    """A quarantine reason in the clerk's words (:data:`daxing_kpi.report.explanations.REASONS_ZH`)."""
+    from daxing_kpi.report.explanations import REASONS_ZH
+
+    return REASONS_ZH.get(reason, reason)
+
+STATUS_ORDER = ("target_achieved", "on_track", "needs_acceleration", "limited_progress", "deterioration",
+                "target_not_achieved", "insufficient_data", None)
 TARGET_TABLE_HEADER = ["序号", "指标（规划条目）", "单位", "基期值", "评估值", "目标值", "差距", "完成程度", "评估结论"]
+
+
+def cutoff_text(data: ReportData) -> str:
+    """2026年10月31日, or 2026年9月30日至10月31日（各数据来源不同） when the sources were delivered to different days."""
+    lo, hi = data.data_cutoff
+    if lo is None or lo == hi:
+        return fmt.cn_date(hi)
+    return f"{fmt.cn_date(lo)}至{fmt.cn_date(hi)}（各数据来源报送截止日期不同）"
 
 
 def review_title(data: ReportData) -> str:
@@ -80,15 +97,16 @@ def verdict_counts(targets: list[Target]) -> dict[str, int]:
 def _summary_sentence(data: ReportData, counts: dict) -> str:
     n = len(data.targets)
     parts = [f"{fmt.verdict_label(v)}{counts[v]}项" for v in VERDICTS if counts[v]]
-    if data.review.kind == "latest":
-        by_status: dict[str, int] = {}
-        for t in data.targets:
-            by_status[fmt.verdict_label(None, t.status)] = by_status.get(fmt.verdict_label(None, t.status), 0) + 1
-        parts = [f"{k}{v}项" for k, v in by_status.items()]
+    if data.review.kind != "final":
+        parts = [f"{fmt.verdict_label(None, s)}{sum(t.status == s for t in data.targets)}项"
+                 for s in STATUS_ORDER if any(t.status == s for t in data.targets)]
     elif counts[None]:
         parts.append(f"暂无评估结论{counts[None]}项")
-    return (f"{data.plan.short_name_zh}规划设定的量化目标中，纳入本次评估的指标共{n}项。以{fmt.cn_date(data.review.as_of_date)}"
-            f"为评估基准日，" + "，".join(parts) + "。")
+    extra = f"另有待建指标{len(data.unmeasurable)}项尚无数据，未纳入评估。" if data.unmeasurable else ""
+    short = data.plan.short_name_zh
+    short = short if "规划" in short else f"{short}规划"  # 十四五 -> 十四五规划; 2026—2030年规划（示例） as it is
+    return (f"{short}设定的量化目标中，纳入本次评估的指标共{n}项。以{fmt.cn_date(data.review.as_of_date)}"
+            f"为评估基准日，" + "，".join(parts) + "。" + extra)
 
 
 def _explanation_intro(data: ReportData, missed: list[Target]) -> list[Para]:
@@ -98,8 +116,11 @@ def _explanation_intro(data: ReportData, missed: list[Target]) -> list[Para]:
     files = data.explanation_files
     if files is not None and len(files):
         for r in files.itertuples(index=False):
-            if r.rows_quarantined:
-                reasons = "、".join(f"{k}{v}行" for k, v in json.loads(r.quarantine_reasons or "{}").items())
+            if r.status == "rejected":
+                out.append(Para(f"填报表“{Path(str(r.file_name)).name}”未能读取（{r.rejected_reason_zh}），未予采用，请核对后重新报送。",
+                                size="small"))
+            elif r.rows_quarantined:
+                reasons = "、".join(f"{explanations_reason(k)}{v}行" for k, v in json.loads(r.quarantine_reasons or "{}").items())
                 out.append(Para(f"填报表“{Path(str(r.file_name)).name}”共{r.rows_read}行，其中{r.rows_quarantined}行未通过校验"
                                 f"（{reasons}），未予采用，请核对后重新报送。", size="small"))
             elif r.status == "superseded":
@@ -127,46 +148,61 @@ def _figures_sentence(t: Target, data: ReportData) -> str:
 
 
 def _town_tables(data: ReportData, first_number: int) -> tuple[Table, list[Table]]:
+    """附件1 (one row per town/street: how many of its targets reached each verdict, those with the most targets
+    missed first) and 附件2 (one table per town/street). Before the final review: statuses instead of verdicts."""
     towns = data.towns
+    final = data.review.kind == "final"
     names = {t.kpi_id: t.name_zh for t in data.targets}
     units = {t.kpi_id: (t.unit, t.unit_zh) for t in data.targets}
+    order_of = {t.kpi_id: i for i, t in enumerate(data.targets)}
+    statuses = [st for st in STATUS_ORDER if st and (towns.status == st).any()]
     summary_rows, details = [], []
     for (code, name), g in towns.groupby(["geo_code", "geo_name_zh"], sort=True):
-        own = g[g.verdict.notna()]
-        missed = own[own.verdict.isin(NEEDS_EXPLANATION)]
-        no_own = g[g.verdict.isna()]
-        summary_rows.append((len(missed), code, [
-            name, str(len(own)), str(int((own.verdict == "achieved").sum())), str(int((own.verdict == "not_achieved").sum())),
-            str(int((own.verdict == "deterioration").sum())), str(len(no_own)),
-            str(int((no_own.trend == "worsening").sum())) if "trend" in no_own else fmt.NA,
-            "、".join(names.get(k, k) for k in missed.kpi_id) or "无",
-        ]))
+        if final:
+            own = g[g.verdict.notna()]
+            missed = own[own.verdict.isin(NEEDS_EXPLANATION)]
+            no_own = g[g.verdict.isna()]
+            counts = [str(len(own))] + [str(int((own.verdict == v).sum())) for v in VERDICTS] + [
+                str(len(no_own)), str(int((no_own.trend == "worsening").sum()))]
+        else:
+            missed = g[g.status.isin(["deterioration", "limited_progress", "target_not_achieved"])]
+            counts = [str(int((g.status == st).sum())) for st in statuses]
+        summary_rows.append((len(missed), code, [name, *counts, "、".join(names.get(k, k) for k in missed.kpi_id) or "无"]))
         rows, highlight = [], set()
-        order = sorted(g.itertuples(index=False), key=lambda r: [t.kpi_id for t in data.targets].index(r.kpi_id)
-                       if r.kpi_id in names else 999)
-        for r in order:
+        for r in sorted(g.itertuples(index=False), key=lambda r: order_of.get(r.kpi_id, 999)):
             unit, unit_zh = units.get(r.kpi_id, (r.unit, ""))
-            if pd.notna(r.verdict):
+            target, gap = fmt.fmt_number(r.target_value, unit), fmt.fmt_gap(r.gap_to_target, unit)
+            if final and pd.notna(r.verdict):
                 status = fmt.verdict_label(r.verdict)
-                target = fmt.fmt_number(r.target_value, unit)
-                gap = fmt.fmt_gap(r.gap_to_target, unit)
                 if r.verdict in NEEDS_EXPLANATION:
                     highlight.add(len(rows))
-            else:
+            elif final:
                 share = fmt.fmt_share(r.contribution_share) if pd.notna(r.contribution_share) else None
                 status = "无单独目标：" + fmt.trend_label(r.trend if pd.notna(r.trend) else None) + (f"，占全区{share}" if share else "")
                 target, gap = fmt.NA, fmt.NA
+            else:
+                status = fmt.verdict_label(None, r.status)
+                if r.target_source == "none":
+                    target, gap = fmt.NA, fmt.NA
+                if r.status in ("deterioration", "limited_progress", "target_not_achieved"):
+                    highlight.add(len(rows))
             rows.append([names.get(r.kpi_id, r.kpi_id), unit_zh or fmt.NA, fmt.fmt_number(r.value, unit), target, gap, status])
         details.append(Table(0, f"{name}分指标评估情况", ["指标", "单位", "评估值", "目标值", "差距", "评估结论或进展"], rows,
                              [34, 11, 11, 11, 11, 22], align=["left", "center", "right", "right", "right", "left"],
                              highlight=highlight))
     summary_rows.sort(key=lambda x: (-x[0], x[1]))
-    summary = Table(first_number, "镇（街）评估结论汇总表",
-                    ["镇（街）", "有单独目标的指标", "已实现目标", "未实现目标", "退步", "无单独目标的指标", "其中变差", "未实现或退步的指标"],
-                    [r for _, _, r in summary_rows], [12, 9, 8, 8, 6, 9, 7, 41], unit_line="单位：项",
-                    align=["left"] + ["right"] * 6 + ["left"],
-                    notes=["按未实现目标和退步的指标数从多到少排列。区级目标为全区总量（如社会组织数）时，镇（街）没有单独目标，"
-                           "不作评估结论，只列其进展和占全区比重（见附件2）。"])
+    if final:
+        header = ["镇（街）", "有单独目标的指标", *[fmt.verdict_label(v) for v in VERDICTS], "无单独目标的指标", "其中变差",
+                  "未实现或退步的指标"]
+        widths = [12, 9, 8, 8, 6, 9, 7, 41]
+        note = ("按未实现目标和退步的指标数从多到少排列。区级目标为全区总量（如社会组织数）时，镇（街）没有单独目标，"
+                "不作评估结论，只列其进展和占全区比重（见附件2）。")
+    else:
+        header = ["镇（街）", *[fmt.verdict_label(None, st) for st in statuses], "进展有限、退步或未实现的指标"]
+        widths = [12] + [8] * len(statuses) + [max(20, 88 - 8 * len(statuses))]
+        note = "按进展有限、退步或未实现目标的指标数从多到少排列。"
+    summary = Table(first_number, "镇（街）评估结论汇总表", header, [r for _, _, r in summary_rows], widths, unit_line="单位：项",
+                    align=["left"] + ["right"] * (len(header) - 2) + ["left"], notes=[note])
     for i, t in enumerate(details, start=first_number + 1):
         t.number = i
     return summary, details
@@ -178,7 +214,7 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
     ``chart_note`` saying why)."""
     today = today or dt.date.today()
     title = report_title(data)
-    info = [f"评估基准日：{fmt.cn_date(data.review.as_of_date)}", f"数据截至：{fmt.cn_date(data.data_cutoff)}"]
+    info = [f"评估基准日：{fmt.cn_date(data.review.as_of_date)}", f"数据截至：{cutoff_text(data)}"]
     doc = Document(title=title, subtitle="（示例规划，非正式目标）" if data.plan.is_example else None,
                    date_line=fmt.cn_date(today), info_lines=info,
                    properties={"title": title, "subject": f"{data.plan.short_name_zh}{review_title(data)}",
@@ -197,22 +233,32 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
     heading("总体情况")
     doc.add(Para(_summary_sentence(data, counts)))
     rows = []
-    for v in VERDICTS:
-        kpis = [t.name_zh for t in data.targets if t.verdict == v]
-        if kpis or data.review.kind == "final":
+    if data.review.kind == "final":
+        for v in VERDICTS:
+            kpis = [t.name_zh for t in data.targets if t.verdict == v]
             rows.append([fmt.verdict_label(v), str(len(kpis)), fmt.fmt_share(len(kpis) / n if n else None), "、".join(kpis) or "无"])
-    if counts[None]:
-        rows.append(["暂无评估结论", str(counts[None]), fmt.fmt_share(counts[None] / n if n else None),
-                     "、".join(f"{t.name_zh}（{fmt.verdict_label(None, t.status)}）" for t in data.targets if t.verdict is None)])
+        if counts[None]:
+            rows.append(["暂无评估结论", str(counts[None]), fmt.fmt_share(counts[None] / n if n else None),
+                         "、".join(f"{t.name_zh}（{fmt.verdict_label(None, t.status)}）" for t in data.targets if t.verdict is None)])
+    else:  # before the final review: the progress statuses, best first
+        for status in STATUS_ORDER:
+            kpis = [t.name_zh for t in data.targets if t.status == status]
+            if kpis:
+                rows.append([fmt.verdict_label(None, status), str(len(kpis)), fmt.fmt_share(len(kpis) / n), "、".join(kpis)])
     rows.append(["合计", str(n), fmt.fmt_share(1.0 if n else None), ""])
     doc.add(Table(1, "评估结论汇总", ["评估结论", "指标数", "占比", "指标"], rows, [14, 9, 9, 68], unit_line="单位：项",
                   align=["left", "right", "right", "left"]))
 
     # 二、指标完成情况
     heading("指标完成情况")
-    doc.add(Para(f"各项指标的基期值、{year_label}评估值、规划目标值、差距、完成程度和评估结论见表2。"))
+    doc.add(Para(f"各项指标的基期值、{year_label}评估值、规划目标值、差距、完成程度和评估结论见表2。"
+                 + (f"规划中另有{len(data.unmeasurable)}项目标尚无可计算的指标（待建指标），列于表末，不作评估。"
+                    if data.unmeasurable else "")))
+    rows = [target_row(i, t, data) for i, t in enumerate(data.targets, start=1)]
+    rows += [[str(len(rows) + i), f"{t.name_zh}" + (f"（{t.plan_section}）" if t.plan_section else ""), t.unit_zh or fmt.NA,
+              fmt.NA, fmt.NA, fmt.fmt_target(t), fmt.NA, fmt.NA, "待建指标"] for i, t in enumerate(data.unmeasurable, start=1)]
     doc.add(Table(
-        2, "规划指标完成情况一览表", TARGET_TABLE_HEADER, [target_row(i, t, data) for i, t in enumerate(data.targets, start=1)],
+        2, "规划指标完成情况一览表", TARGET_TABLE_HEADER, rows,
         [6, 26, 10, 9, 9, 9, 9, 10, 12], unit_line=f"评估值为{year_label}数值",
         align=["center", "left", "center", "right", "right", "right", "right", "right", "center"],
         highlight={i for i, t in enumerate(data.targets) if t.needs_explanation},
@@ -224,7 +270,7 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
 
     # 三、情况说明
     missed = [t for t in data.targets if t.needs_explanation]
-    if data.review.kind != "latest":
+    if data.review.kind == "final":
         heading("未实现目标情况说明及下一步工作")
         if not missed:
             doc.add(Para("本次评估所有指标均已实现目标。"))
@@ -256,9 +302,14 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
 
     # 五、评估说明
     heading("评估说明")
-    doc.add(Para("评估以区级数值对照规划目标：目标年份已有数据的，评估值达到目标为“已实现目标”，未达到为“未实现目标”；"
-                 "没有量化目标的指标按年均变化判断，偏离期望方向为“退步”。评估值为评估基准日所在年度的全年数值。"))
-    doc.add(Para(f"数据来源于各业务系统报送、经数据质量检查后发布的数据，数据截至{fmt.cn_date(data.data_cutoff)}"
+    if data.review.kind == "final":
+        doc.add(Para("评估以区级数值对照规划目标：目标年份已有数据的，评估值达到目标为“已实现目标”，未达到为“未实现目标”；"
+                     "没有量化目标的指标按年均变化判断，偏离期望方向为“退步”。评估值为评估基准日所在年度的全年数值。"))
+    else:
+        doc.add(Para("已达到目标值的为“已实现目标”；尚未到目标年份的，以基期以来的实际年均增长与实现目标所需的年均增长之比判断进展："
+                     "不低于0.95为“进展顺利”，0.60至0.95为“需加快进度”，0至0.60为“进展有限”，偏离目标方向为“退步”。"
+                     "评估值为评估基准日所在年度的数值，当年为截至数据截止日的年内数值。"))
+    doc.add(Para(f"数据来源于各业务系统报送、经数据质量检查后发布的数据，数据截至{cutoff_text(data)}"
                  + (f"，于{fmt.cn_date(data.published_at)}发布" if data.published_at else "") + "。镇（街）情况见附件。"))
 
     # 附件

@@ -133,7 +133,7 @@ class CheckResult:
 
     def text(self) -> str:
         lines = [f"{self.file.name}: {self.rows_read} 行，可采用 {self.rows_accepted} 行。"]
-        lines += [f"  未采用：{p}" for p in self.problems]
+        lines += [f"  问题：{p}" for p in self.problems]
         lines += [f"  未对应评估指标：{u}" for u in self.unmatched]
         if self.pending:
             lines.append("  尚待填写情况说明的指标：" + "、".join(self.pending))
@@ -160,15 +160,21 @@ def check_workbook(path: Path, targets: dict[str, dict[str, Target]] | None = No
         except Exception as exc:  # noqa: BLE001 - a file the contract cannot read (ContractError, FileRejected)
             result.problems.append(f"整个文件未能读取：{exc}")
             return result
-    result.rows_read = int(sum(a["rows_read"] for a in res.audit))
+    result.rows_read = int(sum(a["rows_read"] or 0 for a in res.audit))
     result.rows_accepted = len(res.accepted)
+    for a in res.audit:
+        if a.get("status") == "rejected":  # the whole file set aside (unreadable, no matching sheet)
+            result.problems.append(f"整个文件未能读取：{a.get('rejected_reason_zh') or a.get('rejected_reason_en')}")
     headers = {col.name: col.header_zh for col in c.columns}
-    for q in res.quarantine.itertuples(index=False):
-        value = "" if pd.isna(q.value) or q.value in ("", None) else f"（填写的是“{q.value}”）"
-        same = re.search(r"^same as .*row (\d+)$", str(q.value)) if not pd.isna(q.value) else None
+    for q in res.quarantine.to_dict("records"):
+        value = "" if pd.isna(q["value"]) or q["value"] in ("", None) else f"（填写的是“{q['value']}”）"
+        same = re.search(r"^same as .*row (\d+)$", str(q["value"])) if not pd.isna(q["value"]) else None
         if same:  # a duplicate names the row it repeats
             value = f"（与第{same.group(1)}行重复）"
-        result.problems.append(f"工作表“{q.sheet}”第{q.row_number}行“{headers.get(q.column, q.column)}”列：{_reason_zh(q.reason)}{value}")
+        # a field fault: the row is used with that cell empty; otherwise the row is set aside
+        effect = "该格按空白处理，该行其余内容照常采用" if q.get("disposition") == "field_fault" else "该行未采用"
+        result.problems.append(f"工作表“{q['sheet']}”第{q['row_number']}行“{headers.get(q['column'], q['column'])}”列："
+                               f"{_reason_zh(q['reason'])}{value}，{effect}")
     if targets is not None:
         seen: dict[str, set[str]] = {}
         rows = res.accepted.to_dict("records")

@@ -34,7 +34,7 @@ ALIGN = {"left": Align.L, "center": Align.C, "right": Align.R, "justify": Align.
 # Line breaking of Chinese text (禁则): closing punctuation never starts a line, opening punctuation never
 # ends one, and a number stays whole with its sign and unit (56.4%, ≥1,500). fpdf2 breaks Chinese text
 # anywhere, so the lines are made here and handed to it whole.
-_OPEN = "（《「『【〔“‘([{"
+_OPEN = "（《「『【〔“‘([{差超"  # 差/超 stay with the number of a gap (差5,694)
 _CLOSE = "，。、；：？！）》」』】〕”’％%…,.;:?!)]}"
 _TOKEN = re.compile(rf"[{re.escape(_OPEN)}]*(?:[0-9A-Za-z.,%+\-_/～~≥≤×÷]+|.)[{re.escape(_CLOSE)}]*", re.S)
 _EPS = 0.4  # mm kept free at the end of a line, so fpdf2 never re-breaks it
@@ -109,9 +109,12 @@ def _para(pdf: FPDF, p: Para) -> None:
     align = Align.C if p.align == "center" else Align.R if p.align == "right" else Align.L
     for k, text in enumerate(lines):
         w = first if k == 0 else pdf.epw
-        justify = p.align == "justify" and k < len(lines) - 1 and len(text) > 1
-        if justify:  # Chinese is justified by spacing the characters (fpdf2 only stretches spaces)
-            pdf.set_char_spacing(max(0.0, (w - pdf.get_string_width(text)) / len(text)) * 72 / 25.4)
+        spacing = (w - pdf.get_string_width(text)) / max(len(text), 1)  # mm per character to fill the line
+        # Chinese is justified by spacing the characters (fpdf2 only stretches spaces); a line cut short by the
+        # line-breaking rules (more than a quarter character per character to fill) stays ragged
+        justify = p.align == "justify" and k < len(lines) - 1 and len(text) > 1 and 0 < spacing < size * 0.3528 / 4
+        if justify:
+            pdf.set_char_spacing(spacing * 72 / 25.4)
         pdf.cell(w, line, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if justify:
             pdf.set_char_spacing(0)
@@ -139,9 +142,17 @@ def _table(pdf: FPDF, t: Table) -> None:
             header.cell(h, align=Align.C)
         for i, values in enumerate(t.rows):
             row = table.row()
-            style = FontFace(fill_color=SHADE) if i in t.highlight else None
+            fill = SHADE if i in t.highlight else None
             for j, v in enumerate(values):
-                row.cell("\n".join(wrap_lines(pdf, v, inner[j])), align=ALIGN[align[j]], style=style)
+                # a number wider than its column is drawn smaller rather than broken (≥6,000)
+                widest = max((pdf.get_string_width(tok) for tok in _TOKEN.findall(v)), default=0.0)
+                size = TABLE_PT if widest <= inner[j] - _EPS else max(6.5, TABLE_PT * (inner[j] - _EPS) / widest)
+                style = FontFace(fill_color=fill, size_pt=size) if fill or size != TABLE_PT else None
+                if size != TABLE_PT:
+                    pdf.set_font("body", size=size)
+                text = "\n".join(wrap_lines(pdf, v, inner[j]))
+                pdf.set_font("body", size=TABLE_PT)
+                row.cell(text, align=ALIGN[align[j]], style=style)
     for k, note in enumerate(t.notes):
         pdf.set_font("body", size=SMALL_PT - 1.5)
         for text in wrap_lines(pdf, ("注：" if k == 0 else "\u3000\u3000") + note, pdf.epw):
@@ -169,7 +180,8 @@ def write_pdf(doc: Document, path: Path, fonts: ReportFonts | None = None) -> Pa
     pdf = _setup(fonts, doc)
     pdf.add_page()
     pdf.set_font("heading", size=TITLE_PT)
-    pdf.multi_cell(0, 11, doc.title, align=Align.C, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for line in wrap_lines(pdf, doc.title, pdf.epw):
+        pdf.cell(pdf.epw, 11, line, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if doc.subtitle:
         pdf.set_font("body", size=BODY_PT)
         pdf.cell(0, 8, doc.subtitle, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
