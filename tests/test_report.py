@@ -218,7 +218,8 @@ def test_kpi_report_for_a_plan_and_review_into_a_folder(warehouse, nightly, fina
     assert proc.returncode == 0, proc.stderr
     doc = docx.Document(str(next(tmp_path.glob("*中期评估报告.docx"))))
     assert next(tmp_path.glob("*中期评估报告.pdf")).is_file()
-    mid = warehouse.query("SELECT c.name_zh, s.latest_value, s.unit FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)"
+    mid = warehouse.query("SELECT c.name_zh, coalesce(s.assessed_value, s.latest_value) AS latest_value, s.unit"
+                          " FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)"
                           " WHERE s.review = 'mid_term' AND s.geo_level = 'district' AND s.plan_id = ?", [nightly["plan"]])
     rows = {r[1].split("（")[0]: r for r in target_table(doc)}
     for r in mid.itertuples(index=False):
