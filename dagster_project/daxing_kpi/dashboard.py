@@ -231,7 +231,11 @@ class Site:
         self.contracts = self._contracts()
         self._obs_by_kpi = {k: g for k, g in self.obs.groupby("kpi_id", sort=False)}
         self.plans = load_plans(data, labels)
-        self.main_plan = default_plan(self.plans, data.meta["data_as_of"])
+        if data.plans is not None and len(data.plans):
+            self.main_plan = default_plan(self.plans, data.meta["data_as_of"])
+        else:  # no plans table to say which plan is an example: the plan with the most KPIs
+            sizes = data.catalog.groupby("plan_id").kpi_id.nunique() if "plan_id" in data.catalog else pd.Series(dtype=int)
+            self.main_plan = max(self.plans, key=lambda p: (int(sizes.get(p.plan_id, 0)), -p.start_year))
         self.plan_sites = [PlanSite(self, p, "" if p.plan_id == self.main_plan.plan_id else f"plan/{p.plan_id}/")
                            for p in self.plans]
 

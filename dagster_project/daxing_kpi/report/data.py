@@ -101,7 +101,7 @@ class ReportData:
     targets: list[Target]
     series: pd.DataFrame  # kpi_id, period_year, value, is_partial_year, period_end_date (district)
     towns: pd.DataFrame  # geo_code, geo_name_zh, kpi_id, value, target_value, verdict, trend, gap, contribution_share
-    data_cutoff: dt.date | None  # the latest delivery cut-off of the sources (数据截至)
+    data_cutoff: tuple  # (earliest, latest) delivery cut-off of the plan's KPIs (数据截至, see data_cutoff)
     published_at: dt.datetime | None
     unmeasurable: list[Target] = field(default_factory=list)  # targets no KPI measures yet (待建指标), from plan_targets
     explanation_files: pd.DataFrame = field(default_factory=pd.DataFrame)  # ingest_audit rows of the workbooks
@@ -311,14 +311,19 @@ def load_series(con, plan_id: str, until: dt.date) -> pd.DataFrame:
            ORDER BY o.kpi_id, o.period_year""", [until, plan_id]).df()
 
 
-def data_cutoff(con) -> dt.date | None:
-    """The latest delivery cut-off over the sources (``source_freshness.delivery_cutoff_date``; before that
-    column is published, the latest ``period_end_date`` of the observations)."""
-    if "source_freshness" in _tables(con) and "delivery_cutoff_date" in _columns(con, "source_freshness"):
-        v = con.execute("SELECT max(delivery_cutoff_date) FROM source_freshness").fetchone()[0]
-        if v is not None:
-            return v
-    return con.execute("SELECT max(period_end_date) FROM kpi_observations").fetchone()[0]
+def data_cutoff(con, plan_id: str) -> tuple[dt.date | None, dt.date | None]:
+    """数据截至 of the plan's figures: the earliest and the latest of its KPIs' delivery cut-offs
+    (``dq_kpi_status.delivery_cutoff_date``: each KPI's is the oldest of its sources'), equal when every source
+    was delivered to the same day. Workbooks of planners (explanations, plans) are no data of a figure and do
+    not count. Before cut-offs were published: the latest ``period_end_date`` of the observations."""
+    if "dq_kpi_status" in _tables(con) and "delivery_cutoff_date" in _columns(con, "dq_kpi_status"):
+        lo, hi = con.execute(
+            "SELECT min(delivery_cutoff_date), max(delivery_cutoff_date) FROM dq_kpi_status"
+            " WHERE kpi_id IN (SELECT kpi_id FROM kpi_catalog WHERE plan_id = ?)", [plan_id]).fetchone()
+        if hi is not None:
+            return lo, hi
+    latest = con.execute("SELECT max(period_end_date) FROM kpi_observations").fetchone()[0]
+    return latest, latest
 
 
 def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None, review: str = "final") -> ReportData:
@@ -362,7 +367,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
     return ReportData(
         plan=plans[plan_id], review=rv, targets=load_targets(con, plan_id, rv),
         series=load_series(con, plan_id, rv.as_of_date if review != "latest" else dt.date.max),
-        towns=load_towns(con, plan_id, rv), data_cutoff=data_cutoff(con), published_at=published,
+        towns=load_towns(con, plan_id, rv), data_cutoff=data_cutoff(con, plan_id), published_at=published,
         unmeasurable=load_unmeasurable(con, plan_id),
         explanation_files=files, unmatched_explanations=unmatched,
     )
