@@ -39,6 +39,7 @@ from daxing_kpi.personkey import pii_key
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 _ID_CHECK = np.array(list("10X98765432"))
+_ID_CHECK_BYTES = np.frombuffer(b"10X98765432", dtype=np.uint8)
 # Personal data in free text (quarantined values): ID-number-like and mobile-phone-like runs.
 ID_LIKE = r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
 PHONE_LIKE = r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])"
@@ -154,18 +155,90 @@ def id_numbers_changed_by_excel(values: pd.Series, *, normalized: bool = False) 
     return (s.str.fullmatch(_EXCEL_SCIENTIFIC) | s.str.fullmatch(r"[1-9]\d{14}000")).fillna(False).astype(bool)
 
 
+def _hmac_pads() -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer padded keys (RFC 2104) of :func:`daxing_kpi.personkey.pii_key`."""
+    key = pii_key()
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def hmac_hex32(numbers: list[bytes] | np.ndarray) -> np.ndarray:
+    """HMAC-SHA256 with :func:`pii_key` of each value, the first 32 hex characters: the person key.
+
+    ``numbers``: the normalised ID numbers as bytes, or an ``(n, w)`` ``uint8`` array of ``n`` values of
+    ``w`` bytes each. Both hash states of the key are computed once and copied per value (what
+    :mod:`hmac` does inside, without its per-call overhead); the digests become hex in one piece.
+    Returns an object array of ``str``."""
+    inner_pad, outer_pad = _hmac_pads()
+    inner, outer = hashlib.sha256(inner_pad), hashlib.sha256(outer_pad)
+    ic, oc = inner.copy, outer.copy
+    if isinstance(numbers, np.ndarray):
+        width = numbers.shape[1] if numbers.ndim == 2 else 0
+        buf = memoryview(np.ascontiguousarray(numbers).tobytes())
+        values = (buf[a:a + width] for a in range(0, len(buf), width)) if width else ()
+        n = numbers.shape[0]
+    else:
+        values, n = numbers, len(numbers)
+    digests = []
+    append = digests.append
+    for v in values:
+        i = ic()
+        i.update(v)
+        o = oc()
+        o.update(i.digest())
+        append(o.digest())
+    if not n:
+        return np.array([], dtype=object)
+    text = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(n, 32)[:, :16].tobytes().hex()
+    return np.array([text[i:i + 32] for i in range(0, 32 * n, 32)], dtype=object)
+
+
 def person_keys(values: pd.Series, *, normalized: bool = False) -> pd.Series:
-    """Keyed hash (HMAC-SHA256, 32 hex characters) of normalised ID numbers: links a person across
-    sources without keeping the number."""
-    keyed = hmac.new(pii_key(), digestmod=hashlib.sha256)  # keyed once; each value hashes a copy
+    """Keyed hash (HMAC-SHA256 with :func:`daxing_kpi.personkey.pii_key`, the first 32 hex characters) of
+    normalised ID numbers (:func:`norm_series`, upper case): links a person across sources without keeping
+    the number."""
     s = (values if normalized else norm_series(values)).str.upper()
+    keys = hmac_hex32([v.encode() for v in s.fillna("").to_numpy(dtype=object)])
+    return pd.Series(keys, index=s.index, dtype=object)
 
-    def one(v: str) -> str:
-        h = keyed.copy()
-        h.update(v.encode())
-        return h.hexdigest()[:32]
 
-    return pd.Series([one(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype=object)
+def id_cells(values: list[str] | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, reasons)`` of ID-number cells (none blank): the person key of a valid number
+    (:func:`valid_id_numbers`, :func:`person_keys`), None otherwise; the reason of an invalid one
+    (:attr:`Reason.ID_CHANGED_BY_EXCEL` for :func:`id_numbers_changed_by_excel`, else :attr:`Reason.BAD_ID`),
+    None for a valid one. Values already in the normal form (18 ASCII characters ``[0-9]{17}[0-9X]``)
+    are checked as bytes in one array operation; any other spelling goes through :func:`norm_series`."""
+    vals = np.asarray(values if not isinstance(values, pd.Series) else values.to_numpy(dtype=object), dtype=object)
+    n = len(vals)
+    norm = vals.copy()
+    plain = np.fromiter((len(v) == 18 and v.isascii() for v in vals), dtype=bool, count=n)
+    if plain.any():
+        b = np.frombuffer("".join(vals[plain]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        digits = (b >= 48) & (b <= 57)
+        plain_idx = np.flatnonzero(plain)
+        plain[plain_idx] = digits[:, :17].all(axis=1) & (digits[:, 17] | (b[:, 17] == 88))
+    other = ~plain
+    if other.any():
+        norm[other] = norm_series(pd.Series(vals[other], dtype=object)).str.upper().to_numpy(dtype=object)
+    shaped = np.fromiter((len(v) == 18 and v.isascii() for v in norm), dtype=bool, count=n)
+    ok = np.zeros(n, dtype=bool)
+    if shaped.any():
+        b = np.frombuffer("".join(norm[shaped]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        digits = (b >= 48) & (b <= 57)
+        good_shape = digits[:, :17].all(axis=1) & (digits[:, 17] | (b[:, 17] == 88))
+        check = _ID_CHECK_BYTES[((b[:, :17].astype(np.int64) - 48) * _ID_WEIGHTS).sum(axis=1) % 11]
+        ok[np.flatnonzero(shaped)] = good_shape & (check == b[:, 17])
+    keys = np.full(n, None, dtype=object)
+    if ok.any():
+        keys[ok] = hmac_hex32(np.frombuffer("".join(norm[ok]).encode("ascii"), dtype=np.uint8).reshape(-1, 18))
+    reasons = np.full(n, None, dtype=object)
+    bad = ~ok
+    if bad.any():
+        excel = id_numbers_changed_by_excel(pd.Series(norm[bad], dtype=object), normalized=True).to_numpy()
+        reasons[bad] = np.where(excel, Reason.ID_CHANGED_BY_EXCEL, Reason.BAD_ID)
+    return keys, reasons
 
 
 def redact_text(value: str) -> str:
@@ -185,76 +258,91 @@ def mask_value(value: str, pii: str | None) -> str:
     return "***" if v else ""
 
 
-def check_frame(df: pd.DataFrame, mapping: dict[str, Column], contract: Contract) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Type and check every contract column of ``df`` (strings).
+CELL_COLUMNS = ("value", "reason", "reason2", "blank")
 
-    Returns ``(typed, problems)``: ``typed`` has one column per kept contract column (English
-    names), NULL where the cell is blank or faulty; ``problems`` has ``pos, column, reason, value,
-    name`` for each faulty cell (``pos`` is the row position in ``df``, ``name`` the contract column).
-    ID numbers become person keys here; dropped PII is never typed.
-    """
-    typed = {}
-    problems = []
-    present = {c.name: src for src, c in mapping.items()}
 
-    def flag(mask, column: Column, reason, raw: pd.Series):
-        m = np.asarray(mask, dtype=bool)
-        idx = np.flatnonzero(m)
-        if idx.size:
-            vals = raw.iloc[idx].map(lambda v: mask_value(v, column.pii))
-            reasons = reason[m] if isinstance(reason, np.ndarray) else reason
-            problems.append(pd.DataFrame({"pos": idx, "column": column.header_zh, "reason": reasons, "value": vals.to_numpy(),
-                                          "name": column.name}))
-        return m
+def cell_rule(column: Column, raw: pd.Series) -> dict[str, np.ndarray]:
+    """Type and check the cells ``raw`` (text as the file holds it) of one contract column: the field
+    rules of the module text, in one place.
 
-    for c in contract.columns:
-        if c.name not in present:
-            if not c.dropped:
-                typed[c.name] = pd.Series([None] * len(df), index=df.index, dtype=object)
-            continue
-        raw = df[present[c.name]].fillna("").astype(str)
-        norm = norm_series(raw)
-        blank = (norm == "").to_numpy(dtype=bool, na_value=True)
-        if c.required:
-            flag(blank, c, Reason.MISSING, raw)
-        if c.dropped:
-            continue  # personal data: never typed, never kept
-        if c.type == "text":
-            val = raw.str.strip().where(~blank, None)
-            allowed = set(c.allowed or ()) | (seed_values(c.allowed_from_seed) if c.allowed_from_seed else set())
-            if allowed:
-                bad = flag(~blank & ~norm.isin({normalize_text(a) for a in allowed}).to_numpy(dtype=bool), c, Reason.NOT_ALLOWED, raw)
-                val = norm.astype(object).where(~blank & ~bad, None)
-        elif c.type in ("integer", "number"):
-            val = parse_numbers(norm, normalized=True)
-            bad = flag(~blank & val.isna().to_numpy(), c, Reason.NOT_NUMBER, raw)
-            if c.type == "integer":
-                bad |= flag((val.notna() & (val != val.round())).to_numpy(), c, Reason.NOT_WHOLE, raw)
-            if c.min is not None:
-                bad |= flag((val.notna() & (val < c.min)).to_numpy(), c, Reason.BELOW_MIN.format(min=c.min), raw)
-            val = val.where(~bad)
-            val = val.astype("Int64") if c.type == "integer" else val.astype("Float64")
-        elif c.type in ("date", "timestamp"):
-            val = parse_timestamps(raw)
-            flag(~blank & val.isna().to_numpy(), c, Reason.BAD_DATE, raw)
-            val = val.dt.normalize().dt.date if c.type == "date" else val
-        elif c.type == "boolean":
-            val = norm.str.lower().map(TRUTH)
-            flag(~blank & val.isna().to_numpy(), c, Reason.NOT_YES_NO, raw)
-            val = val.astype("boolean")
-        elif c.type == "town":
-            val, why = classify_towns(norm)
-            bad = ~blank & why.notna().to_numpy()
-            flag(bad, c, why.to_numpy(dtype=object), raw)
-        elif c.type == "id_number":
-            ok = valid_id_numbers(norm, normalized=True).to_numpy()
-            bad = ~blank & ~ok
-            if bad.any():
-                excel = id_numbers_changed_by_excel(norm, normalized=True).to_numpy()
-                flag(bad, c, np.where(excel, Reason.ID_CHANGED_BY_EXCEL, Reason.BAD_ID), raw)
-            val = person_keys(norm.where(ok, ""), normalized=True).where(ok & ~blank, None)
-        typed[c.name] = val
-    problems_df = (
-        pd.concat(problems, ignore_index=True) if problems else pd.DataFrame(columns=["pos", "column", "reason", "value", "name"])
-    )
-    return pd.DataFrame(typed, index=df.index), problems_df
+    Returns arrays in the order of ``raw``, by :data:`CELL_COLUMNS`: ``value`` the typed value (NULL where
+    the cell is blank or faulty; a person key for an ID number; Python objects: ``str``, ``float``,
+    ``bool``, ``datetime.date``, ``pandas.Timestamp``), ``reason`` and ``reason2`` the faults of the cell
+    (:class:`Reason` texts, None for none; an integer can be both not whole and below its minimum) and
+    ``blank``. A blank cell of a required column has the reason :attr:`Reason.MISSING`. Personal data
+    other than ID numbers (names, phones, addresses) is never typed: only its blankness is checked.
+    The set-based pass (:mod:`daxing_kpi.ingest.sqlpass`) calls this for each distinct value it does not
+    type itself."""
+    raw = raw.fillna("").astype(str)
+    norm = norm_series(raw)
+    blank = (norm == "").to_numpy(dtype=bool, na_value=True)
+    n = len(raw)
+    value = np.full(n, None, dtype=object)
+    reason = np.full(n, None, dtype=object)
+    reason2 = np.full(n, None, dtype=object)
+    if column.required:
+        reason[blank] = Reason.MISSING
+    if column.dropped:
+        return {"value": value, "reason": reason, "reason2": reason2, "blank": blank}
+    if column.type == "text":
+        allowed = set(column.allowed or ()) | (seed_values(column.allowed_from_seed) if column.allowed_from_seed else set())
+        if allowed:
+            bad = ~blank & ~norm.isin({normalize_text(a) for a in allowed}).to_numpy(dtype=bool)
+            reason[bad] = Reason.NOT_ALLOWED
+            keep = ~blank & ~bad
+            value[keep] = norm.to_numpy(dtype=object)[keep]
+        else:
+            value[~blank] = raw.str.strip().to_numpy(dtype=object)[~blank]
+    elif column.type in ("integer", "number"):
+        val = parse_numbers(norm, normalized=True)
+        num = val.to_numpy(dtype=float, na_value=np.nan)
+        isnum = ~np.isnan(num)
+        if column.type == "integer":
+            isnum &= np.isfinite(num) | np.isnan(num)  # an infinite "integer" is no number
+        nan_bad = ~blank & ~isnum
+        reason[nan_bad] = Reason.NOT_NUMBER
+        bad = nan_bad.copy()
+        if column.type == "integer":
+            with np.errstate(invalid="ignore"):
+                not_whole = isnum & (num != np.round(num))
+            reason[not_whole] = Reason.NOT_WHOLE
+            bad |= not_whole
+        if column.min is not None:
+            below = isnum & (num < column.min)
+            slot = np.where(reason[below] == None, 0, 1)  # noqa: E711  (below the minimum after not whole: a second fault)
+            idx = np.flatnonzero(below)
+            reason[idx[slot == 0]] = Reason.BELOW_MIN.format(min=column.min)
+            reason2[idx[slot == 1]] = Reason.BELOW_MIN.format(min=column.min)
+            bad |= below
+        keep = isnum & ~bad
+        value[keep] = num[keep]
+    elif column.type in ("date", "timestamp"):
+        val = parse_timestamps(raw)
+        missing = val.isna().to_numpy()
+        reason[~blank & missing] = Reason.BAD_DATE
+        keep = ~missing
+        if column.type == "date":
+            value[keep] = val.dt.normalize().dt.date.to_numpy(dtype=object)[keep]
+        else:
+            value[keep] = val.to_numpy(dtype=object)[keep]
+    elif column.type == "boolean":
+        val = norm.str.lower().map(TRUTH)
+        missing = val.isna().to_numpy()
+        reason[~blank & missing] = Reason.NOT_YES_NO
+        keep = ~missing
+        value[keep] = val.to_numpy(dtype=object)[keep]
+    elif column.type == "town":
+        codes, why = classify_towns(norm)
+        why_arr = why.to_numpy(dtype=object)
+        bad = ~blank & pd.notna(why_arr)
+        reason[bad] = why_arr[bad]
+        code_arr = codes.to_numpy(dtype=object)
+        keep = pd.notna(code_arr)
+        value[keep] = code_arr[keep]
+    elif column.type == "id_number":
+        nb = np.flatnonzero(~blank)
+        if nb.size:
+            keys, why = id_cells(raw.to_numpy(dtype=object)[nb])
+            value[nb] = keys
+            reason[nb] = why
+    return {"value": value, "reason": reason, "reason2": reason2, "blank": blank}

@@ -273,45 +273,13 @@ def _delimiter(text: str) -> str:
 
 def read_csv_tables(path: Path, known: dict[str, object], encoding: str | None = "auto", text: str | None = None) -> list[tuple[Table, int]]:
     """A delimited-text file (comma or tab) as one :class:`Table` (title rows skipped, header located),
-    with its match count.
-
-    Large files take a fast path (pandas' C parser) when every record is one line; otherwise, for
-    quoted line breaks or ragged rows, the standard ``csv`` module keeps the line numbers right.
-    """
+    with its match count, read with Python's ``csv`` module (quoted line breaks, ragged rows: the line
+    numbers stay right). Files DuckDB can read are read by it instead (:mod:`daxing_kpi.ingest.csvread`)."""
     text = decode_bytes(Path(path).read_bytes(), encoding) if text is None else text
     sep = _delimiter(text)
-    head = list(itertools.islice(_csv_rows_with_lines(text, sep), HEADER_SCAN_ROWS + 1))
-    if not head:
-        return [(Table(None, pd.DataFrame(), np.array([], dtype=np.int64), 0), 0)]
-    width = max(len(r) for _, r in head)
-    grid = [r + [""] * (width - len(r)) for _, r in head]
-    first, n, labels, matched = locate_header(grid, known)
-    titles = tuple(" ".join(c.strip() for c in r if c.strip()) for r in grid[:first])
-    header_end_line = head[first + n][0] - 1 if first + n < len(head) else None
-    if header_end_line is not None:
-        try:
-            data = text.encode("utf-8")  # pandas' C parser reads bytes far faster than a str buffer
-            start = 0  # byte offset of the first data line
-            for _ in range(header_end_line):
-                start = data.index(b"\n", start) + 1
-            n_lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") or start >= len(data) else 1)
-            df = pd.read_csv(
-                io.BytesIO(data), encoding="utf-8", header=None, skiprows=header_end_line, dtype=str, keep_default_na=False,
-                na_filter=False, skip_blank_lines=False, names=range(len(labels)), index_col=False, engine="c", sep=sep,
-                quoting=csv.QUOTE_MINIMAL,
-            ).fillna("")
-            del data
-            if n_lines == len(df):
-                rows = np.arange(header_end_line + 1, header_end_line + 1 + len(df), dtype=np.int64)
-                keep = (df != "").any(axis=1).to_numpy()
-                frame = df[keep].reset_index(drop=True)
-                frame.columns = _unique_labels(labels)
-                empty_cols = [c for c, lab in zip(frame.columns, labels) if not lab.strip() and not (frame[c] != "").any()]
-                frame = frame.drop(columns=empty_cols)
-                return [(Table(None, frame, rows[keep], head[first + n - 1][0], None, titles), matched)]
-        except (pd.errors.ParserError, ValueError):
-            pass
     records = list(_csv_rows_with_lines(text, sep))
+    if not records:
+        return [(Table(None, pd.DataFrame(), np.array([], dtype=np.int64), 0), 0)]
     grid = [r for _, r in records]
     lines = [ln for ln, _ in records]
     return [_table_from_grid(grid, lines, None, known)]

@@ -1,0 +1,354 @@
+"""The set-based pass: a table of text cells typed, checked and split in DuckDB, in one streamed query.
+
+Every table a file holds (a CSV file read by DuckDB's ``read_csv``, or a sheet a Python reader turned
+into an Arrow table) goes through the same query (:func:`pass_sql`), which DuckDB runs chunk by chunk
+(memory does not grow with the file). Per row it yields the typed contract columns, the faults of each
+cell (:class:`~daxing_kpi.ingest.reasons.Reason` texts, up to two per cell), the cell's value as the
+quarantine may keep it (personal data masked), whether the row is a totals or signature row, and whether
+the record is quarantined (``_q``: a fault in a column of the contract's ``record_needs``, a town/street
+outside the district, cells beyond the header, or no record at all) or loaded (with faulty fields NULL).
+
+Where the rules live (one place each):
+
+* the field rules (:func:`daxing_kpi.ingest.fields.cell_rule`: dates, numbers, yes/no, allowed values,
+  towns, ID numbers and person keys) are Python, applied by the DuckDB function ``kpi_cell`` to each
+  distinct spelling the query does not type itself, results kept per spelling; the query types the
+  spellings already in the normal form directly (``2023-05-06``, ``42``, a town name or code as the
+  seeds write it, an allowed value as the contract writes it), where the Python rule is the identity or
+  a cast (``tests/test_ingest_sqlpass.py`` proves the two agree);
+* ID numbers go through ``kpi_person`` (:func:`daxing_kpi.ingest.fields.id_cells`: check digit and
+  keyed hash, vectorised);
+* totals and signature rows: ``kpi_marker`` (:func:`daxing_kpi.ingest.rows.marker_rows`), asked only
+  for rows with a fault (a record without one is no such row);
+* masking of quarantined values: SQL for ID numbers and other personal data, ``kpi_redact``
+  (:func:`daxing_kpi.ingest.fields.redact_text`) for free text.
+
+Blank cells (only whitespace, as Python's ``str.isspace`` knows it) and the stripping of text cells are
+SQL macros (``kpi_blank``, ``kpi_strip``) equal to the Python rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daxing_kpi.ingest.contracts import Column, Contract
+from daxing_kpi.ingest.fields import cell_rule, id_cells, redact_text, seed_values
+from daxing_kpi.ingest.readers import normalize_text
+from daxing_kpi.ingest.reasons import Reason
+from daxing_kpi.ingest.rows import marker_rows
+from daxing_kpi.ingest.towns import town_lookup
+
+# Python's str.isspace() characters (= what str.strip() removes and what makes a cell blank after NFKC)
+WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+_WS_LITERAL = "'" + WHITESPACE.replace("'", "''") + "'"
+# fields of kpi_cell's result; the value sits in the field of its type
+CELL_STRUCT = {"t": "VARCHAR", "n": "DOUBLE", "d": "DATE", "ts": "TIMESTAMP", "b": "BOOLEAN", "r1": "VARCHAR", "r2": "VARCHAR",
+               "blank": "BOOLEAN"}
+_VALUE_FIELD = {"text": "t", "town": "t", "id_number": "t", "integer": "n", "number": "n", "date": "d", "timestamp": "ts",
+                "boolean": "b"}
+_OUT_TYPE = {"text": "VARCHAR", "town": "VARCHAR", "id_number": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "date": "DATE",
+             "timestamp": "TIMESTAMP", "boolean": "BOOLEAN"}
+MEMO_LIMIT = 200_000  # spellings kept per column before the memory of results is cleared
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def lit(text) -> str:
+    """A SQL string literal (NULL for None)."""
+    return "NULL" if text is None else "'" + str(text).replace("'", "''") + "'"
+
+
+# -- the Python side: functions DuckDB calls on chunks of a column ----------------------------------------
+
+
+@dataclass
+class _Spec:
+    column: Column
+    memo: dict = field(default_factory=dict)
+
+
+_SPECS: dict[int, _Spec] = {}
+_SPEC_IDS = itertools.count(1)
+_LOCK = threading.Lock()
+
+
+def new_spec(column: Column) -> int:
+    """Register a contract column for ``kpi_cell``; returns the id the query passes. Free it with
+    :func:`drop_specs`."""
+    with _LOCK:
+        i = next(_SPEC_IDS)
+        _SPECS[i] = _Spec(column)
+    return i
+
+
+def drop_specs(ids) -> None:
+    with _LOCK:
+        for i in ids:
+            _SPECS.pop(i, None)
+
+
+def _arrow(arr) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _kpi_cell(spec_ids, values):
+    """``kpi_cell(spec, text)``: :func:`cell_rule` of each distinct spelling, once per column."""
+    values = _arrow(values)
+    empty = pa.array([None] * len(values))
+    if not len(values):
+        return pa.StructArray.from_arrays([empty.cast(_PA[k]) for k in CELL_STRUCT], names=list(CELL_STRUCT))
+    spec = _SPECS[_arrow(spec_ids)[0].as_py()]
+    uniques = pc.unique(values)
+    keys = uniques.to_pylist()
+    memo = spec.memo
+    misses = [k for k in keys if k not in memo]
+    if misses:
+        if len(memo) + len(misses) > MEMO_LIMIT:
+            memo.clear()
+        out = cell_rule(spec.column, pd.Series(["" if m is None else m for m in misses], dtype=object))
+        for k, row in zip(misses, zip(out["value"], out["reason"], out["reason2"], out["blank"])):
+            memo[k] = row
+    rows = [memo[k] for k in keys]
+    where = pc.index_in(values, value_set=uniques)
+    vf = _VALUE_FIELD.get(spec.column.type, "t")
+    arrays = []
+    for name in CELL_STRUCT:
+        if name == vf and not spec.column.dropped:
+            col = pa.array([_py(r[0], spec.column.type) for r in rows], type=_PA[name])
+        elif name == "r1":
+            col = pa.array([r[1] for r in rows], type=pa.string())
+        elif name == "r2":
+            col = pa.array([r[2] for r in rows], type=pa.string())
+        elif name == "blank":
+            col = pa.array([bool(r[3]) for r in rows], type=pa.bool_())
+        else:
+            arrays.append(pa.nulls(len(values), type=_PA[name]))
+            continue
+        arrays.append(pc.take(col, where))
+    return pa.StructArray.from_arrays(arrays, names=list(CELL_STRUCT))
+
+
+_PA = {"t": pa.string(), "n": pa.float64(), "d": pa.date32(), "ts": pa.timestamp("us"), "b": pa.bool_(), "r1": pa.string(),
+       "r2": pa.string(), "blank": pa.bool_()}
+
+
+def _py(v, kind: str):
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    if kind == "timestamp":
+        return pd.Timestamp(v).to_pydatetime()
+    if kind in ("integer", "number"):
+        return float(v)
+    return v
+
+
+def _kpi_person(values):
+    """``kpi_person(text)``: person key and fault of ID-number cells (:func:`id_cells`)."""
+    values = _arrow(values)
+    keys, reasons = id_cells(values.to_pylist()) if len(values) else (np.array([], dtype=object),) * 2
+    return pa.StructArray.from_arrays([pa.array(keys.tolist(), type=pa.string()), pa.array(reasons.tolist(), type=pa.string())],
+                                      names=["k", "r"])
+
+
+def _kpi_marker(cells):
+    """``kpi_marker(list of the row's cells)``: totals or signature row (:func:`marker_rows`)."""
+    cells = _arrow(cells)
+    rows = cells.to_pylist()
+    if not rows:
+        return pa.StructArray.from_arrays([pa.array([], pa.string()), pa.array([], pa.string())], names=["r", "v"])
+    width = max(len(r) for r in rows)
+    frame = pd.DataFrame([[("" if c is None else c) for c in r] + [""] * (width - len(r)) for r in rows],
+                         columns=[f"c{i}" for i in range(width)], dtype=object)
+    reason, value = marker_rows(frame)
+    return pa.StructArray.from_arrays([pa.array(reason.tolist(), type=pa.string()), pa.array(value.tolist(), type=pa.string())],
+                                      names=["r", "v"])
+
+
+def _kpi_redact(values):
+    """``kpi_redact(text)``: :func:`redact_text` of the first 200 characters (quarantined free text)."""
+    return pa.array([redact_text(("" if v is None else v)[:200]) for v in _arrow(values).to_pylist()], type=pa.string())
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the pass's macros and Python functions on a connection (once per connection)."""
+    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'kpi_cell'").fetchall()[0][0]:
+        return
+    struct = duckdb.struct_type({k: duckdb.sqltype(v) for k, v in CELL_STRUCT.items()})
+    con.create_function("kpi_cell", _kpi_cell, [duckdb.sqltype("INTEGER"), duckdb.sqltype("VARCHAR")], struct, type="arrow",
+                        side_effects=False)
+    con.create_function("kpi_person", _kpi_person, [duckdb.sqltype("VARCHAR")],
+                        duckdb.struct_type({"k": duckdb.sqltype("VARCHAR"), "r": duckdb.sqltype("VARCHAR")}), type="arrow",
+                        side_effects=False)
+    con.create_function("kpi_marker", _kpi_marker, [duckdb.list_type(duckdb.sqltype("VARCHAR"))],
+                        duckdb.struct_type({"r": duckdb.sqltype("VARCHAR"), "v": duckdb.sqltype("VARCHAR")}), type="arrow",
+                        side_effects=False)
+    con.create_function("kpi_redact", _kpi_redact, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"), type="arrow",
+                        side_effects=False)
+    # a code point that may be whitespace (cheap; the exact test follows only for these)
+    con.execute("CREATE OR REPLACE TEMP MACRO kpi_maybe_ws(cp) AS cp <= 32 OR (cp BETWEEN 133 AND 12288 AND (cp = 133 OR cp = 160"
+                " OR cp = 5760 OR cp BETWEEN 8192 AND 8202 OR cp IN (8232, 8233, 8239, 8287, 12288)))")
+    con.execute(f"CREATE OR REPLACE TEMP MACRO kpi_blank(x) AS CASE WHEN x IS NULL OR x = '' THEN true"
+                f" WHEN NOT kpi_maybe_ws(unicode(x)) THEN false ELSE trim(x, {_WS_LITERAL}) = '' END")
+    con.execute(f"CREATE OR REPLACE TEMP MACRO kpi_strip(x) AS CASE WHEN kpi_maybe_ws(unicode(x)) OR kpi_maybe_ws(unicode(x[-1]))"
+                f" THEN trim(x, {_WS_LITERAL}) ELSE x END")
+
+
+# -- the query -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PassPlan:
+    """What the pass of one table needs: the contract, which text column (``c0``, ``c1`` ...) holds each
+    contract column, and every text column (for totals rows)."""
+
+    contract: Contract
+    present: dict[str, str]  # contract column name -> text column of the source
+    cells: list[str]  # every text column of the source, in order
+    spec_ids: list[int] = field(default_factory=list)
+
+
+def faultable(c: Column) -> bool:
+    """Whether a cell of this column can have a fault (required, or typed beyond plain text)."""
+    return c.required or (not c.dropped and (c.type != "text" or bool(c.allowed or c.allowed_from_seed)))
+
+
+def _allowed(c: Column) -> list[str]:
+    allowed = set(c.allowed or ()) | (seed_values(c.allowed_from_seed) if c.allowed_from_seed else set())
+    return sorted({normalize_text(a) for a in allowed})
+
+
+def _in_list(values) -> str:
+    return "(" + ", ".join(lit(v) for v in values) + ")"
+
+
+def _town_fast() -> tuple[str, str]:
+    """An ENUM of the exact spellings of the town tables (already normal: no spaces, NFKC) and the list of
+    their codes, for a cast instead of a join (a join would not keep the file's row order)."""
+    table = town_lookup()
+    spellings = sorted(table)
+    return "ENUM" + _in_list(spellings), "[" + ", ".join(lit(table[s]) for s in spellings) + "]"
+
+
+def _column_sql(j: int, c: Column, x: str, plan: PassPlan) -> tuple[list[str], list[str]]:
+    """``(layer-1 expressions, layer-2 expressions)`` of contract column ``j`` read from text column ``x``.
+
+    Layer 1 computes, per cell, the fast path and (where needed) the Python rule's struct; layer 2 the
+    typed value ``_v{j}``, faults ``_r{j}a``/``_r{j}b`` and masked value ``_m{j}``."""
+    l1, l2 = [f"{x} AS _x{j}"], []
+    xj = f"_x{j}"
+    missing = f"CASE WHEN kpi_blank({xj}) THEN {lit(Reason.MISSING)} END" if c.required else "NULL"
+    if c.dropped or (c.type == "text" and not (c.allowed or c.allowed_from_seed)):
+        value = "NULL" if c.dropped else f"CASE WHEN NOT kpi_blank({xj}) THEN kpi_strip({xj}) END"
+        l2 += [f"{value} AS _v{j}", f"{missing} AS _r{j}a", f"NULL AS _r{j}b"]
+    elif c.type == "id_number":
+        l1.append(f"CASE WHEN NOT kpi_blank({x}) THEN kpi_person({x}) END AS _p{j}")
+        l2 += [f"_p{j}.k AS _v{j}", f"CASE WHEN kpi_blank({xj}) THEN {missing} ELSE _p{j}.r END AS _r{j}a", f"NULL AS _r{j}b"]
+    else:
+        spec = new_spec(c)
+        plan.spec_ids.append(spec)
+        if c.type == "text":
+            fast = f"{x} IN {_in_list(_allowed(c))}" if _allowed(c) else "false"
+            fast_value = x
+        elif c.type in ("integer", "number"):
+            fast = f"regexp_full_match({x}, '[0-9]{{1,15}}')"
+            fast_value = f"CAST({x} AS DOUBLE)" if c.min is None else f"CASE WHEN CAST({x} AS DOUBLE) >= {float(c.min)!r} THEN CAST({x} AS DOUBLE) END"
+        elif c.type in ("date", "timestamp"):
+            fast = f"(strlen({x}) = 10 AND regexp_full_match({x}, '(19|20|21)[0-9]{{2}}-[0-9]{{2}}-[0-9]{{2}}'))"
+            fast_value = f"TRY_CAST({x} AS DATE)" if c.type == "date" else f"CAST(TRY_CAST({x} AS DATE) AS TIMESTAMP)"
+        elif c.type == "boolean":
+            fast = f"{x} IN ('是', '否')"
+            fast_value = f"({x} = '是')"
+        elif c.type == "town":
+            enum, codes = _town_fast()
+            fast = f"TRY_CAST({x} AS {enum}) IS NOT NULL"
+            fast_value = f"{codes}[enum_code(TRY_CAST({x} AS {enum})) + 1]"
+        else:  # pragma: no cover - contracts are validated on load
+            raise ValueError(f"unknown contract type {c.type!r}")
+        l1.append(f"coalesce({fast}, false) AS _f{j}")
+        l1.append(f"CASE WHEN NOT coalesce({fast}, false) THEN kpi_cell({spec}, coalesce({x}, '')) END AS _s{j}")
+        vf = _VALUE_FIELD[c.type]
+        slow_value = f"_s{j}.{vf}"
+        if c.type == "integer":
+            slow_value = f"CAST(_s{j}.n AS BIGINT)"
+            fast_value = f"CAST({fast_value} AS BIGINT)"
+        fast_value = fast_value.replace(x, xj)
+        if c.type in ("integer", "number") and c.min is not None:
+            fast_fault = f"CASE WHEN CAST({xj} AS DOUBLE) < {float(c.min)!r} THEN {lit(Reason.BELOW_MIN.format(min=c.min))} END"
+        elif c.type in ("date", "timestamp"):
+            fast_fault = f"CASE WHEN TRY_CAST({xj} AS DATE) IS NULL THEN {lit(Reason.BAD_DATE)} END"
+        else:
+            fast_fault = "NULL"
+        l2 += [f"CASE WHEN _f{j} THEN {fast_value} ELSE {slow_value} END AS _v{j}",
+               f"CASE WHEN _f{j} THEN {fast_fault} ELSE _s{j}.r1 END AS _r{j}a", f"_s{j}.r2 AS _r{j}b"]
+    if c.pii == "id_number":
+        mask = f"CASE WHEN length({xj}) >= 8 THEN left({xj}, 6) || repeat('*', length({xj}) - 6) WHEN coalesce({xj}, '') <> '' THEN '***' ELSE '' END"
+    elif c.pii is not None:
+        mask = f"CASE WHEN coalesce({xj}, '') <> '' THEN '***' ELSE '' END"
+    else:
+        mask = f"kpi_redact(coalesce({xj}, ''))"
+    l2.append(f"CASE WHEN _r{j}a IS NOT NULL OR _r{j}b IS NOT NULL THEN {mask} END AS _m{j}")
+    return l1, l2
+
+
+def pass_sql(plan: PassPlan, source: str, sheet: str | None, carry: tuple[str, ...] = ()) -> str:
+    """The query typing and checking the rows of ``source`` (a relation with ``_rid, _row_number, _extra``
+    and the text columns of ``plan.cells``), one output row per input row:
+
+    ``_rid, _sheet, _row_number``; each kept contract column by its name (typed, NULL when blank or
+    faulty, and in a totals or signature row); for each column ``j`` that can have faults ``_r{j}a``,
+    ``_r{j}b`` (reasons) and ``_m{j}`` (the masked value for the quarantine); ``_mr``/``_mv`` (totals or
+    signature row: reason and marker word); ``_extra`` (values beyond the last header column); ``_q``
+    (the record is not loaded); ``_p`` (the row has something for the quarantine); then the columns
+    ``carry`` of the source, unchanged. Every contract column has its ``_r``/``_m`` columns, NULL when
+    the table does not hold it, so that every table of a contract gives the same columns."""
+    contract = plan.contract
+    cols = list(contract.columns)
+    l1 = ["_rid", "_row_number", "_extra", *carry] + [q(c) for c in plan.cells]
+    l2 = ["_rid", "_row_number", "_extra", *carry] + [q(c) for c in plan.cells]
+    reasons: list[tuple[int, Column]] = []
+    for j, c in enumerate(cols):
+        if c.name not in plan.present:
+            if not c.dropped:
+                l2.append(f"CAST(NULL AS {_OUT_TYPE[c.type]}) AS _v{j}")
+            continue
+        a, b = _column_sql(j, c, q(plan.present[c.name]), plan)
+        l1 += a
+        l2 += b
+        if faultable(c):
+            reasons.append((j, c))
+    any_fault = " OR ".join(f"_r{j}a IS NOT NULL OR _r{j}b IS NOT NULL" for j, _ in reasons) or "false"
+    needs = set(contract.record_needs)
+    out_fault = [f"_r{j}a IS NOT NULL OR _r{j}b IS NOT NULL" for j, c in reasons if c.name in needs]
+    out_fault += [f"coalesce(_r{j}a = {lit(Reason.OUTSIDE_DISTRICT)}, false)" for j, c in reasons if c.type == "town"]
+    cells_list = "[" + ", ".join(f"coalesce({q(c)}, '')" for c in plan.cells) + "]" if plan.cells else "[]"
+    l3 = ["*", f"coalesce({any_fault} OR _extra, false) AS _p"]
+    l4 = ["*", f"CASE WHEN _p THEN kpi_marker({cells_list}) END AS _mk"]
+    kept = [(j, c) for j, c in enumerate(cols) if not c.dropped]
+    out = ["_rid", f"CAST({lit(sheet)} AS VARCHAR) AS _sheet", "_row_number"]
+    out += [f"CASE WHEN _mk.r IS NULL THEN _v{j} END AS {q(c.name)}" for j, c in kept]
+    present = {j for j, _ in reasons}
+    for j, c in enumerate(cols):
+        if faultable(c):
+            out += [f"_r{j}a", f"_r{j}b", f"_m{j}"] if j in present else [f"CAST(NULL AS VARCHAR) AS _r{j}{s}" for s in ("a", "b")] + [
+                f"CAST(NULL AS VARCHAR) AS _m{j}"]
+    out += ["_mk.r AS _mr", "_mk.v AS _mv", "_extra",
+            f"coalesce(_mk.r IS NOT NULL OR _extra OR {' OR '.join(out_fault) or 'false'}, false) AS _q", "_p", *carry]
+    return (f"SELECT {', '.join(out)} FROM (SELECT {', '.join(l4)} FROM (SELECT {', '.join(l3)} FROM ("
+            f"SELECT {', '.join(l2)} FROM (SELECT {', '.join(l1)} FROM {source}))))")
+
+
+def fault_columns(contract: Contract) -> list[tuple[int, Column]]:
+    """``(j, column)`` of the contract columns whose cells can have faults: the columns ``_r{j}a``,
+    ``_r{j}b``, ``_m{j}`` of :func:`pass_sql`'s result."""
+    return [(j, c) for j, c in enumerate(contract.columns) if faultable(c)]

@@ -1,0 +1,326 @@
+"""One source staged in DuckDB: each file's rows typed and checked by the set-based pass, then what the
+files say together (re-deliveries, duplicates), the quarantine and the per-file audit, in SQL.
+
+Each file read becomes one temporary table of the connection (``_ing_<id>_f<i>``, the result of
+:func:`daxing_kpi.ingest.sqlpass.pass_sql` plus ``_scope``, the row's delivery scope, and ``_dup``).
+Nothing of a file is held whole in Python: a CSV file goes from DuckDB's ``read_csv`` through the pass
+into its table; a sheet read by a Python reader is handed over as an Arrow table. DuckDB spills the
+tables to its temp folder beyond its memory limit (:mod:`daxing_kpi.memory`).
+
+A file's table depends only on the file's bytes and the contract and rules (:attr:`Contract.digest`):
+the unit of work a night that skips unchanged files can keep (see :class:`FileStage`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from daxing_kpi.ingest.contracts import DUCKDB_TYPES, Contract, source_rules
+from daxing_kpi.ingest.csvread import plan_csv
+from daxing_kpi.ingest.cutoff import delivery_cutoff
+from daxing_kpi.ingest.readers import _unique_labels, normalize_text, read_tables, sniff
+from daxing_kpi.ingest.reasons import FileRejected, Reason, reason_zh
+from daxing_kpi.ingest.rows import header_index, match_headers
+from daxing_kpi.ingest.sqlpass import PassPlan, drop_specs, fault_columns, lit, pass_sql, prepare, q
+
+QUARANTINED, FIELD_FAULT = "quarantined", "field_fault"
+QUARANTINE_COLUMNS = ["source_id", "file_name", "sheet", "row_number", "column", "reason", "value", "disposition"]
+# Quarantine reasons that are not a broken record: rows that are no records, duplicates (counted apart) and
+# records of residents of another district (a correct record, out of the district's scope). They never push a
+# file past its quarantine limit.
+NOT_REJECTIONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW, Reason.DUPLICATE, Reason.OUTSIDE_DISTRICT)
+LINEAGE = ["_source_file", "_sheet", "_row_number", "_file_sha256"]
+
+
+@dataclass
+class FileStage:
+    """One landing file of a source: its facts, and the temporary table of its rows when it was read.
+
+    ``index``: position in delivery order; ``table``: the pass's result (None when the file was not read:
+    ``known_rows``/``known_scopes`` then come from its last load); ``rows``: rows read; ``sheets``: rows
+    per sheet read and sheets skipped; ``scopes``: delivery-scope values of its rows; ``rejection``: past
+    its quarantine limit (set aside with its rows' faults listed)."""
+
+    index: int
+    label: str
+    digest: str
+    modified: str
+    table: str | None = None
+    rows: int = 0
+    sheets: dict = field(default_factory=dict)
+    scopes: set = field(default_factory=set)
+    cutoff: tuple[dt.date, str] | None = None
+    rejection: FileRejected | None = None
+    known_rows: int | None = None
+    known_scopes: frozenset[str] | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows if self.known_rows is None else self.known_rows
+
+
+def _min_match(contract: Contract) -> int:
+    """Contract columns a sheet's header must name to count as a data sheet (others are skipped)."""
+    required = sum(c.required for c in contract.columns)
+    return min(len(contract.columns), max(2, math.ceil(required / 2)))
+
+
+def _scope_sql(contract: Contract) -> str:
+    """The delivery scope of a row as text (``*`` for a complete export), NULL where unknown or when the
+    contract has none (:func:`daxing_kpi.ingest.redelivery.scope_values` in SQL)."""
+    if contract.delivery_scope is None:
+        return "CAST(NULL AS VARCHAR)"
+    if not contract.delivery_scope:
+        return "'*'"
+    parts = []
+    for ref in contract.delivery_scope:
+        name, _, part = ref.partition(".")
+        col = q(name)
+        if contract.column(name).type not in ("date", "timestamp") and part:
+            col = f"TRY_CAST({col} AS DATE)"
+        parts.append({"year": f"CAST(year({col}) AS VARCHAR)", "month": f"strftime({col}, '%Y-%m')"}.get(part, f"CAST({col} AS VARCHAR)"))
+    return " || '|' || ".join(parts)
+
+
+@dataclass
+class _Candidate:
+    """A table a file holds, before the pass: its header and how DuckDB reads its rows."""
+
+    sheet: str | None
+    labels: list[str]  # unique header labels, one per text column c0, c1 ...
+    matched: int
+    header_row: int
+    titles: tuple[str, ...]
+    source: object  # a CsvPlan, or a readers.Table
+
+
+class SourceStage:
+    """The staging of one source on a DuckDB connection (see the module text)."""
+
+    def __init__(self, contract: Contract, con: duckdb.DuckDBPyConnection, tmp_dir: Path):
+        self.contract = contract
+        self.con = con
+        self.tmp_dir = Path(tmp_dir)
+        self.uid = uuid.uuid4().hex[:10]
+        self.files: list[FileStage] = []
+        self.faults = fault_columns(contract)
+        prepare(con)
+
+    # -- one file ---------------------------------------------------------------------------------------
+
+    def read(self, path: Path, label: str, digest: str, index: int, modified: dt.datetime) -> FileStage:
+        """Read one file into its table. Raises :class:`FileRejected` for a file that cannot be used; a file
+        past its quarantine limit comes back with ``rejection`` set (its table kept for the quarantine)."""
+        f = FileStage(index, label, digest, modified.isoformat(timespec="seconds"))
+        f.table = f"_ing_{self.uid}_f{index}"
+        try:
+            titles = self._stage(path, f)
+        except BaseException:
+            self.con.execute(f"DROP TABLE IF EXISTS {f.table}")
+            raise
+        f.cutoff = delivery_cutoff(titles, Path(path).name, modified)
+        con = self.con
+        f.rows = con.execute(f"SELECT count(*) FROM {f.table}").fetchall()[0][0]
+        f.scopes = {r[0] for r in con.execute(f"SELECT DISTINCT _scope FROM {f.table} WHERE _scope IS NOT NULL").fetchall()}
+        f.rejection = self._over_limit(f)
+        return f
+
+    def _candidates(self, path: Path) -> list[_Candidate]:
+        """The tables of a file: a delimited-text file DuckDB can read as one plan, else the Python readers'."""
+        contract = self.contract
+        known = header_index(contract)
+        if sniff(path) == "text":
+            try:
+                plan = plan_csv(path, known, contract.encoding, self.tmp_dir)
+            except UnicodeDecodeError:
+                plan = None  # the Python reader decides from the whole file (and says why it cannot)
+            if plan is not None:
+                return [_Candidate(None, _unique_labels(plan.labels), plan.matched, plan.header_row, plan.titles, plan)]
+        out = []
+        for table, matched in read_tables(path, known, contract.encoding):
+            out.append(_Candidate(table.sheet, list(table.frame.columns), matched, table.header_row, table.title_lines, table))
+        return out
+
+    def _stage(self, path: Path, f: FileStage) -> list[str]:
+        contract = self.contract
+        cands = self._candidates(path)
+        try:
+            if contract.sheets and any(c.sheet is not None for c in cands):
+                wanted = {normalize_text(s) for s in contract.sheets}
+                chosen = [c for c in cands if normalize_text(c.sheet or "") in wanted]
+                if not chosen:
+                    found = ", ".join(str(c.sheet) for c in cands)
+                    raise FileRejected(f"{f.label}：没有数据契约要求的工作表“{'、'.join(contract.sheets)}”；文件中的工作表：{found}。",
+                                       f"{f.label}: no sheet {', '.join(contract.sheets)} for contract {contract.source_id!r}; sheets found: {found}")
+                cands = chosen
+            need = _min_match(contract)
+            data = [c for c in cands if c.matched >= need]
+            if not data:
+                data = [max(cands, key=lambda c: c.matched)]
+            for c in cands:
+                if c.sheet is not None and all(c is not d for d in data):
+                    f.sheets[c.sheet] = "skipped: no header naming the contract's columns"
+            titles: list[str] = []
+            offset = 0
+            for t, cand in enumerate(data):
+                where = f.label if cand.sheet is None else f"{f.label} [sheet {cand.sheet!r}]"
+                where += f", header row {cand.header_row}"
+                mapping = match_headers(cand.labels, contract, where, header_found=cand.matched > 0)
+                titles.extend(cand.titles)
+                n = self._pass(cand, mapping, f.table, first=t == 0, offset=offset, t=t)
+                if cand.sheet is not None:
+                    f.sheets[cand.sheet] = n
+                offset += n
+            return titles
+        finally:
+            for cand in cands:
+                if hasattr(cand.source, "cleanup"):
+                    cand.source.cleanup()
+
+    def _pass(self, cand: _Candidate, mapping: dict, table: str, first: bool, offset: int, t: int) -> int:
+        """Run the pass over one candidate table into ``table`` (created for the first); returns its rows."""
+        contract = self.contract
+        position = {label: f"c{i}" for i, label in enumerate(cand.labels)}
+        present = {}
+        for label, col in mapping.items():
+            present.setdefault(col.name, position[label])
+        plan = PassPlan(contract, present, [f"c{i}" for i in range(len(cand.labels))])
+        scope = _scope_sql(contract)
+        con = self.con
+        try:
+            src = cand.source
+            if hasattr(src, "read_csv_sql"):
+                n = self._pass_duckdb_csv(plan, src, table, first, offset, t, scope)
+                if n is not None:
+                    return n
+                # not for DuckDB after all: the Python reader gives the table
+                (tbl, _), = read_tables(src.source, header_index(contract), contract.encoding)
+                cand = _Candidate(tbl.sheet, list(tbl.frame.columns), cand.matched, tbl.header_row, tbl.title_lines, tbl)
+                src = tbl
+            frame = src.frame.reset_index(drop=True)
+            n = len(frame)
+            arrow = pa.table({
+                "_rid": pa.array(range(offset, offset + n), type=pa.int64()),
+                "_row_number": pa.array(src.row_numbers, type=pa.int64()),
+                "_extra": pa.array(src.extra_cells if src.extra_cells is not None else [False] * n, type=pa.bool_()),
+                "_t": pa.array([t] * n, type=pa.int32()),
+                **{f"c{i}": pa.array(frame.iloc[:, i].astype(object).where(frame.iloc[:, i].notna(), "").tolist(), type=pa.string())
+                   for i in range(frame.shape[1])},
+            })
+            name = f"_ing_src_{self.uid}"
+            con.register(name, arrow)
+            try:
+                sql = pass_sql(plan, name, cand.sheet, carry=("_t",))
+                verb = f"CREATE TEMP TABLE {table} AS" if first else f"INSERT INTO {table}"
+                con.execute(f"{verb} SELECT *, {scope} AS _scope, false AS _dup FROM ({sql})")
+            finally:
+                con.unregister(name)
+            return n
+        finally:
+            drop_specs(plan.spec_ids)
+
+    def _pass_duckdb_csv(self, plan: PassPlan, csv_plan, table: str, first: bool, offset: int, t: int, scope: str) -> int | None:
+        """The pass straight from ``read_csv``; None when DuckDB's reading differs from the Python reader's
+        (records spanning lines, bytes that are no UTF-8, rows wider than the header)."""
+        con = self.con
+        cells = ", ".join(plan.cells)
+        blank = " AND ".join(f"coalesce({c}, '') = ''" for c in plan.cells) or "true"
+        source = (f"(SELECT _k + {offset} AS _rid, {csv_plan.row_number_sql('_k')} AS _row_number, false AS _extra, {t} AS _t,"
+                  f" ({blank}) AS _blankrow, {cells} FROM (SELECT row_number() OVER () - 1 AS _k, * FROM {csv_plan.read_csv_sql()}))")
+        sql = pass_sql(plan, source, None, carry=("_t", "_blankrow"))
+        work = f"{table}_csv"
+        try:
+            con.execute(f"CREATE TEMP TABLE {work} AS SELECT *, {scope} AS _scope, false AS _dup FROM ({sql})")
+        except duckdb.InvalidInputException as e:
+            if "Python exception" in str(e):
+                raise
+            con.execute(f"DROP TABLE IF EXISTS {work}")
+            return None
+        total = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
+        if total + len(csv_plan.blank_lines) != csv_plan.data_lines:
+            con.execute(f"DROP TABLE {work}")
+            return None
+        columns = [r[0] for r in con.execute(f"DESCRIBE {work}").fetchall() if r[0] != "_blankrow"]
+        if first:
+            con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(q(c) for c in columns)} FROM {work} WHERE NOT _blankrow")
+        else:
+            con.execute(f"INSERT INTO {table} SELECT {', '.join(q(c) for c in columns)} FROM {work} WHERE NOT _blankrow")
+        con.execute(f"DROP TABLE {work}")
+        return total
+
+    # -- faults --------------------------------------------------------------------------------------------
+
+    def problems_sql(self, f: FileStage, where: str = "true") -> str:
+        """The faults of a file's rows (filtered by ``where`` on the file's table), one row per fault:
+        ``rid, sheet, row_number, column, reason, value, bad, t, block, col_idx, slot`` (``bad``: the row is
+        quarantined; the last four give the order in which the file's faults were found)."""
+        base = f"(SELECT * FROM {f.table} WHERE _p AND ({where}))"
+        keep = "_rid AS rid, _sheet AS sheet, _row_number AS row_number"
+        bad = "(_q OR _dup) AS bad, _t AS t"
+        parts = [f"SELECT {keep}, '' AS \"column\", _mr AS reason, _mv AS value, {bad}, 1 AS block, 0 AS col_idx, 0 AS slot"
+                 f" FROM p WHERE _mr IS NOT NULL",
+                 f"SELECT {keep}, '(beyond the header)', {lit(Reason.EXTRA_CELLS)}, '', {bad}, 2, 0, 0 FROM p WHERE _mr IS NULL AND _extra"]
+        for j, c in self.faults:
+            for slot, s in ((0, "a"), (1, "b")):
+                parts.append(f"SELECT {keep}, {lit(c.header_zh)}, _r{j}{s}, _m{j}, {bad}, 0, {j}, {slot} FROM p"
+                             f" WHERE _mr IS NULL AND _r{j}{s} IS NOT NULL")
+        return f"(WITH p AS MATERIALIZED {base} " + " UNION ALL ".join(parts) + ")"
+
+    def _over_limit(self, f: FileStage) -> FileRejected | None:
+        """A :class:`FileRejected` when more than ``max_rejected_share`` of the file's records are quarantined
+        for breaking the contract (rows that are no records, records of other districts not counted)."""
+        limit = source_rules(self.contract)["max_rejected_share"]
+        con = self.con
+        not_rej = "(" + ", ".join(lit(r) for r in NOT_REJECTIONS) + ")"
+        markers = con.execute(f"SELECT count(*) FROM {f.table} WHERE _mr IS NOT NULL").fetchall()[0][0]
+        broken = f"(SELECT * FROM {self.problems_sql(f)} WHERE bad AND reason NOT IN {not_rej})"
+        n_bad = con.execute(f"SELECT count(DISTINCT rid) FROM {broken}").fetchall()[0][0]
+        records = f.rows - markers
+        if not records or n_bad / records <= limit:
+            return None
+        counts = con.execute(f"SELECT reason, count(DISTINCT rid) FROM {broken} GROUP BY reason ORDER BY reason").fetchall()
+        top = pd.Series({r: n for r, n in counts}).sort_values(ascending=False)
+        sheet, row_number, column = con.execute(
+            f"SELECT sheet, row_number, \"column\" FROM {broken} ORDER BY rid, t, block, col_idx, slot LIMIT 1").fetchall()[0]
+        at = (f"[sheet {sheet!r}] " if isinstance(sheet, str) else "") + f"row {int(row_number)}, column {column}"
+        at_zh = (f"工作表“{sheet}”" if isinstance(sheet, str) else "") + f"第 {int(row_number)} 行“{column}”列"
+        share, lim = f"{n_bad / records:.1%}", f"{limit:.0%}" if limit * 100 == int(limit * 100) else f"{limit:.1%}"
+        return FileRejected(
+            f"{f.label}：{records} 条记录中有 {n_bad} 条（{share}）无法使用，超过上限 {lim}，整个文件暂不加载。"
+            f"主要原因：" + "；".join(f"{reason_zh(r)} {n} 条" for r, n in top.head(3).items()) + f"。第一处：{at_zh}。请更正后重新报送。",
+            f"{f.label}: {n_bad} of {records} records ({share}) cannot be used, more than the limit of {lim}, so the file is set aside."
+            " Main reasons: " + "; ".join(f"{r} ×{n}" for r, n in top.head(3).items()) + f". First at {at}. Please correct and send it again.",
+        )
+
+    def reason_counts(self, f: FileStage, where: str = "true", bad: str = "bad") -> dict[str, int]:
+        """Records per reason among the faults of ``f`` (``where`` on the file's table, ``bad`` on the faults)."""
+        rows = self.con.execute(f"SELECT reason, count(DISTINCT rid) FROM {self.problems_sql(f, where)} WHERE {bad}"
+                                f" GROUP BY reason").fetchall()
+        return {r: int(n) for r, n in rows}
+
+    def drop(self) -> None:
+        """Drop every table of this staging."""
+        for f in self.files:
+            if f.table:
+                self.con.execute(f"DROP TABLE IF EXISTS {f.table}")
+
+
+def empty_accepted(contract: Contract) -> pd.DataFrame:
+    """An accepted frame without rows, typed as the raw table."""
+    cols = {c.name: pd.Series(dtype=_PD_DTYPE.get(c.type, object)) for c in contract.kept_columns}
+    cols.update({"_source_file": pd.Series(dtype=object), "_sheet": pd.Series(dtype=object),
+                 "_row_number": pd.Series(dtype="int64"), "_file_sha256": pd.Series(dtype=object)})
+    return pd.DataFrame(cols)
+
+
+_PD_DTYPE = {"integer": "Int64", "number": "Float64", "boolean": "boolean", "timestamp": "datetime64[ns]"}
+DUCKDB_TYPES = DUCKDB_TYPES
