@@ -80,10 +80,13 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def write_source(con: duckdb.DuckDBPyConnection, source_id: str, root: Path | None = None) -> Path:
+def write_source(con: duckdb.DuckDBPyConnection, source_id: str, root: Path | None = None, ordered: bool = False) -> Path:
     """Write table ``raw.<source_id>`` of the open working database ``con`` as the source's Parquet
     folder, partitioned by delivery (the landing file's SHA-256), replacing the previous folder whole.
 
+    ``ordered``: the table's rows are already in the files' order (by ``_file_sha256, _source_file,
+    _sheet, _row_number``, as :func:`daxing_kpi.warehouse.write_raw` inserts them): each delivery is then
+    copied as it stands, one file per delivery, without sorting the table (the same files).
     Returns the folder. Raises ``duckdb.CatalogException`` when the raw table does not exist.
     """
     dst = source_dir(source_id, root)
@@ -91,8 +94,16 @@ def write_source(con: duckdb.DuckDBPyConnection, source_id: str, root: Path | No
     tmp = dst.with_name(f".{source_id}.tmp-{uuid.uuid4().hex[:8]}")
     table = f'raw."{source_id}"'
     try:
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        if rows:
+        rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        if rows and ordered:
+            tmp.mkdir(parents=True)
+            digests = [r[0] for r in con.execute(f"SELECT DISTINCT _file_sha256 FROM {table}").fetchall()]
+            for digest in digests:
+                part = tmp / f"delivery={digest or EMPTY_PARTITION}"
+                part.mkdir()
+                where = "_file_sha256 IS NULL" if digest is None else f"_file_sha256 = '{digest}'"
+                con.execute(f"COPY (SELECT * FROM {table} WHERE {where}) TO '{_sql_path(part / 'part-0.parquet')}' (FORMAT parquet)")
+        elif rows:
             con.execute(
                 f"COPY (SELECT *, coalesce(_file_sha256, '{EMPTY_PARTITION}') AS delivery FROM {table}"
                 f" ORDER BY _file_sha256, _source_file, _sheet, _row_number) TO '{_sql_path(tmp)}'"

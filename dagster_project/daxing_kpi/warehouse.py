@@ -99,14 +99,15 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
         table = f'raw."{contract.source_id}"'
         con.execute(f"CREATE OR REPLACE TABLE {table} ({raw_table_ddl(contract)})")
         same = result.stage is not None and result.stage.con is con
-        if same:
-            for sql in result.parts:
+        # rows in the Parquet copy's order (deliveries by SHA-256, then sheet and row): no sort afterwards
+        for sql in result.ordered_parts():
+            if same:
                 con.execute(f"INSERT INTO {table} {sql}")
-        else:
-            for batch in result.accepted_batches():
-                con.register("accepted_batch", pa.Table.from_batches([batch]))
-                con.execute(f"INSERT INTO {table} SELECT * FROM accepted_batch")
-                con.unregister("accepted_batch")
+            else:
+                for batch in result.stage.con.execute(sql).to_arrow_reader(100_000):
+                    con.register("accepted_batch", pa.Table.from_batches([batch]))
+                    con.execute(f"INSERT INTO {table} SELECT * FROM accepted_batch")
+                    con.unregister("accepted_batch")
         con.execute("DELETE FROM audit.quarantine WHERE source_id = ?", [contract.source_id])
         if result.quarantine_query is not None:
             if same:
@@ -128,7 +129,7 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
             con.unregister("audit_df")
         con.execute("COMMIT")
         # the engine-neutral copy of the raw layer, read by the Spark target (issue 11)
-        raw_parquet.write_source(con, contract.source_id)
+        raw_parquet.write_source(con, contract.source_id, ordered=True)
         raw_parquet.write_audit(con)
     finally:
         if own:

@@ -46,7 +46,7 @@ def file_audit_counts(stage, f, superseded: str) -> dict:
     per reason of the quarantined (``q``) and of the field faults (``ff``) among the rows not superseded."""
     n_sup, n_q, n_ff, n_dup = stage.con.execute(
         f"SELECT count(*) FILTER (WHERE {superseded}), count(*) FILTER (WHERE NOT ({superseded}) AND (_q OR _dup)),"
-        f" count(*) FILTER (WHERE NOT ({superseded}) AND NOT _q AND NOT _dup AND _p), count(*) FILTER (WHERE NOT ({superseded}) AND _dup)"
+        f" count(*) FILTER (WHERE NOT ({superseded}) AND NOT _q AND NOT _dup AND _f IS NOT NULL), count(*) FILTER (WHERE NOT ({superseded}) AND _dup)"
         f" FROM {f.table}").fetchall()[0]
     rows = stage.con.execute(f"SELECT bad, reason, count(DISTINCT rid) FROM {stage.problems_sql(f, f'NOT ({superseded})')}"
                              f" GROUP BY ALL").fetchall()

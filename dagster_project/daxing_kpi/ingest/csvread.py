@@ -57,6 +57,7 @@ class CsvPlan:
     source: Path | None = None
     data_lines: int = 0
     blank_lines: list[int] = field(default_factory=list)
+    separator_lines: int = 0
     temp: Path | None = None
 
     def read_csv_sql(self) -> str:
@@ -83,7 +84,10 @@ class _Scanner:
     (nothing, or a carriage return alone, before the line break); notes a quote beside a space or tab
     and a carriage return that ends no line (either makes the Python reader read the file)."""
 
-    def __init__(self, skip: int):
+    def __init__(self, skip: int, delim: str):
+        self.sep = b"\n" + delim.encode()
+        self.separators = re.compile(rb"\n" + re.escape(delim.encode()) + rb"+\r?(?=\n)")
+        self.separator_lines = 0
         self.skip = skip  # lines still to pass before the data part
         self.lines = 0  # line breaks in the data part
         self.blank: list[int] = []
@@ -116,6 +120,8 @@ class _Scanner:
         if b"\r" in b or carry.endswith(b"\r"):
             self.cr += b.count(b"\r")
             self.crlf += (carry[-1:] + b).count(b"\r\n")
+        if self.sep in joined:
+            self.separator_lines += sum(1 for m in self.separators.finditer(joined) if m.end() > len(carry))
         starts = []
         for pattern in (b"\n\n", b"\n\r\n"):
             pos = joined.find(pattern)
@@ -187,7 +193,7 @@ def plan_csv(path: Path, known: dict, declared: str | None, tmp_dir: Path) -> Cs
     skip = head_records[first + n][0] - 1
     plan = CsvPlan(path=path, skip=skip, labels=labels, matched=matched, header_row=head_records[first + n - 1][0], titles=titles,
                    delim=sep, source=path)
-    scanner = _Scanner(skip)
+    scanner = _Scanner(skip, sep)
     if py_encoding == "utf-8":
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(CHUNK), b""):
@@ -216,6 +222,7 @@ def plan_csv(path: Path, known: dict, declared: str | None, tmp_dir: Path) -> Cs
             plan.cleanup()
             raise
     plan.data_lines, plan.blank_lines = scanner.finish()
+    plan.separator_lines = scanner.separator_lines
     if scanner.irregular:
         plan.cleanup()
         return None

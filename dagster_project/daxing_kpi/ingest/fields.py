@@ -164,81 +164,139 @@ def _hmac_pads() -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
-def hmac_hex32(numbers: list[bytes] | np.ndarray) -> np.ndarray:
-    """HMAC-SHA256 with :func:`pii_key` of each value, the first 32 hex characters: the person key.
+def hmac_hex32(numbers: np.ndarray) -> pa.Array:
+    """The person key of each value: HMAC-SHA256 with :func:`daxing_kpi.personkey.pii_key`, the first 32
+    hex characters.
 
-    ``numbers``: the normalised ID numbers as bytes, or an ``(n, w)`` ``uint8`` array of ``n`` values of
-    ``w`` bytes each. Both hash states of the key are computed once and copied per value (what
-    :mod:`hmac` does inside, without its per-call overhead); the digests become hex in one piece.
-    Returns an object array of ``str``."""
+    ``numbers``: the normalised ID numbers as an ``(n, w)`` ``uint8`` array (``n`` values of ``w`` bytes).
+    Both hash states of the key are computed once and copied per value (what :mod:`hmac` does inside,
+    without its per-call overhead); the keys are assembled as one Arrow string array, no Python string
+    per value."""
     inner_pad, outer_pad = _hmac_pads()
-    inner, outer = hashlib.sha256(inner_pad), hashlib.sha256(outer_pad)
-    ic, oc = inner.copy, outer.copy
-    if isinstance(numbers, np.ndarray):
-        width = numbers.shape[1] if numbers.ndim == 2 else 0
-        buf = memoryview(np.ascontiguousarray(numbers).tobytes())
-        values = (buf[a:a + width] for a in range(0, len(buf), width)) if width else ()
-        n = numbers.shape[0]
-    else:
-        values, n = numbers, len(numbers)
+    ic, oc = hashlib.sha256(inner_pad).copy, hashlib.sha256(outer_pad).copy
+    n, width = numbers.shape
+    buf = memoryview(np.ascontiguousarray(numbers).tobytes())
     digests = []
     append = digests.append
-    for v in values:
+    for a in range(0, n * width, width):
         i = ic()
-        i.update(v)
+        i.update(buf[a:a + width])
         o = oc()
         o.update(i.digest())
         append(o.digest())
     if not n:
-        return np.array([], dtype=object)
-    text = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(n, 32)[:, :16].tobytes().hex()
-    return np.array([text[i:i + 32] for i in range(0, 32 * n, 32)], dtype=object)
+        return pa.array([], type=pa.string())
+    text = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(n, 32)[:, :16].tobytes().hex().encode("ascii")
+    offsets = np.arange(0, 32 * n + 1, 32, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(text))
 
 
 def person_keys(values: pd.Series, *, normalized: bool = False) -> pd.Series:
     """Keyed hash (HMAC-SHA256 with :func:`daxing_kpi.personkey.pii_key`, the first 32 hex characters) of
     normalised ID numbers (:func:`norm_series`, upper case): links a person across sources without keeping
     the number."""
-    s = (values if normalized else norm_series(values)).str.upper()
-    keys = hmac_hex32([v.encode() for v in s.fillna("").to_numpy(dtype=object)])
+    s = (values if normalized else norm_series(values)).str.upper().fillna("")
+    keys = [_hmac_one(v.encode()) for v in s.to_numpy(dtype=object)]
     return pd.Series(keys, index=s.index, dtype=object)
 
 
-def id_cells(values: list[str] | pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``(keys, reasons)`` of ID-number cells (none blank): the person key of a valid number
-    (:func:`valid_id_numbers`, :func:`person_keys`), None otherwise; the reason of an invalid one
-    (:attr:`Reason.ID_CHANGED_BY_EXCEL` for :func:`id_numbers_changed_by_excel`, else :attr:`Reason.BAD_ID`),
-    None for a valid one. Values already in the normal form (18 ASCII characters ``[0-9]{17}[0-9X]``)
-    are checked as bytes in one array operation; any other spelling goes through :func:`norm_series`."""
-    vals = np.asarray(values if not isinstance(values, pd.Series) else values.to_numpy(dtype=object), dtype=object)
-    n = len(vals)
-    norm = vals.copy()
-    plain = np.fromiter((len(v) == 18 and v.isascii() for v in vals), dtype=bool, count=n)
+def _hmac_one(value: bytes) -> str:
+    inner_pad, outer_pad = _hmac_pads()
+    return hashlib.sha256(outer_pad + hashlib.sha256(inner_pad + value).digest()).hexdigest()[:32]
+
+
+def _id_matrix(arr: pa.Array) -> np.ndarray:
+    """The bytes of a string array whose every value has 18 bytes, as an ``(n, 18)`` array."""
+    arr = arr.cast(pa.binary()) if not pa.types.is_binary(arr.type) else arr
+    if not len(arr):
+        return np.zeros((0, 18), dtype=np.uint8)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=4 * arr.offset)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return data.reshape(-1, 18)
+
+
+def _id_checks(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(valid, changed_by_excel)`` of ``(n, 18)`` byte rows: 17 digits and a digit or ``X`` with a correct
+    GB 11643 check digit; or 15 significant digits followed by ``000`` (an ID number Excel rounded)."""
+    digits = (m >= 48) & (m <= 57)
+    shape = digits[:, :17].all(axis=1) & (digits[:, 17] | (m[:, 17] == 88))
+    check = _ID_CHECK_BYTES[((m[:, :17].astype(np.int64) - 48) * _ID_WEIGHTS).sum(axis=1) % 11]
+    valid = shape & (check == m[:, 17])
+    excel = digits.all(axis=1) & (m[:, 0] != 48) & (m[:, 15:] == 48).all(axis=1)
+    return valid, excel
+
+
+def person_cells(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``(keys, reasons)`` of ID-number cells (none blank): the person key of a valid number (18
+    characters, ``[0-9]{17}[0-9X]`` with a correct GB 11643 check digit, after :func:`norm_series` and
+    upper case), None otherwise; the reason of an invalid one (:attr:`Reason.ID_CHANGED_BY_EXCEL` when
+    :func:`id_numbers_changed_by_excel`, else :attr:`Reason.BAD_ID`), None for a valid one.
+
+    Values already in the normal form (18 ASCII bytes of digits or ``X``) are checked as one byte
+    matrix; any other spelling goes through :func:`norm_series` first."""
+    values = pa.array(values, type=pa.string()) if not isinstance(values, pa.Array) else values
+    if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
+        values = values.cast(pa.string())
+    n = len(values)
+    lengths = pc.fill_null(pc.binary_length(values), 0).to_numpy(zero_copy_only=False)
+    plain = lengths == 18
     if plain.any():
-        b = np.frombuffer("".join(vals[plain]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-        digits = (b >= 48) & (b <= 57)
-        plain_idx = np.flatnonzero(plain)
-        plain[plain_idx] = digits[:, :17].all(axis=1) & (digits[:, 17] | (b[:, 17] == 88))
-    other = ~plain
-    if other.any():
-        norm[other] = norm_series(pd.Series(vals[other], dtype=object)).str.upper().to_numpy(dtype=object)
-    shaped = np.fromiter((len(v) == 18 and v.isascii() for v in norm), dtype=bool, count=n)
-    ok = np.zeros(n, dtype=bool)
-    if shaped.any():
-        b = np.frombuffer("".join(norm[shaped]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-        digits = (b >= 48) & (b <= 57)
-        good_shape = digits[:, :17].all(axis=1) & (digits[:, 17] | (b[:, 17] == 88))
-        check = _ID_CHECK_BYTES[((b[:, :17].astype(np.int64) - 48) * _ID_WEIGHTS).sum(axis=1) % 11]
-        ok[np.flatnonzero(shaped)] = good_shape & (check == b[:, 17])
-    keys = np.full(n, None, dtype=object)
-    if ok.any():
-        keys[ok] = hmac_hex32(np.frombuffer("".join(norm[ok]).encode("ascii"), dtype=np.uint8).reshape(-1, 18))
-    reasons = np.full(n, None, dtype=object)
-    bad = ~ok
-    if bad.any():
-        excel = id_numbers_changed_by_excel(pd.Series(norm[bad], dtype=object), normalized=True).to_numpy()
-        reasons[bad] = np.where(excel, Reason.ID_CHANGED_BY_EXCEL, Reason.BAD_ID)
+        idx = np.flatnonzero(plain)
+        m = _id_matrix(values if plain.all() else values.take(pa.array(idx)))
+        ok_plain = ((m >= 48) & (m <= 57))[:, :17].all(axis=1) & (((m[:, 17] >= 48) & (m[:, 17] <= 57)) | (m[:, 17] == 88))
+        plain[idx[~ok_plain]] = False  # 18 bytes but not in the normal form (x, spaces, full-width...)
+    other = np.flatnonzero(~plain)
+    # the normal form of every value: itself, or norm_series + upper for the others
+    norm_other = None
+    if other.size:
+        raw_other = values.take(pa.array(other)).to_pylist()
+        norm_other = norm_series(pd.Series(["" if v is None else v for v in raw_other], dtype=object)).str.upper().to_numpy(dtype=object)
+    valid = np.zeros(n, dtype=bool)
+    excel = np.zeros(n, dtype=bool)
+    keys_parts, key_pos = [], []
+    pidx = np.flatnonzero(plain)
+    if pidx.size:
+        m = _id_matrix(values if pidx.size == n else values.take(pa.array(pidx)))
+        v, e = _id_checks(m)
+        valid[pidx], excel[pidx] = v, e
+        if v.any():
+            keys_parts.append(hmac_hex32(m[v]))
+            key_pos.append(pidx[v])
+    if other.size:
+        shaped = np.fromiter((len(v) == 18 and v.isascii() for v in norm_other), dtype=bool, count=other.size)
+        if shaped.any():
+            m = np.frombuffer("".join(norm_other[shaped]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+            v, _ = _id_checks(m)
+            valid[other[shaped]] = v
+            if v.any():
+                keys_parts.append(hmac_hex32(m[v]))
+                key_pos.append(other[shaped][v])
+        bad = ~valid[other]
+        if bad.any():
+            excel[other[bad]] = id_numbers_changed_by_excel(pd.Series(norm_other[bad], dtype="str"), normalized=True).to_numpy()
+    # keys in row order: the computed keys taken to their rows, NULL elsewhere
+    if keys_parts and sum(len(p) for p in keys_parts) == n and len(keys_parts) == 1:
+        keys = keys_parts[0]
+    else:
+        where = np.full(n, -1, dtype=np.int64)
+        start = 0
+        for part, pos in zip(keys_parts, key_pos):
+            where[pos] = np.arange(start, start + len(part))
+            start += len(part)
+        pool = pa.concat_arrays(keys_parts) if keys_parts else pa.array([], type=pa.string())
+        keys = pool.take(pa.array(where, mask=where < 0)) if len(pool) else pa.nulls(n, type=pa.string())
+    if valid.all():
+        reasons = pa.nulls(n, type=pa.string())
+    else:
+        reasons = pa.array(np.where(valid, None, np.where(excel, Reason.ID_CHANGED_BY_EXCEL, Reason.BAD_ID)).tolist(), type=pa.string())
     return keys, reasons
+
+
+def id_cells(values) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`person_cells` of a list or Series of cells, as object arrays (None where there is none)."""
+    vals = list(values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values)
+    keys, reasons = person_cells(pa.array(["" if v is None else str(v) for v in vals], type=pa.string()))
+    return np.array(keys.to_pylist(), dtype=object), np.array(reasons.to_pylist(), dtype=object)
 
 
 def redact_text(value: str) -> str:

@@ -39,7 +39,7 @@ from daxing_kpi.ingest.reasons import FileRejected, Reason
 from daxing_kpi.ingest.redelivery import known_file_scopes, landing_files, sha256_file
 from daxing_kpi.ingest.sqlpass import lit, q
 from daxing_kpi.ingest.stage import (
-    FIELD_FAULT, LINEAGE, NOT_REJECTIONS, QUARANTINE_COLUMNS, QUARANTINED, FileStage, SourceStage, empty_accepted,
+    FIELD_FAULT, LINEAGE, NOT_REJECTIONS, QUARANTINE_COLUMNS, QUARANTINED, FileStage, SourceStage, empty_accepted, scope_sql,
 )
 
 __all__ = ["FIELD_FAULT", "NOT_REJECTIONS", "QUARANTINED", "QUARANTINE_COLUMNS", "IngestResult", "ingest_source", "read_file"]
@@ -75,6 +75,7 @@ class IngestResult:
     audit: list[dict]
     stage: SourceStage | None = None
     parts: list[str] = field(default_factory=list)  # SELECTs of the accepted rows, one per file, in order
+    part_keys: list[tuple[str, str, bool]] = field(default_factory=list)  # (sha256, label, several sheets) of each part
     quarantine_query: str | None = None
     _accepted: pd.DataFrame | None = field(default=None, repr=False)
     _quarantine: pd.DataFrame | None = field(default=None, repr=False)
@@ -87,6 +88,14 @@ class IngestResult:
     @property
     def rows_loaded(self) -> int:
         return sum(a["rows_loaded"] for a in self.audit)
+
+    def ordered_parts(self) -> list[str]:
+        """:attr:`parts` in the raw layer's order: deliveries by SHA-256 and name, each file's rows by sheet
+        and row (the order of the Parquet copy, :func:`daxing_kpi.raw_parquet.write_source`)."""
+        out = []
+        for (_, _, several), sql in sorted(zip(self.part_keys, self.parts), key=lambda kp: kp[0][:2]):
+            out.append(f"SELECT * FROM ({sql}) ORDER BY _sheet NULLS LAST, _row_number" if several else sql)
+        return out
 
     def accepted_batches(self, batch_rows: int = 100_000):
         """The accepted rows as Arrow record batches (file by file, in delivery and row order)."""
@@ -252,7 +261,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
             if own and own <= set(covered):
                 sup_sql[f.index] = "true"  # every scope of this file was delivered again: the whole file is replaced
             elif own & set(covered):
-                sup_sql[f.index] = "coalesce(_scope IN (" + ", ".join(lit(v) for v in sorted(own & set(covered))) + "), false)"
+                sup_sql[f.index] = f"coalesce(({scope_sql(contract)}) IN (" + ", ".join(lit(v) for v in sorted(own & set(covered))) + "), false)"
             superseded_by[f.index] = {covered[v] for v in own if v in covered}
             for v in own:
                 covered.setdefault(v, f.label)
@@ -265,7 +274,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
 
     # 3. the accepted rows, the faults and the audit
     kept = [q(c.name) for c in contract.kept_columns]
-    parts = [f"SELECT {', '.join(kept)}, {lit(f.label)} AS _source_file, _sheet, _row_number, {lit(f.digest)} AS _file_sha256"
+    parts = [f"SELECT {', '.join(kept)}, {lit(f.label)} AS _source_file, {f.sheet_sql()} AS _sheet, _row_number, {lit(f.digest)} AS _file_sha256"
              f" FROM {f.table} WHERE NOT _q AND NOT _dup AND NOT ({sup_sql[f.index]})" for f in read]
     audit = []
     order = {f.label: k for k, f in enumerate(loads)}
@@ -297,7 +306,8 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         audit.append(row)
     audit.extend(audit_skipped)
     audit.sort(key=lambda a: (a["file_modified_at"], a["file_name"]))
-    result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query)
+    result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query,
+                          part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read])
     total_loaded = sum(a["rows_loaded"] for a in audit)
     accepted_rows = sum(stage.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in parts)
     if total_loaded != accepted_rows:  # the audit is computed apart from the accepted rows: prove they agree
@@ -312,25 +322,25 @@ def _duplicates(stage: SourceStage, read: list[FileStage], sup_sql: dict[int, st
     con = stage.con
     keys = [q(k) for k in contract.key]
     live = " UNION ALL ".join(
-        f"SELECT {f.index} AS fi, _rid, _sheet, _row_number, {lit(f.label)} AS file, {', '.join(keys)} FROM {f.table}"
+        f"SELECT {f.index} AS fi, _t, _row_number, {f.sheet_sql()} AS _sheet, {lit(f.label)} AS file, {', '.join(keys)} FROM {f.table}"
         f" WHERE NOT _q AND NOT ({sup_sql[f.index]}) AND " + " AND ".join(f"{k} IS NOT NULL" for k in keys) for f in read)
     n = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM ({live}) GROUP BY {', '.join(keys)} HAVING count(*) > 1)").fetchall()[0][0]
     if not n:
         return []
     name = f"_ing_{stage.uid}_dups"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
-        SELECT fi, _rid, _sheet, _row_number, first_file, first_sheet, first_row FROM (
+        SELECT fi, _t, _row_number, _sheet, first_file, first_sheet, first_row FROM (
             SELECT *, row_number() OVER w AS n, first_value(file) OVER w AS first_file, first_value(_sheet) OVER w AS first_sheet,
                    first_value(_row_number) OVER w AS first_row
             FROM ({live}) WHERE ({', '.join(keys)}) IN (SELECT ({', '.join(keys)}) FROM ({live}) GROUP BY ALL HAVING count(*) > 1)
-            WINDOW w AS (PARTITION BY {', '.join(keys)} ORDER BY fi, _rid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+            WINDOW w AS (PARTITION BY {', '.join(keys)} ORDER BY fi, _t, _row_number ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
         WHERE n > 1""")
     for f in read:
-        con.execute(f"UPDATE {f.table} SET _dup = true WHERE _rid IN (SELECT _rid FROM {name} WHERE fi = {f.index})")
+        con.execute(f"UPDATE {f.table} SET _dup = true WHERE (_t, _row_number) IN (SELECT (_t, _row_number) FROM {name} WHERE fi = {f.index})")
     column = "+".join(contract.column(k).header_zh for k in contract.key)
     labels = "CASE fi " + " ".join(f"WHEN {f.index} THEN {lit(f.label)}" for f in read) + " END"
-    return [f"SELECT 0 AS part, fi, _rid AS rid, _sheet AS sheet, _row_number AS row_number, {lit(column)} AS \"column\","
-            f" {lit(Reason.DUPLICATE)} AS reason,"
+    return [f"SELECT 0 AS part, fi, _t * {1 << 40} + _row_number AS rid, _sheet AS sheet, _row_number AS row_number,"
+            f" {lit(column)} AS \"column\", {lit(Reason.DUPLICATE)} AS reason,"
             f" 'same as ' || first_file || CASE WHEN first_sheet IS NULL THEN '' ELSE ' [sheet ' || first_sheet || ']' END"
-            f" || ' row ' || CAST(first_row AS VARCHAR) AS value, '{QUARANTINED}' AS disposition, 0 AS t, 3 AS block, 0 AS col_idx,"
+            f" || ' row ' || CAST(first_row AS VARCHAR) AS value, '{QUARANTINED}' AS disposition, _t AS t, 3 AS block, 0 AS col_idx,"
             f" 0 AS slot, {labels} AS file_name FROM {name}"]

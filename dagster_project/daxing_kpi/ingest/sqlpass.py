@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daxing_kpi.ingest.contracts import Column, Contract
-from daxing_kpi.ingest.fields import cell_rule, id_cells, redact_text, seed_values
+from daxing_kpi.ingest.fields import cell_rule, person_cells, redact_text, seed_values
 from daxing_kpi.ingest.readers import normalize_text
 from daxing_kpi.ingest.reasons import Reason
 from daxing_kpi.ingest.rows import marker_rows
@@ -154,11 +154,9 @@ def _py(v, kind: str):
 
 
 def _kpi_person(values):
-    """``kpi_person(text)``: person key and fault of ID-number cells (:func:`id_cells`)."""
-    values = _arrow(values)
-    keys, reasons = id_cells(values.to_pylist()) if len(values) else (np.array([], dtype=object),) * 2
-    return pa.StructArray.from_arrays([pa.array(keys.tolist(), type=pa.string()), pa.array(reasons.tolist(), type=pa.string())],
-                                      names=["k", "r"])
+    """``kpi_person(text)``: person key and fault of ID-number cells (:func:`person_cells`)."""
+    keys, reasons = person_cells(_arrow(values))
+    return pa.StructArray.from_arrays([keys, reasons], names=["k", "r"])
 
 
 def _kpi_marker(cells):
@@ -240,115 +238,126 @@ def _town_fast() -> tuple[str, str]:
     return "ENUM" + _in_list(spellings), "[" + ", ".join(lit(table[s]) for s in spellings) + "]"
 
 
-def _column_sql(j: int, c: Column, x: str, plan: PassPlan) -> tuple[list[str], list[str]]:
-    """``(layer-1 expressions, layer-2 expressions)`` of contract column ``j`` read from text column ``x``.
+def _column_sql(j: int, c: Column, x: str, plan: PassPlan) -> tuple[list[str], list[str], list[str], str]:
+    """``(layer A, layer B, layer C, mask)`` of contract column ``j`` read from text column ``x``.
 
-    Layer 1 computes, per cell, the fast path and (where needed) the Python rule's struct; layer 2 the
-    typed value ``_v{j}``, faults ``_r{j}a``/``_r{j}b`` and masked value ``_m{j}``."""
-    l1, l2 = [f"{x} AS _x{j}"], []
+    Layer A computes per cell what every later test uses (``_x{j}`` the text, ``_b{j}`` blank, a cast or
+    a look-up); layer B whether the query types the cell itself (``_f{j}``) and otherwise the Python
+    rule's struct (``_s{j}``); layer C the typed value ``_v{j}`` and the faults ``_r{j}a``/``_r{j}b``.
+    ``mask`` is the SQL of the value the quarantine keeps (evaluated for faulty cells only)."""
     xj = f"_x{j}"
-    missing = f"CASE WHEN kpi_blank({xj}) THEN {lit(Reason.MISSING)} END" if c.required else "NULL"
+    a, b, c_ = [f"{x} AS {xj}"], [], []
+    missing = lit(Reason.MISSING) if c.required else "NULL"
     if c.dropped or (c.type == "text" and not (c.allowed or c.allowed_from_seed)):
-        value = "NULL" if c.dropped else f"CASE WHEN NOT kpi_blank({xj}) THEN kpi_strip({xj}) END"
-        l2 += [f"{value} AS _v{j}", f"{missing} AS _r{j}a", f"NULL AS _r{j}b"]
+        a.append(f"kpi_blank({x}) AS _b{j}")
+        value = "NULL" if c.dropped else f"CASE WHEN NOT _b{j} THEN kpi_strip({xj}) END"
+        c_ += [f"{value} AS _v{j}", f"CASE WHEN _b{j} THEN {missing} END AS _r{j}a", f"NULL AS _r{j}b"]
     elif c.type == "id_number":
-        l1.append(f"CASE WHEN NOT kpi_blank({x}) THEN kpi_person({x}) END AS _p{j}")
-        l2 += [f"_p{j}.k AS _v{j}", f"CASE WHEN kpi_blank({xj}) THEN {missing} ELSE _p{j}.r END AS _r{j}a", f"NULL AS _r{j}b"]
+        a.append(f"kpi_blank({x}) AS _b{j}")
+        b.append(f"CASE WHEN NOT _b{j} THEN kpi_person({xj}) END AS _p{j}")
+        c_ += [f"_p{j}.k AS _v{j}", f"CASE WHEN _b{j} THEN {missing} ELSE _p{j}.r END AS _r{j}a", f"NULL AS _r{j}b"]
     else:
         spec = new_spec(c)
         plan.spec_ids.append(spec)
+        # an empty cell is blank whatever the type; other spellings of blank (spaces) go to the rule
+        a.append(f"({x} IS NULL OR {x} = '') AS _n{j}")
         if c.type == "text":
-            fast = f"{x} IN {_in_list(_allowed(c))}" if _allowed(c) else "false"
-            fast_value = x
+            fast, fast_value, fast_fault = f"{xj} IN {_in_list(_allowed(c))}", xj, "NULL"
         elif c.type in ("integer", "number"):
-            fast = f"regexp_full_match({x}, '[0-9]{{1,15}}')"
-            fast_value = f"CAST({x} AS DOUBLE)" if c.min is None else f"CASE WHEN CAST({x} AS DOUBLE) >= {float(c.min)!r} THEN CAST({x} AS DOUBLE) END"
+            a.append(f"TRY_CAST({x} AS DOUBLE) AS _d{j}")
+            fast = f"(strlen({xj}) <= 15 AND {xj} GLOB '[0-9]*' AND NOT {xj} GLOB '*[^0-9]*')"
+            if c.min is None:
+                fast_value, fast_fault = f"_d{j}", "NULL"
+            else:
+                fast_value = f"CASE WHEN _d{j} >= {float(c.min)!r} THEN _d{j} END"
+                fast_fault = f"CASE WHEN _d{j} < {float(c.min)!r} THEN {lit(Reason.BELOW_MIN.format(min=c.min))} END"
         elif c.type in ("date", "timestamp"):
-            fast = f"(strlen({x}) = 10 AND regexp_full_match({x}, '(19|20|21)[0-9]{{2}}-[0-9]{{2}}-[0-9]{{2}}'))"
-            fast_value = f"TRY_CAST({x} AS DATE)" if c.type == "date" else f"CAST(TRY_CAST({x} AS DATE) AS TIMESTAMP)"
+            a.append(f"TRY_CAST({x} AS DATE) AS _d{j}")
+            # the normal form 2023-05-06 of a valid date (others, and invalid dates, go to the rule)
+            fast = f"(year(_d{j}) BETWEEN 1900 AND 2199 AND CAST(_d{j} AS VARCHAR) = {xj})"
+            fast_value = f"_d{j}" if c.type == "date" else f"CAST(_d{j} AS TIMESTAMP)"
+            fast_fault = "NULL"
         elif c.type == "boolean":
-            fast = f"{x} IN ('是', '否')"
-            fast_value = f"({x} = '是')"
+            fast, fast_value, fast_fault = f"{xj} IN ('是', '否')", f"({xj} = '是')", "NULL"
         elif c.type == "town":
             enum, codes = _town_fast()
-            fast = f"TRY_CAST({x} AS {enum}) IS NOT NULL"
-            fast_value = f"{codes}[enum_code(TRY_CAST({x} AS {enum})) + 1]"
+            a.append(f"enum_code(TRY_CAST({x} AS {enum})) AS _e{j}")
+            fast, fast_value, fast_fault = f"_e{j} IS NOT NULL", f"{codes}[_e{j} + 1]", "NULL"
         else:  # pragma: no cover - contracts are validated on load
             raise ValueError(f"unknown contract type {c.type!r}")
-        l1.append(f"coalesce({fast}, false) AS _f{j}")
-        l1.append(f"CASE WHEN NOT coalesce({fast}, false) THEN kpi_cell({spec}, coalesce({x}, '')) END AS _s{j}")
-        vf = _VALUE_FIELD[c.type]
-        slow_value = f"_s{j}.{vf}"
+        b.append(f"(_n{j} OR coalesce({fast}, false)) AS _f{j}")
+        b.append(f"CASE WHEN NOT (_n{j} OR coalesce({fast}, false)) THEN kpi_cell({spec}, {xj}) END AS _s{j}")
+        slow_value = f"_s{j}.{_VALUE_FIELD[c.type]}"
         if c.type == "integer":
             slow_value = f"CAST(_s{j}.n AS BIGINT)"
             fast_value = f"CAST({fast_value} AS BIGINT)"
-        fast_value = fast_value.replace(x, xj)
-        if c.type in ("integer", "number") and c.min is not None:
-            fast_fault = f"CASE WHEN CAST({xj} AS DOUBLE) < {float(c.min)!r} THEN {lit(Reason.BELOW_MIN.format(min=c.min))} END"
-        elif c.type in ("date", "timestamp"):
-            fast_fault = f"CASE WHEN TRY_CAST({xj} AS DATE) IS NULL THEN {lit(Reason.BAD_DATE)} END"
-        else:
-            fast_fault = "NULL"
-        l2 += [f"CASE WHEN _f{j} THEN {fast_value} ELSE {slow_value} END AS _v{j}",
-               f"CASE WHEN _f{j} THEN {fast_fault} ELSE _s{j}.r1 END AS _r{j}a", f"_s{j}.r2 AS _r{j}b"]
+        c_ += [f"CASE WHEN _n{j} THEN NULL WHEN _f{j} THEN {fast_value} ELSE {slow_value} END AS _v{j}",
+               f"CASE WHEN _n{j} THEN {missing} WHEN _f{j} THEN {fast_fault} ELSE _s{j}.r1 END AS _r{j}a", f"_s{j}.r2 AS _r{j}b"]
     if c.pii == "id_number":
         mask = f"CASE WHEN length({xj}) >= 8 THEN left({xj}, 6) || repeat('*', length({xj}) - 6) WHEN coalesce({xj}, '') <> '' THEN '***' ELSE '' END"
     elif c.pii is not None:
         mask = f"CASE WHEN coalesce({xj}, '') <> '' THEN '***' ELSE '' END"
     else:
         mask = f"kpi_redact(coalesce({xj}, ''))"
-    l2.append(f"CASE WHEN _r{j}a IS NOT NULL OR _r{j}b IS NOT NULL THEN {mask} END AS _m{j}")
-    return l1, l2
+    return a, b, c_, mask
 
 
-def pass_sql(plan: PassPlan, source: str, sheet: str | None, carry: tuple[str, ...] = ()) -> str:
-    """The query typing and checking the rows of ``source`` (a relation with ``_rid, _row_number, _extra``
-    and the text columns of ``plan.cells``), one output row per input row:
+FAULT_STRUCT = "STRUCT(b TINYINT, j SMALLINT, s TINYINT, c VARCHAR, r VARCHAR, v VARCHAR)"
 
-    ``_rid, _sheet, _row_number``; each kept contract column by its name (typed, NULL when blank or
-    faulty, and in a totals or signature row); for each column ``j`` that can have faults ``_r{j}a``,
-    ``_r{j}b`` (reasons) and ``_m{j}`` (the masked value for the quarantine); ``_mr``/``_mv`` (totals or
-    signature row: reason and marker word); ``_extra`` (values beyond the last header column); ``_q``
-    (the record is not loaded); ``_p`` (the row has something for the quarantine); then the columns
-    ``carry`` of the source, unchanged. Every contract column has its ``_r``/``_m`` columns, NULL when
-    the table does not hold it, so that every table of a contract gives the same columns."""
+
+def _fault(block: int, j: int, slot: int, column: str, reason: str, value: str) -> str:
+    return f"{{'b': {block}::TINYINT, 'j': {j}::SMALLINT, 's': {slot}::TINYINT, 'c': {column}, 'r': {reason}, 'v': {value}}}"
+
+
+def pass_sql(plan: PassPlan, source: str) -> str:
+    """The query typing and checking the rows of ``source`` (a relation with ``_t`` (the table's number
+    within its file), ``_row_number``, ``_extra`` and the text columns of ``plan.cells``), one output row
+    per input row:
+
+    ``_t, _row_number``; each kept contract column by its name (typed; NULL when blank or faulty; the
+    columns of the delivery scope also NULL in a totals or signature row); ``_q`` (the record is not
+    loaded); ``_f``: the row's faults, NULL for a row without any, else a list of
+    ``{b: block, j: contract column, s: slot, c: column header, r: reason, v: value as kept}`` in the order
+    the faults are listed (block 0 a cell's fault, 1 a totals/signature row: its only entry, 2 cells
+    beyond the header); ``_dup`` (false: a duplicate of an earlier record, marked later)."""
     contract = plan.contract
     cols = list(contract.columns)
-    l1 = ["_rid", "_row_number", "_extra", *carry] + [q(c) for c in plan.cells]
-    l2 = ["_rid", "_row_number", "_extra", *carry] + [q(c) for c in plan.cells]
-    reasons: list[tuple[int, Column]] = []
+    base = ["_t", "_row_number", "_extra"] + [q(c) for c in plan.cells]
+    la, lb, lc = list(base), ["*"], ["*"]
+    reasons: list[tuple[int, Column, str]] = []
     for j, c in enumerate(cols):
         if c.name not in plan.present:
             if not c.dropped:
-                l2.append(f"CAST(NULL AS {_OUT_TYPE[c.type]}) AS _v{j}")
+                lc.append(f"CAST(NULL AS {_OUT_TYPE[c.type]}) AS _v{j}")
             continue
-        a, b = _column_sql(j, c, q(plan.present[c.name]), plan)
-        l1 += a
-        l2 += b
+        a, b, c_, mask = _column_sql(j, c, q(plan.present[c.name]), plan)
+        la += a
+        lb += b
+        lc += c_
         if faultable(c):
-            reasons.append((j, c))
-    any_fault = " OR ".join(f"_r{j}a IS NOT NULL OR _r{j}b IS NOT NULL" for j, _ in reasons) or "false"
+            reasons.append((j, c, mask))
+    any_fault = " OR ".join(f"_r{j}a IS NOT NULL OR _r{j}b IS NOT NULL" for j, _, _ in reasons) or "false"
     needs = set(contract.record_needs)
-    out_fault = [f"_r{j}a IS NOT NULL OR _r{j}b IS NOT NULL" for j, c in reasons if c.name in needs]
-    out_fault += [f"coalesce(_r{j}a = {lit(Reason.OUTSIDE_DISTRICT)}, false)" for j, c in reasons if c.type == "town"]
+    out_fault = [f"_r{j}a IS NOT NULL OR _r{j}b IS NOT NULL" for j, c, _ in reasons if c.name in needs]
+    out_fault += [f"coalesce(_r{j}a = {lit(Reason.OUTSIDE_DISTRICT)}, false)" for j, c, _ in reasons if c.type == "town"]
     cells_list = "[" + ", ".join(f"coalesce({q(c)}, '')" for c in plan.cells) + "]" if plan.cells else "[]"
     l3 = ["*", f"coalesce({any_fault} OR _extra, false) AS _p"]
     l4 = ["*", f"CASE WHEN _p THEN kpi_marker({cells_list}) END AS _mk"]
-    kept = [(j, c) for j, c in enumerate(cols) if not c.dropped]
-    out = ["_rid", f"CAST({lit(sheet)} AS VARCHAR) AS _sheet", "_row_number"]
-    out += [f"CASE WHEN _mk.r IS NULL THEN _v{j} END AS {q(c.name)}" for j, c in kept]
-    present = {j for j, _ in reasons}
+    entries = []
+    for j, c, mask in reasons:
+        for slot, suffix in ((0, "a"), (1, "b")):
+            entries.append(_fault(0, j, slot, lit(c.header_zh), f"_r{j}{suffix}", f"CASE WHEN _r{j}{suffix} IS NOT NULL THEN {mask} END"))
+    entries.append(_fault(2, 0, 0, lit("(beyond the header)"), f"CASE WHEN _extra THEN {lit(Reason.EXTRA_CELLS)} END", "''"))
+    faults = (f"CASE WHEN NOT _p THEN NULL WHEN _mk.r IS NOT NULL THEN [{_fault(1, 0, 0, lit(''), '_mk.r', '_mk.v')}]"
+              f" ELSE list_filter([{', '.join(entries)}], lambda x: x.r IS NOT NULL) END")
+    scope_cols = {ref.partition(".")[0] for ref in (contract.delivery_scope or ())}
+    out = ["_t", "_row_number"]
     for j, c in enumerate(cols):
-        if faultable(c):
-            out += [f"_r{j}a", f"_r{j}b", f"_m{j}"] if j in present else [f"CAST(NULL AS VARCHAR) AS _r{j}{s}" for s in ("a", "b")] + [
-                f"CAST(NULL AS VARCHAR) AS _m{j}"]
-    out += ["_mk.r AS _mr", "_mk.v AS _mv", "_extra",
-            f"coalesce(_mk.r IS NOT NULL OR _extra OR {' OR '.join(out_fault) or 'false'}, false) AS _q", "_p", *carry]
-    return (f"SELECT {', '.join(out)} FROM (SELECT {', '.join(l4)} FROM (SELECT {', '.join(l3)} FROM ("
-            f"SELECT {', '.join(l2)} FROM (SELECT {', '.join(l1)} FROM {source}))))")
-
-
-def fault_columns(contract: Contract) -> list[tuple[int, Column]]:
-    """``(j, column)`` of the contract columns whose cells can have faults: the columns ``_r{j}a``,
-    ``_r{j}b``, ``_m{j}`` of :func:`pass_sql`'s result."""
-    return [(j, c) for j, c in enumerate(contract.columns) if faultable(c)]
+        if not c.dropped:
+            out.append(f"CASE WHEN _mk.r IS NULL THEN _v{j} END AS {q(c.name)}" if c.name in scope_cols else f"_v{j} AS {q(c.name)}")
+    out += [f"coalesce(_mk.r IS NOT NULL OR _extra OR {' OR '.join(out_fault) or 'false'}, false) AS _q",
+            f"CAST({faults} AS {FAULT_STRUCT}[]) AS _f", "false AS _dup"]
+    sql = f"SELECT {', '.join(la)} FROM {source}"
+    for layer in (lb, lc, l3, l4, out):
+        sql = f"SELECT {', '.join(layer)} FROM ({sql})"
+    return sql

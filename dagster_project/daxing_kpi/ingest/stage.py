@@ -30,7 +30,7 @@ from daxing_kpi.ingest.cutoff import delivery_cutoff
 from daxing_kpi.ingest.readers import _unique_labels, normalize_text, read_tables, sniff
 from daxing_kpi.ingest.reasons import FileRejected, Reason, reason_zh
 from daxing_kpi.ingest.rows import header_index, match_headers
-from daxing_kpi.ingest.sqlpass import PassPlan, drop_specs, fault_columns, lit, pass_sql, prepare, q
+from daxing_kpi.ingest.sqlpass import PassPlan, drop_specs, lit, pass_sql, prepare, q
 
 QUARANTINED, FIELD_FAULT = "quarantined", "field_fault"
 QUARANTINE_COLUMNS = ["source_id", "file_name", "sheet", "row_number", "column", "reason", "value", "disposition"]
@@ -62,10 +62,18 @@ class FileStage:
     rejection: FileRejected | None = None
     known_rows: int | None = None
     known_scopes: frozenset[str] | None = None
+    sheet_names: list[str | None] = field(default_factory=list)  # sheet of each table of the file (``_t``)
 
     @property
     def rows_read(self) -> int:
         return self.rows if self.known_rows is None else self.known_rows
+
+    def sheet_sql(self) -> str:
+        """The ``_sheet`` of a row of this file's table, from its ``_t``."""
+        names = self.sheet_names or [None]
+        if len(set(names)) == 1:
+            return f"CAST({lit(names[0])} AS VARCHAR)"
+        return "CASE _t " + " ".join(f"WHEN {t} THEN {lit(n)}" for t, n in enumerate(names)) + " END"
 
 
 def _min_match(contract: Contract) -> int:
@@ -74,7 +82,7 @@ def _min_match(contract: Contract) -> int:
     return min(len(contract.columns), max(2, math.ceil(required / 2)))
 
 
-def _scope_sql(contract: Contract) -> str:
+def scope_sql(contract: Contract) -> str:
     """The delivery scope of a row as text (``*`` for a complete export), NULL where unknown or when the
     contract has none (:func:`daxing_kpi.ingest.redelivery.scope_values` in SQL)."""
     if contract.delivery_scope is None:
@@ -112,7 +120,6 @@ class SourceStage:
         self.tmp_dir = Path(tmp_dir)
         self.uid = uuid.uuid4().hex[:10]
         self.files: list[FileStage] = []
-        self.faults = fault_columns(contract)
         prepare(con)
 
     # -- one file ---------------------------------------------------------------------------------------
@@ -130,7 +137,8 @@ class SourceStage:
         f.cutoff = delivery_cutoff(titles, Path(path).name, modified)
         con = self.con
         f.rows = con.execute(f"SELECT count(*) FROM {f.table}").fetchall()[0][0]
-        f.scopes = {r[0] for r in con.execute(f"SELECT DISTINCT _scope FROM {f.table} WHERE _scope IS NOT NULL").fetchall()}
+        if self.contract.delivery_scope is not None:
+            f.scopes = {r[0] for r in con.execute(f"SELECT DISTINCT {scope_sql(self.contract)} AS s FROM {f.table} WHERE s IS NOT NULL").fetchall()}
         f.rejection = self._over_limit(f)
         return f
 
@@ -170,23 +178,22 @@ class SourceStage:
                 if c.sheet is not None and all(c is not d for d in data):
                     f.sheets[c.sheet] = "skipped: no header naming the contract's columns"
             titles: list[str] = []
-            offset = 0
             for t, cand in enumerate(data):
                 where = f.label if cand.sheet is None else f"{f.label} [sheet {cand.sheet!r}]"
                 where += f", header row {cand.header_row}"
                 mapping = match_headers(cand.labels, contract, where, header_found=cand.matched > 0)
                 titles.extend(cand.titles)
-                n = self._pass(cand, mapping, f.table, first=t == 0, offset=offset, t=t)
+                n = self._pass(cand, mapping, f.table, first=t == 0, t=t)
+                f.sheet_names.append(cand.sheet)
                 if cand.sheet is not None:
                     f.sheets[cand.sheet] = n
-                offset += n
             return titles
         finally:
             for cand in cands:
                 if hasattr(cand.source, "cleanup"):
                     cand.source.cleanup()
 
-    def _pass(self, cand: _Candidate, mapping: dict, table: str, first: bool, offset: int, t: int) -> int:
+    def _pass(self, cand: _Candidate, mapping: dict, table: str, first: bool, t: int) -> int:
         """Run the pass over one candidate table into ``table`` (created for the first); returns its rows."""
         contract = self.contract
         position = {label: f"c{i}" for i, label in enumerate(cand.labels)}
@@ -194,86 +201,73 @@ class SourceStage:
         for label, col in mapping.items():
             present.setdefault(col.name, position[label])
         plan = PassPlan(contract, present, [f"c{i}" for i in range(len(cand.labels))])
-        scope = _scope_sql(contract)
+        verb = f"CREATE TEMP TABLE {table} AS" if first else f"INSERT INTO {table}"
         con = self.con
         try:
             src = cand.source
             if hasattr(src, "read_csv_sql"):
-                n = self._pass_duckdb_csv(plan, src, table, first, offset, t, scope)
+                n = self._pass_duckdb_csv(plan, src, table, verb, t)
                 if n is not None:
                     return n
                 # not for DuckDB after all: the Python reader gives the table
-                (tbl, _), = read_tables(src.source, header_index(contract), contract.encoding)
-                cand = _Candidate(tbl.sheet, list(tbl.frame.columns), cand.matched, tbl.header_row, tbl.title_lines, tbl)
-                src = tbl
+                (src, _), = read_tables(src.source, header_index(contract), contract.encoding)
             frame = src.frame.reset_index(drop=True)
             n = len(frame)
             arrow = pa.table({
-                "_rid": pa.array(range(offset, offset + n), type=pa.int64()),
+                "_t": pa.array([t] * n, type=pa.int32()),
                 "_row_number": pa.array(src.row_numbers, type=pa.int64()),
                 "_extra": pa.array(src.extra_cells if src.extra_cells is not None else [False] * n, type=pa.bool_()),
-                "_t": pa.array([t] * n, type=pa.int32()),
                 **{f"c{i}": pa.array(frame.iloc[:, i].astype(object).where(frame.iloc[:, i].notna(), "").tolist(), type=pa.string())
                    for i in range(frame.shape[1])},
             })
             name = f"_ing_src_{self.uid}"
             con.register(name, arrow)
             try:
-                sql = pass_sql(plan, name, cand.sheet, carry=("_t",))
-                verb = f"CREATE TEMP TABLE {table} AS" if first else f"INSERT INTO {table}"
-                con.execute(f"{verb} SELECT *, {scope} AS _scope, false AS _dup FROM ({sql})")
+                con.execute(f"{verb} {pass_sql(plan, name)}")
             finally:
                 con.unregister(name)
             return n
         finally:
             drop_specs(plan.spec_ids)
 
-    def _pass_duckdb_csv(self, plan: PassPlan, csv_plan, table: str, first: bool, offset: int, t: int, scope: str) -> int | None:
-        """The pass straight from ``read_csv``; None when DuckDB's reading differs from the Python reader's
-        (records spanning lines, bytes that are no UTF-8, rows wider than the header)."""
+    def _pass_duckdb_csv(self, plan: PassPlan, csv_plan, table: str, verb: str, t: int) -> int | None:
+        """The pass straight from ``read_csv``; None (nothing written) when DuckDB's reading differs from
+        the Python reader's (records spanning lines, bytes that are no UTF-8, rows wider than the header)."""
         con = self.con
         cells = ", ".join(plan.cells)
-        blank = " AND ".join(f"coalesce({c}, '') = ''" for c in plan.cells) or "true"
-        source = (f"(SELECT _k + {offset} AS _rid, {csv_plan.row_number_sql('_k')} AS _row_number, false AS _extra, {t} AS _t,"
-                  f" ({blank}) AS _blankrow, {cells} FROM (SELECT row_number() OVER () - 1 AS _k, * FROM {csv_plan.read_csv_sql()}))")
-        sql = pass_sql(plan, source, None, carry=("_t", "_blankrow"))
+        empty = " AND ".join(f"coalesce({c}, '') = ''" for c in plan.cells) or "false"
+        source = (f"(SELECT {t} AS _t, {csv_plan.row_number_sql('_k')} AS _row_number, false AS _extra, {cells}"
+                  f" FROM (SELECT row_number() OVER () - 1 AS _k, * FROM {csv_plan.read_csv_sql()}) WHERE NOT ({empty}))")
         work = f"{table}_csv"
         try:
-            con.execute(f"CREATE TEMP TABLE {work} AS SELECT *, {scope} AS _scope, false AS _dup FROM ({sql})")
+            con.execute(f"CREATE TEMP TABLE {work} AS {pass_sql(plan, source)}")
         except duckdb.InvalidInputException as e:
             if "Python exception" in str(e):
                 raise
             con.execute(f"DROP TABLE IF EXISTS {work}")
             return None
-        total = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
-        if total + len(csv_plan.blank_lines) != csv_plan.data_lines:
+        n = con.execute(f"SELECT count(*) FROM {work}").fetchall()[0][0]
+        if n != csv_plan.data_lines - len(csv_plan.blank_lines) - csv_plan.separator_lines:
             con.execute(f"DROP TABLE {work}")
             return None
-        columns = [r[0] for r in con.execute(f"DESCRIBE {work}").fetchall() if r[0] != "_blankrow"]
-        if first:
-            con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(q(c) for c in columns)} FROM {work} WHERE NOT _blankrow")
+        if verb.startswith("CREATE"):
+            con.execute(f"ALTER TABLE {work} RENAME TO {table.split('.')[-1]}")
         else:
-            con.execute(f"INSERT INTO {table} SELECT {', '.join(q(c) for c in columns)} FROM {work} WHERE NOT _blankrow")
-        con.execute(f"DROP TABLE {work}")
-        return total
+            con.execute(f"INSERT INTO {table} SELECT * FROM {work}")
+            con.execute(f"DROP TABLE {work}")
+        return n
 
     # -- faults --------------------------------------------------------------------------------------------
 
     def problems_sql(self, f: FileStage, where: str = "true") -> str:
-        """The faults of a file's rows (filtered by ``where`` on the file's table), one row per fault:
-        ``rid, sheet, row_number, column, reason, value, bad, t, block, col_idx, slot`` (``bad``: the row is
-        quarantined; the last four give the order in which the file's faults were found)."""
-        base = f"(SELECT * FROM {f.table} WHERE _p AND ({where}))"
-        keep = "_rid AS rid, _sheet AS sheet, _row_number AS row_number"
-        bad = "(_q OR _dup) AS bad, _t AS t"
-        parts = [f"SELECT {keep}, '' AS \"column\", _mr AS reason, _mv AS value, {bad}, 1 AS block, 0 AS col_idx, 0 AS slot"
-                 f" FROM p WHERE _mr IS NOT NULL",
-                 f"SELECT {keep}, '(beyond the header)', {lit(Reason.EXTRA_CELLS)}, '', {bad}, 2, 0, 0 FROM p WHERE _mr IS NULL AND _extra"]
-        for j, c in self.faults:
-            for slot, s in ((0, "a"), (1, "b")):
-                parts.append(f"SELECT {keep}, {lit(c.header_zh)}, _r{j}{s}, _m{j}, {bad}, 0, {j}, {slot} FROM p"
-                             f" WHERE _mr IS NULL AND _r{j}{s} IS NOT NULL")
-        return f"(WITH p AS MATERIALIZED {base} " + " UNION ALL ".join(parts) + ")"
+        """The faults of a file's rows (``where``: a condition on the file's table), one row per fault:
+        ``rid, sheet, row_number, column, reason, value, bad, t, block, col_idx, slot`` (``rid`` identifies
+        the row within the file; ``bad``: the row is quarantined; ``t, block, col_idx, slot``: the order in
+        which the file's faults are listed)."""
+        return (f"(SELECT rid, sheet, row_number, x.c AS \"column\", x.r AS reason, x.v AS value, bad, t, x.b AS block,"
+                f" x.j AS col_idx, x.s AS slot FROM (SELECT _t * {1 << 40} + _row_number AS rid, {f.sheet_sql()} AS sheet,"
+                f" _row_number AS row_number, (_q OR _dup) AS bad, _t AS t, unnest(_f) AS x FROM {f.table}"
+                f" WHERE _f IS NOT NULL AND ({where})))")
 
     def _over_limit(self, f: FileStage) -> FileRejected | None:
         """A :class:`FileRejected` when more than ``max_rejected_share`` of the file's records are quarantined
@@ -281,7 +275,7 @@ class SourceStage:
         limit = source_rules(self.contract)["max_rejected_share"]
         con = self.con
         not_rej = "(" + ", ".join(lit(r) for r in NOT_REJECTIONS) + ")"
-        markers = con.execute(f"SELECT count(*) FROM {f.table} WHERE _mr IS NOT NULL").fetchall()[0][0]
+        markers = con.execute(f"SELECT count(*) FROM {f.table} WHERE _f IS NOT NULL AND _f[1].b = 1").fetchall()[0][0]
         broken = f"(SELECT * FROM {self.problems_sql(f)} WHERE bad AND reason NOT IN {not_rej})"
         n_bad = con.execute(f"SELECT count(DISTINCT rid) FROM {broken}").fetchall()[0][0]
         records = f.rows - markers
