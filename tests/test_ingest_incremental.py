@@ -43,9 +43,9 @@ def reads(monkeypatch) -> list[str]:
 
     real = source.read_file
 
-    def spy(path, contract, label, digest):
+    def spy(path, contract, label, digest, *staging):
         seen.append(label)
-        return real(path, contract, label, digest)
+        return real(path, contract, label, digest, *staging)
 
     monkeypatch.setattr(source, "read_file", spy)
     return seen

@@ -104,7 +104,7 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
             if same:
                 con.execute(f"INSERT INTO {table} {sql}")
             else:
-                for batch in result.stage.con.execute(sql).to_arrow_reader(100_000):
+                for batch in result.stage.con.sql(sql).to_arrow_reader(100_000):
                     con.register("accepted_batch", pa.Table.from_batches([batch]))
                     con.execute(f"INSERT INTO {table} SELECT * FROM accepted_batch")
                     con.unregister("accepted_batch")
@@ -138,44 +138,47 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
     return totals
 
 
-def loaded_file_facts(source_id: str) -> dict[str, dict]:
+def loaded_file_facts(source_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, dict]:
     """What the latest load of each file of a source recorded, by SHA-256: ``rows_read``,
     ``delivery_scope`` (text of the audit) and ``sheets``; files loaded, superseded or partly superseded
     only. Lets :func:`daxing_kpi.ingest.ingest_source` leave unread a file that later files wholly
-    supersede. Empty when the working database or its audit does not exist yet."""
-    if not work_db_path().exists():
-        return {}
-    try:
-        with connect_work(read_only=True) as con:
-            rows = con.execute(
-                "SELECT sha256, rows_read, delivery_scope, sheets FROM audit.ingest_audit"
-                " WHERE source_id = ? AND status IN ('loaded', 'superseded', 'partly_superseded') AND rows_read IS NOT NULL"
-                " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1",
-                [source_id],
-            ).fetchall()
-    except duckdb.Error:  # no audit table yet (a new warehouse)
-        return {}
+    supersede. Empty when the working database or its audit does not exist yet. ``con``: an open
+    connection to the working database (default: one is opened, read-only)."""
+    sql = ("SELECT sha256, rows_read, delivery_scope, sheets FROM audit.ingest_audit"
+           " WHERE source_id = ? AND status IN ('loaded', 'superseded', 'partly_superseded') AND rows_read IS NOT NULL"
+           " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1")
+    rows = _audit_query(sql, [source_id], con)
     return {r[0]: {"rows_read": r[1], "delivery_scope": r[2], "sheets": r[3]} for r in rows}
 
 
-def rejected_file_facts(source_id: str) -> dict[str, dict]:
+def rejected_file_facts(source_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, dict]:
     """Files of a source set aside at their latest reading, by SHA-256: ``rejected_reason_zh``,
     ``rejected_reason_en``, ``rules_digest``, ``rows_read``. Lets :func:`daxing_kpi.ingest.ingest_source`
-    set them aside again without reading them until they change (or the contract or rules do)."""
-    if not work_db_path().exists():
-        return {}
-    try:
-        with connect_work(read_only=True) as con:
-            rows = con.execute(
-                "SELECT sha256, status, rejected_reason_zh, rejected_reason_en, rules_digest, rows_read FROM audit.ingest_audit"
-                " WHERE source_id = ? AND status <> 'skipped_duplicate_file'"
-                " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1",
-                [source_id],
-            ).fetchall()
-    except duckdb.Error:  # no audit table, or one from before issue 15
-        return {}
+    set them aside again without reading them until they change (or the contract or rules do). ``con``:
+    as for :func:`loaded_file_facts`."""
+    sql = ("SELECT sha256, status, rejected_reason_zh, rejected_reason_en, rules_digest, rows_read FROM audit.ingest_audit"
+           " WHERE source_id = ? AND status <> 'skipped_duplicate_file'"
+           " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1")
+    rows = _audit_query(sql, [source_id], con)
     return {r[0]: {"rejected_reason_zh": r[2], "rejected_reason_en": r[3], "rules_digest": r[4], "rows_read": r[5]}
             for r in rows if r[1] == "rejected"}
+
+
+def _audit_query(sql: str, params: list, con: duckdb.DuckDBPyConnection | None) -> list[tuple]:
+    """Rows of a query on the audit; none when the working database or the table (or one of its columns,
+    in an audit from before issue 15) does not exist."""
+    if con is None:
+        if not work_db_path().exists():
+            return []
+        try:
+            with connect_work(read_only=True) as own:
+                return own.execute(sql, params).fetchall()
+        except duckdb.Error:
+            return []
+    try:
+        return con.execute(sql, params).fetchall()
+    except duckdb.Error:
+        return []
 
 
 def query_work(sql: str, params: list | None = None) -> pd.DataFrame:

@@ -59,8 +59,8 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
         # files wholly superseded by later ones (a roster re-sent complete) are not read again
-        known_files, known_rejections = loaded_file_facts(contract.source_id), rejected_file_facts(contract.source_id)
         with connect_work() as con:  # rows staged and loaded inside the working database, never whole in Python
+            known_files, known_rejections = loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con)
             result = ingest_source(contract, landing_dir(), known_files=known_files, known_rejections=known_rejections, con=con)
             totals = write_raw(contract, result, context.run_id, con=con)
         context.log.info(f"{contract.source_id}: {totals}")

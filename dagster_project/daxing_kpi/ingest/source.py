@@ -154,7 +154,7 @@ def _to_pandas(table: pa.Table, contract: Contract) -> pd.DataFrame:
     return df
 
 
-def read_file(path: Path, contract: Contract, label: str, digest: str, *, stage: SourceStage | None = None, index: int = 0) -> FileStage:
+def read_file(path: Path, contract: Contract, label: str, digest: str, stage: SourceStage | None = None, index: int = 0) -> FileStage:
     """Read one landing file against its contract into ``stage`` (a private one when None): every data
     sheet, every row typed or flagged by the set-based pass.
 
@@ -232,7 +232,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
                                     cutoff=delivery_cutoff((), path.name, _modified(path)))
             continue
         try:
-            f = read_file(path, contract, label, digest, stage=stage, index=i)
+            f = read_file(path, contract, label, digest, stage, i)
         except FileRejected as err:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, 0), None))
             continue

@@ -180,8 +180,11 @@ def _kpi_redact(values):
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Create the pass's macros and Python functions on a connection (once per connection)."""
-    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'kpi_cell'").fetchall()[0][0]:
-        return
+    try:
+        con.execute("SELECT kpi_blank('')").fetchall()
+        return  # prepared already
+    except duckdb.CatalogException:
+        pass
     struct = duckdb.struct_type({k: duckdb.sqltype(v) for k, v in CELL_STRUCT.items()})
     con.create_function("kpi_cell", _kpi_cell, [duckdb.sqltype("INTEGER"), duckdb.sqltype("VARCHAR")], struct, type="arrow",
                         side_effects=False)

@@ -142,11 +142,11 @@ class SourceStage:
         f.rejection = self._over_limit(f)
         return f
 
-    def _candidates(self, path: Path) -> list[_Candidate]:
+    def _candidates(self, path: Path, duckdb_csv: bool = True) -> list[_Candidate]:
         """The tables of a file: a delimited-text file DuckDB can read as one plan, else the Python readers'."""
         contract = self.contract
         known = header_index(contract)
-        if sniff(path) == "text":
+        if duckdb_csv and sniff(path) == "text":
             try:
                 plan = plan_csv(path, known, contract.encoding, self.tmp_dir)
             except UnicodeDecodeError:
@@ -158,9 +158,9 @@ class SourceStage:
             out.append(_Candidate(table.sheet, list(table.frame.columns), matched, table.header_row, table.title_lines, table))
         return out
 
-    def _stage(self, path: Path, f: FileStage) -> list[str]:
+    def _stage(self, path: Path, f: FileStage, duckdb_csv: bool = True) -> list[str]:
         contract = self.contract
-        cands = self._candidates(path)
+        cands = self._candidates(path, duckdb_csv)
         try:
             if contract.sheets and any(c.sheet is not None for c in cands):
                 wanted = {normalize_text(s) for s in contract.sheets}
@@ -184,6 +184,9 @@ class SourceStage:
                 mapping = match_headers(cand.labels, contract, where, header_found=cand.matched > 0)
                 titles.extend(cand.titles)
                 n = self._pass(cand, mapping, f.table, first=t == 0, t=t)
+                if n is None:  # DuckDB's reading would differ from the Python reader's: that one reads the file
+                    f.sheets.clear()
+                    return self._stage(path, f, duckdb_csv=False)
                 f.sheet_names.append(cand.sheet)
                 if cand.sheet is not None:
                     f.sheets[cand.sheet] = n
@@ -193,8 +196,9 @@ class SourceStage:
                 if hasattr(cand.source, "cleanup"):
                     cand.source.cleanup()
 
-    def _pass(self, cand: _Candidate, mapping: dict, table: str, first: bool, t: int) -> int:
-        """Run the pass over one candidate table into ``table`` (created for the first); returns its rows."""
+    def _pass(self, cand: _Candidate, mapping: dict, table: str, first: bool, t: int) -> int | None:
+        """Run the pass over one candidate table into ``table`` (created for the first); returns its rows, or
+        None when DuckDB declined a CSV file (nothing written)."""
         contract = self.contract
         position = {label: f"c{i}" for i, label in enumerate(cand.labels)}
         present = {}
@@ -206,11 +210,7 @@ class SourceStage:
         try:
             src = cand.source
             if hasattr(src, "read_csv_sql"):
-                n = self._pass_duckdb_csv(plan, src, table, verb, t)
-                if n is not None:
-                    return n
-                # not for DuckDB after all: the Python reader gives the table
-                (src, _), = read_tables(src.source, header_index(contract), contract.encoding)
+                return self._pass_duckdb_csv(plan, src, table, verb, t)
             frame = src.frame.reset_index(drop=True)
             n = len(frame)
             arrow = pa.table({
@@ -241,8 +241,8 @@ class SourceStage:
         work = f"{table}_csv"
         try:
             con.execute(f"CREATE TEMP TABLE {work} AS {pass_sql(plan, source)}")
-        except duckdb.InvalidInputException as e:
-            if "Python exception" in str(e):
+        except duckdb.Error as e:
+            if "Python exception" in str(e) or not isinstance(e, (duckdb.InvalidInputException, duckdb.ConversionException)) and "CSV" not in str(e):
                 raise
             con.execute(f"DROP TABLE IF EXISTS {work}")
             return None
