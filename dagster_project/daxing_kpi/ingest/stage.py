@@ -27,7 +27,7 @@ import pyarrow as pa
 from daxing_kpi.ingest.contracts import DUCKDB_TYPES, Contract, source_rules
 from daxing_kpi.ingest.csvread import plan_csv
 from daxing_kpi.ingest.cutoff import delivery_cutoff
-from daxing_kpi.ingest.readers import _unique_labels, normalize_text, read_tables, sniff
+from daxing_kpi.ingest.readers import CsvPieces, _unique_labels, csv_pieces, normalize_text, read_tables, sniff, unreadable
 from daxing_kpi.ingest.reasons import FileRejected, Reason, reason_zh
 from daxing_kpi.ingest.rows import header_index, match_headers
 from daxing_kpi.ingest.sqlpass import PassPlan, drop_specs, lit, pass_sql, prepare, q
@@ -146,13 +146,21 @@ class SourceStage:
         """The tables of a file: a delimited-text file DuckDB can read as one plan, else the Python readers'."""
         contract = self.contract
         known = header_index(contract)
-        if duckdb_csv and sniff(path) == "text":
-            try:
-                plan = plan_csv(path, known, contract.encoding, self.tmp_dir)
-            except UnicodeDecodeError:
-                plan = None  # the Python reader decides from the whole file (and says why it cannot)
+        if sniff(path) == "text":
+            plan = None
+            if duckdb_csv:
+                try:
+                    plan = plan_csv(path, known, contract.encoding, self.tmp_dir)
+                except UnicodeDecodeError:
+                    plan = None  # the Python reader decides from the whole file (and says why it cannot)
             if plan is not None:
                 return [_Candidate(None, _unique_labels(plan.labels), plan.matched, plan.header_row, plan.titles, plan)]
+            try:
+                src = csv_pieces(path, known, contract.encoding)
+            except Exception as e:  # noqa: BLE001 - bad input: words for the clerk (readers.unreadable)
+                raise unreadable(Path(path).name, "text", e) from None
+            head = src.header
+            return [_Candidate(None, list(head.frame.columns), src.matched, head.header_row, head.title_lines, src)]
         out = []
         for table, matched in read_tables(path, known, contract.encoding):
             out.append(_Candidate(table.sheet, list(table.frame.columns), matched, table.header_row, table.title_lines, table))
@@ -211,24 +219,45 @@ class SourceStage:
             src = cand.source
             if hasattr(src, "read_csv_sql"):
                 return self._pass_duckdb_csv(plan, src, table, verb, t)
-            frame = src.frame.reset_index(drop=True)
-            n = len(frame)
-            arrow = pa.table({
-                "_t": pa.array([t] * n, type=pa.int32()),
-                "_row_number": pa.array(src.row_numbers, type=pa.int64()),
-                "_extra": pa.array(src.extra_cells if src.extra_cells is not None else [False] * n, type=pa.bool_()),
-                **{f"c{i}": pa.array(frame.iloc[:, i].astype(object).where(frame.iloc[:, i].notna(), "").tolist(), type=pa.string())
-                   for i in range(frame.shape[1])},
-            })
-            name = f"_ing_src_{self.uid}"
-            con.register(name, arrow)
-            try:
-                con.execute(f"{verb} {pass_sql(plan, name)}")
-            finally:
-                con.unregister(name)
-            return n
+            if isinstance(src, CsvPieces):  # the Python CSV reader, a piece at a time
+                n = 0
+                pieces = src.pieces()
+                while True:
+                    try:
+                        piece = next(pieces)
+                    except StopIteration:
+                        break
+                    except Exception as e:  # noqa: BLE001 - bad input: words for the clerk (readers.unreadable)
+                        raise unreadable(Path(src.path).name, "text", e) from None
+                    self._pass_arrow(plan, piece, table, verb, t)
+                    verb = f"INSERT INTO {table}"
+                    n += len(piece.frame)
+                if verb.startswith("CREATE"):  # no rows under the header
+                    self._pass_arrow(plan, src.header, table, verb, t)
+                return n
+            self._pass_arrow(plan, src, table, verb, t)
+            return len(src.frame)
         finally:
             drop_specs(plan.spec_ids)
+
+    def _pass_arrow(self, plan: PassPlan, src, table: str, verb: str, t: int) -> None:
+        """The pass over a table a Python reader produced (a :class:`daxing_kpi.ingest.readers.Table`)."""
+        con = self.con
+        frame = src.frame.reset_index(drop=True)
+        n = len(frame)
+        arrow = pa.table({
+            "_t": pa.array([t] * n, type=pa.int32()),
+            "_row_number": pa.array(src.row_numbers, type=pa.int64()),
+            "_extra": pa.array(src.extra_cells if src.extra_cells is not None else [False] * n, type=pa.bool_()),
+            **{c: pa.array(frame.iloc[:, i].astype(object).where(frame.iloc[:, i].notna(), "").tolist() if n else [], type=pa.string())
+               for i, c in enumerate(plan.cells)},
+        })
+        name = f"_ing_src_{self.uid}"
+        con.register(name, arrow)
+        try:
+            con.execute(f"{verb} {pass_sql(plan, name)}")
+        finally:
+            con.unregister(name)
 
     def _pass_duckdb_csv(self, plan: PassPlan, csv_plan, table: str, verb: str, t: int) -> int | None:
         """The pass straight from ``read_csv``; None (nothing written) when DuckDB's reading differs from
