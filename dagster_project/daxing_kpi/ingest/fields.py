@@ -89,14 +89,14 @@ def date_text(s: pd.Series) -> pd.Series:
 
 def parse_timestamps(values: pd.Series, *, normalized: bool = False) -> pd.Series:
     """Dates with an optional time of day (see the module text) as ``datetime64``; NaT where a value is
-    blank or no date (2023-02-30, 2023/13/1, 25:00 are no dates). ``normalized``: the values are already
+    blank or no date (2023-02-30, 2023/13/1, 25:00 are no dates, nor years before 1678 or after 2261). ``normalized``: the values are already
     :func:`date_text` (or contain no spaces)."""
     s = values if normalized else date_text(values)
     arr = pa.array(s.astype(object).where(s.notna(), ""), type=pa.large_string())
     iso = pc.match_substring_regex(arr, r"^\d{4}-\d{2}-\d{2}$").to_numpy(zero_copy_only=False)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if iso.any():  # the common case, in C: 2023-05-06
-        out[iso] = pd.to_datetime(s[iso], format="%Y-%m-%d", errors="coerce")
+        out[iso] = _in_range(pd.to_datetime(s[iso], format="%Y-%m-%d", errors="coerce"))
     rest = ~iso & (s != "").to_numpy(dtype=bool, na_value=False)
     if rest.any():
         r = s[rest]
@@ -116,8 +116,18 @@ def parse_timestamps(values: pd.Series, *, normalized: bool = False) -> pd.Serie
             })
             ok = fields[["year", "month", "day"]].notna().all(axis=1) & (fields.hour < 24) & (fields.minute < 60) & (fields.second < 60)
             if ok.any():
-                out[other.index[ok.to_numpy()]] = pd.to_datetime(fields[ok], errors="coerce")
+                out[other.index[ok.to_numpy()]] = _in_range(pd.to_datetime(fields[ok], errors="coerce"))
     return out
+
+
+# Dates a timestamp of the warehouse can hold; 0000-01-01 or 9999-12-31 (placeholders some systems write) are no dates.
+_FIRST_DAY, _LAST_DAY = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31 23:59:59")
+
+
+def _in_range(values: pd.Series) -> pd.Series:
+    """``values`` with the dates outside what the warehouse holds made NaT, at nanosecond resolution."""
+    keep = (values >= _FIRST_DAY) & (values <= _LAST_DAY)
+    return values.where(keep).astype("datetime64[ns]")
 
 
 def parse_dates(values: pd.Series, *, normalized: bool = False) -> pd.Series:
