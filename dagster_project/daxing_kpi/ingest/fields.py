@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import hmac
 import re
 from functools import lru_cache
 
@@ -38,7 +37,6 @@ from daxing_kpi.paths import SEEDS_DIR
 from daxing_kpi.personkey import pii_key
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-_ID_CHECK = np.array(list("10X98765432"))
 _ID_CHECK_BYTES = np.frombuffer(b"10X98765432", dtype=np.uint8)
 # Personal data in free text (quarantined values): ID-number-like and mobile-phone-like runs.
 ID_LIKE = r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
@@ -146,14 +144,12 @@ def parse_numbers(values: pd.Series, *, normalized: bool = False) -> pd.Series:
 def valid_id_numbers(values: pd.Series, *, normalized: bool = False) -> pd.Series:
     """True where a value is an 18-character resident ID number with a correct GB 11643 check digit
     (upper- or lower-case ``x``)."""
-    s = (values if normalized else norm_series(values)).str.upper()
-    shape = s.str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(dtype=bool)
-    ok = np.zeros(len(s), dtype=bool)
-    if shape.any():
-        body = s[shape].str[:17]
-        digits = np.frombuffer("".join(body).encode(), dtype=np.uint8).reshape(-1, 17) - 48
-        check = _ID_CHECK[(digits * _ID_WEIGHTS).sum(axis=1) % 11]
-        ok[shape] = check == s[shape].str[17].to_numpy()
+    s = (values if normalized else norm_series(values)).str.upper().fillna("")
+    arr = s.to_numpy(dtype=object)
+    shaped = np.fromiter((len(v) == 18 and v.isascii() for v in arr), dtype=bool, count=len(arr))
+    ok = np.zeros(len(arr), dtype=bool)
+    if shaped.any():
+        ok[shaped] = _id_checks(np.frombuffer("".join(arr[shaped]).encode("ascii"), dtype=np.uint8).reshape(-1, 18))
     return pd.Series(ok, index=values.index)
 
 
@@ -174,23 +170,27 @@ def _hmac_pads() -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
-def hmac_hex32(numbers: np.ndarray) -> pa.Array:
+def hmac_hex32(numbers: np.ndarray | list[bytes]) -> pa.Array:
     """The person key of each value: HMAC-SHA256 with :func:`daxing_kpi.personkey.pii_key`, the first 32
     hex characters.
 
-    ``numbers``: the normalised ID numbers as an ``(n, w)`` ``uint8`` array (``n`` values of ``w`` bytes).
-    Both hash states of the key are computed once and copied per value (what :mod:`hmac` does inside,
-    without its per-call overhead); the keys are assembled as one Arrow string array, no Python string
-    per value."""
+    ``numbers``: the normalised ID numbers as an ``(n, w)`` ``uint8`` array (``n`` values of ``w`` bytes) or
+    a list of bytes. Both hash states of the key are computed once and copied per value (what :mod:`hmac`
+    does inside, without its per-call overhead); the keys are assembled as one Arrow string array, no
+    Python string per value."""
     inner_pad, outer_pad = _hmac_pads()
     ic, oc = hashlib.sha256(inner_pad).copy, hashlib.sha256(outer_pad).copy
-    n, width = numbers.shape
-    buf = memoryview(np.ascontiguousarray(numbers).tobytes())
+    if isinstance(numbers, np.ndarray):
+        n, width = numbers.shape
+        buf = memoryview(np.ascontiguousarray(numbers).tobytes())
+        values = (buf[a:a + width] for a in range(0, n * width, width))
+    else:
+        n, values = len(numbers), numbers
     digests = []
     append = digests.append
-    for a in range(0, n * width, width):
+    for v in values:
         i = ic()
-        i.update(buf[a:a + width])
+        i.update(v)
         o = oc()
         o.update(i.digest())
         append(o.digest())
@@ -204,15 +204,10 @@ def hmac_hex32(numbers: np.ndarray) -> pa.Array:
 def person_keys(values: pd.Series, *, normalized: bool = False) -> pd.Series:
     """Keyed hash (HMAC-SHA256 with :func:`daxing_kpi.personkey.pii_key`, the first 32 hex characters) of
     normalised ID numbers (:func:`norm_series`, upper case): links a person across sources without keeping
-    the number."""
+    the number (:func:`hmac_hex32`)."""
     s = (values if normalized else norm_series(values)).str.upper().fillna("")
-    keys = [_hmac_one(v.encode()) for v in s.to_numpy(dtype=object)]
-    return pd.Series(keys, index=s.index, dtype=object)
-
-
-def _hmac_one(value: bytes) -> str:
-    inner_pad, outer_pad = _hmac_pads()
-    return hashlib.sha256(outer_pad + hashlib.sha256(inner_pad + value).digest()).hexdigest()[:32]
+    keys = hmac_hex32([v.encode() for v in s.to_numpy(dtype=object)])
+    return pd.Series(keys.to_pylist(), index=s.index, dtype=object)
 
 
 def _id_matrix(arr: pa.Array) -> np.ndarray:
@@ -225,15 +220,13 @@ def _id_matrix(arr: pa.Array) -> np.ndarray:
     return data.reshape(-1, 18)
 
 
-def _id_checks(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(valid, changed_by_excel)`` of ``(n, 18)`` byte rows: 17 digits and a digit or ``X`` with a correct
-    GB 11643 check digit; or 15 significant digits followed by ``000`` (an ID number Excel rounded)."""
+def _id_checks(m: np.ndarray) -> np.ndarray:
+    """Valid ID numbers among ``(n, 18)`` byte rows: 17 digits and a digit or ``X``, with a correct GB 11643
+    check digit (the one implementation of that rule)."""
     digits = (m >= 48) & (m <= 57)
     shape = digits[:, :17].all(axis=1) & (digits[:, 17] | (m[:, 17] == 88))
     check = _ID_CHECK_BYTES[((m[:, :17].astype(np.int64) - 48) * _ID_WEIGHTS).sum(axis=1) % 11]
-    valid = shape & (check == m[:, 17])
-    excel = digits.all(axis=1) & (m[:, 0] != 48) & (m[:, 15:] == 48).all(axis=1)
-    return valid, excel
+    return shape & (check == m[:, 17])
 
 
 def person_cells(values: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -262,13 +255,12 @@ def person_cells(values: pa.Array) -> tuple[pa.Array, pa.Array]:
         raw_other = values.take(pa.array(other)).to_pylist()
         norm_other = norm_series(pd.Series(["" if v is None else v for v in raw_other], dtype=object)).str.upper().to_numpy(dtype=object)
     valid = np.zeros(n, dtype=bool)
-    excel = np.zeros(n, dtype=bool)
     keys_parts, key_pos = [], []
     pidx = np.flatnonzero(plain)
     if pidx.size:
         m = _id_matrix(values if pidx.size == n else values.take(pa.array(pidx)))
-        v, e = _id_checks(m)
-        valid[pidx], excel[pidx] = v, e
+        v = _id_checks(m)
+        valid[pidx] = v
         if v.any():
             keys_parts.append(hmac_hex32(m[v]))
             key_pos.append(pidx[v])
@@ -276,14 +268,20 @@ def person_cells(values: pa.Array) -> tuple[pa.Array, pa.Array]:
         shaped = np.fromiter((len(v) == 18 and v.isascii() for v in norm_other), dtype=bool, count=other.size)
         if shaped.any():
             m = np.frombuffer("".join(norm_other[shaped]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-            v, _ = _id_checks(m)
+            v = _id_checks(m)
             valid[other[shaped]] = v
             if v.any():
                 keys_parts.append(hmac_hex32(m[v]))
                 key_pos.append(other[shaped][v])
-        bad = ~valid[other]
-        if bad.any():
-            excel[other[bad]] = id_numbers_changed_by_excel(pd.Series(norm_other[bad], dtype="str"), normalized=True).to_numpy()
+    excel = np.zeros(n, dtype=bool)
+    bad = np.flatnonzero(~valid)
+    if bad.size:  # the normal form of the invalid ones, then the Excel rule
+        norm_all = np.empty(n, dtype=object)
+        if pidx.size:
+            norm_all[pidx[~valid[pidx]]] = values.take(pa.array(pidx[~valid[pidx]])).to_pylist()
+        if other.size:
+            norm_all[other] = norm_other
+        excel[bad] = id_numbers_changed_by_excel(pd.Series(norm_all[bad], dtype="str"), normalized=True).to_numpy()
     # keys in row order: the computed keys taken to their rows, NULL elsewhere
     if keys_parts and sum(len(p) for p in keys_parts) == n and len(keys_parts) == 1:
         keys = keys_parts[0]
