@@ -110,6 +110,8 @@ def base_env(warehouse: Path, dashboard: Path, memory_limit: str | None = None) 
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "KPI_DUCKDB_MEMORY_LIMIT", "KPI_DUCKDB_TEMP_DIR")}
     env.update({"KPI_WAREHOUSE_DIR": str(warehouse), "KPI_DASHBOARD_DIR": str(dashboard), "KPI_SAMPLE_ON_EMPTY": "0",
                 "KPI_DUCKDB_TEMP_DIR": str(warehouse / "duckdb_tmp"), "PYTHONUNBUFFERED": "1"})
+    # generated files without the sample's marker need a person-key secret (issue 19.2); a fixed one for benchmarks
+    env.setdefault("KPI_PII_KEY", "benchmark-person-key-secret-0123456789")
     if memory_limit:
         env["KPI_DUCKDB_MEMORY_LIMIT"] = memory_limit
     return env

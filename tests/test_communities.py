@@ -1,5 +1,6 @@
 """Community-based KPIs (plan 二(一), 二(二), 二(五)2, 三(三), 三(四)): the towns' return-form template and
-its ingestion, and the generator's ground truth counted by hand on tiny registers."""
+its ingestion (cover sheet 报送情况: a report of zero is 0, no report is 未报送), and the generator's ground truth
+counted by hand on tiny registers (counts as stock and new_in_year, issue 16.5)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from daxing_kpi.sample.generator import SampleGenerator, Town
 
 STUDIOS = "townreturn_secretary_studio_sites"
 BUILDINGS = "townreturn_building_demo_sites"
+COVERS = "townreturn_submissions"
 MY_KPIS = {
     "community.secretary_studio_demo_sites", "community.building_governance_demo_sites",
     "community.direct_election_share", "community.lajiachang_council_coverage",
@@ -40,7 +42,8 @@ def test_committed_template_is_the_one_the_contracts_give(tmp_path):
     committed = _sheets(returnforms.TEMPLATE_PATH)
     assert committed == _sheets(fresh), "regenerate with: python -m daxing_kpi.returnforms"
     contracts = load_contracts()
-    assert list(committed) == ["社区书记工作室示范点", "楼门院治理示范点"]
+    assert list(committed) == ["报送情况", "社区书记工作室示范点", "楼门院治理示范点"]
+    assert committed["报送情况"][2] == [c.header_zh for c in contracts[COVERS].columns]
     assert committed["社区书记工作室示范点"][2] == [c.header_zh for c in contracts[STUDIOS].columns]
     assert committed["楼门院治理示范点"][2] == [c.header_zh for c in contracts[BUILDINGS].columns]
     assert committed["楼门院治理示范点"][0][0] == "大兴区城乡社区楼门院治理示范点情况表"
@@ -56,11 +59,10 @@ def test_same_content_gives_byte_identical_workbooks(tmp_path):
 # -- reading filled-in forms -------------------------------------------------------------------------
 
 
-def _fill(path, studios=(), buildings=()):
-    return returnforms.write_workbook(
-        path, {STUDIOS: [list(r) for r in studios], BUILDINGS: [list(r) for r in buildings]},
-        unit_name="黄村地区", filled_date=dt.date(2026, 11, 1),
-    )
+def _fill(path, studios=(), buildings=(), town="黄村地区", through=dt.date(2026, 10, 31)):
+    rows = {STUDIOS: [list(r) for r in studios], BUILDINGS: [list(r) for r in buildings]}
+    rows[COVERS] = returnforms.cover_rows(town, rows, through)
+    return returnforms.write_workbook(path, rows, unit_name=town, filled_date=through + dt.timedelta(days=1))
 
 
 def test_filled_form_is_loaded_through_its_contract(tmp_path):
@@ -84,6 +86,23 @@ def test_filled_form_is_loaded_through_its_contract(tmp_path):
     buildings = ingest_source(contracts[BUILDINGS], tmp_path / "landing")
     assert buildings.accepted.site_type_zh.tolist() == ["院落"]
     assert buildings.accepted.unit_code.tolist() == ["110115005201"]
+
+
+def test_an_empty_return_is_a_report_of_zero_on_its_cover(tmp_path):
+    """A town/street with no site returns empty lists: the cover sheet says 0 for each form (its rows are what
+    make the KPI 0 instead of 未报送); the empty lists load nothing and their totals rows say 0个."""
+    folder = tmp_path / "landing" / "town_returns"
+    _fill(folder / "榆垡镇.xlsx", town="榆垡镇")
+    contracts = load_contracts()
+    covers = ingest_source(contracts[COVERS], tmp_path / "landing")
+    acc = covers.accepted
+    assert acc.geo_code.tolist() == ["110115107", "110115107"]
+    assert acc.form_name_zh.tolist() == ["社区书记工作室示范点", "楼门院治理示范点"]
+    assert acc.records_reported.tolist() == [0, 0] and [str(d) for d in acc.reported_through_date] == ["2026-10-31"] * 2
+    assert covers.quarantine.empty  # the cover has no totals row
+    studios = ingest_source(contracts[STUDIOS], tmp_path / "landing")
+    assert studios.accepted.empty and studios.quarantine.reason.str.contains("totals").all()
+    assert _sheets(folder / "榆垡镇.xlsx")["社区书记工作室示范点"][3][:3] == ["合计", "", "0个"]
 
 
 def test_a_newer_return_of_a_town_replaces_its_earlier_one(tmp_path):
@@ -157,10 +176,15 @@ def _hand_records() -> dict[str, pd.DataFrame]:
     charity = pd.DataFrame([("X1", "V4", "2021-01-01", "")], columns=["站点编号", "所在社区(村)编码", "设立日期", "撤销日期"])
     studios = pd.DataFrame([(A, "2020-12-31"), (A, "2021-01-01"), (A, "2022-12-31")], columns=["所属镇街", "命名日期"])
     buildings = pd.DataFrame([(B, "2024-01-01")], columns=["所属镇街", "命名日期"])
+    # covers (报送情况): A reports its studios, B reports 0 studios (a report of zero) and its one building site;
+    # A sent no building-site form (未报送)
+    covers = pd.DataFrame([(A, "社区书记工作室示范点", "2026-10-31", 3), (B, "社区书记工作室示范点", "2026-10-31", 0),
+                           (B, "楼门院治理示范点", "2026-10-31", 1)], columns=["所属镇街", "报表名称", "数据截至日期", "填报个数"])
     return {
         "community_units": units, "community_elections": elections, "community_councils": councils,
         "community_service_facilities": fac, "volunteer_stations": vol, "psych_stations": psych,
         "charity_stations": charity, "town_returns:secretary_studios": studios, "town_returns:building_sites": buildings,
+        "town_returns:submissions": covers,
     }
 
 
@@ -173,16 +197,28 @@ def test_ground_truth_counts_by_hand():
         row = t.loc[(kpi, year, geo)]
         return row.numerator, row.denominator
 
-    # conversions: V2 (31 Dec 2020) is before the plan period, V1 (31 Dec 2021) and V4 (31 Dec 2023) count
-    assert nd("community.villages_converted", 2020, "110115") == (0, 1)
-    assert nd("community.villages_converted", 2021, "110115005") == (1, 1)
-    assert nd("community.villages_converted", 2023, "110115104") == (1, 1)
-    assert nd("community.villages_converted", 2023, "110115") == (2, 1)
-    # studios named 31 Dec 2020 (no), 1 Jan 2021, 31 Dec 2022; town 104 reported no studio: no row
-    assert nd("community.secretary_studio_demo_sites", 2021, "110115") == (1, 1)
-    assert nd("community.secretary_studio_demo_sites", 2022, "110115005") == (2, 1)
-    assert ("community.secretary_studio_demo_sites", 2022, "110115104") not in t.index
-    assert nd("community.building_governance_demo_sites", 2023, "110115104") == (0, 1)
+    def stock_new_status(kpi, year, geo):
+        row = t.loc[(kpi, year, geo)]
+        return row.numerator, row.new_in_year, row.reporting_status
+
+    # conversions (issue 16.5: the stock, plan-independent, and the year's conversions): V2 on 31 Dec 2020, V1 on
+    # 31 Dec 2021 (counted in that year), V4 on 31 Dec 2023; V3 was merged (not a conversion)
+    assert stock_new_status("community.villages_converted", 2020, "110115")[:2] == (1, 1)
+    assert stock_new_status("community.villages_converted", 2021, "110115005")[:2] == (2, 1)
+    assert stock_new_status("community.villages_converted", 2023, "110115104")[:2] == (1, 1)
+    assert stock_new_status("community.villages_converted", 2023, "110115")[:2] == (3, 1)
+    assert pd.isna(t.loc[("community.villages_converted", 2023, "110115"), "reporting_status"])
+    # studios named 31 Dec 2020, 1 Jan 2021, 31 Dec 2022, all in the stock; town 104's cover says 0: a report of
+    # zero gives 0 (issue 16.3), not a missing row
+    assert stock_new_status("community.secretary_studio_demo_sites", 2021, "110115") == (2, 1, "reported")
+    assert stock_new_status("community.secretary_studio_demo_sites", 2022, "110115005") == (3, 1, "reported")
+    assert stock_new_status("community.secretary_studio_demo_sites", 2022, "110115104") == (0, 0, "reported")
+    # building sites: area 005 sent no form (未报送: no value), so the district is partly reported
+    assert stock_new_status("community.building_governance_demo_sites", 2023, "110115104") == (0, 0, "reported")
+    assert t.loc[("community.building_governance_demo_sites", 2024, "110115104"), "numerator"] == 1
+    not_reported = t.loc[("community.building_governance_demo_sites", 2024, "110115005")]
+    assert pd.isna(not_reported.numerator) and pd.isna(not_reported.value) and not_reported.reporting_status == "not_reported"
+    assert stock_new_status("community.building_governance_demo_sites", 2024, "110115") == (1, 1, "partly_reported")
     # elections: 2020: only C1 elected (2018, indirect; C4 not yet) -> 0 of 1; 2021: C1 direct, C4 indirect,
     # C2 and C3 not yet elected -> 1 of 2; 2022: C2 by household representatives -> 2 of 3
     assert nd("community.direct_election_share", 2020, "110115005") == (0, 1)
@@ -228,7 +264,15 @@ def test_every_kpi_has_district_values_for_the_plan_years(sample_truth):
 
 
 def test_sample_meets_some_targets_and_misses_others(sample_truth):
-    v2025 = sample_truth[(sample_truth.geo_code == "110115") & (sample_truth.period_year == 2025)].set_index("kpi_id").value
+    """Targets counting what was built or named within the plan period (count_basis new_in_period, issue 16.5:
+    建成, 打造, 完成) are judged on the sum of new_in_year 2021-2025, the others on the 2025 value. The old truth
+    counted the sites and conversions "since 2021" as the value; the value is now the stock, and the plan's
+    words (建成20个, 打造100个, 完成130个村) are about the additions, so the same targets are met and missed."""
+    district = sample_truth[sample_truth.geo_code == "110115"]
+    v2025 = district[district.period_year == 2025].set_index("kpi_id").value.copy()
+    new_in_period = district[district.period_year.between(2021, 2025)].groupby("kpi_id").new_in_year.sum()
+    for kpi in ("community.secretary_studio_demo_sites", "community.building_governance_demo_sites", "community.villages_converted"):
+        v2025[kpi] = new_in_period[kpi]
     met = {k for k, target in [("community.secretary_studio_demo_sites", 20), ("community.direct_election_share", 80),
                                ("volunteer.station_coverage", 80), ("psych.town_center_coverage", 100),
                                ("charity.station_community_coverage", 5)] if v2025[k] >= target}
@@ -262,4 +306,7 @@ def test_town_return_workbooks_are_deterministic(tmp_path):
         communities.build(gen)["town_returns"](tmp_path / out)
     a = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
     b = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
-    assert len(a) == 22 and a == b
+    # one workbook per town/street that reports: 21 of the 22 (one sent nothing, 未报送), one of them dated
+    # 1 January 2026 (its lists as of 31 December 2025)
+    assert len(a) == 21 and a == b
+    assert sum("_20260101.xlsx" in name for name in a) == 1

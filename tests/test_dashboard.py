@@ -48,14 +48,7 @@ def test_values_are_printed_as_planners_read_them():
     assert dd.format_count(17903.0) == "17,903"
 
 
-def test_plan_parts_come_from_the_plan_text_in_the_plan_order():
-    assert dd.plan_sections() == {
-        "一": "建设公平可持续的基本民生保障体系",
-        "二": "建设活力有序的基层社会治理体系",
-        "三": "建设均等高质量的基本社会服务体系",
-        "四": "建设智慧多元的民政基础支撑体系",
-        "五": "建设精准高效的民政监管体系",
-    }
+def test_references_into_a_plan_sort_in_the_plan_order_and_read_in_each_language():
     part = dp.Plan("p", dd.Text("", ""), dd.Text("", ""), 2021, 2025, 2020, False, {"一": dd.Text("", ""), "二": dd.Text("", "")})
     assert part.section_of("一(三)3; 四(三)2") == "一" and part.section_of("二（一）1") == "二" and part.section_of("x1") == ""
     # 一(二) before 一(三) before 一(四), though 三 sorts before 二 as text
@@ -398,6 +391,12 @@ def test_a_scorecard_row_shows_the_verdict_with_the_gap_after_the_target_year():
     assert dp.mark({"geo_level": "district", "status": "deterioration", "verdict": "deterioration"}, count, FINAL, LABELS)["key"] == "deterioration"
     # before the target year: the pace status
     assert dp.mark({"geo_level": "district", "status": "on_track", "verdict": None}, count, MID, LABELS)["key"] == "on_track"
+
+
+def test_a_gap_to_a_milestone_says_so():
+    m = dp.mark({"geo_level": "district", "status": "on_track", "gap_to_target": 3.0, "is_milestone_target": True, "target_year": 2028},
+                kpi_row(target_year=2030, target_value=70.0), dp.View("latest", pd.Timestamp("2026-10-31"), dd.Text("", ""), False), LABELS)
+    assert (m["key"], m["gap"].zh, m["gap"].en) == ("on_track", "差 3.0 人/万老年人（对2028年阶段目标）", "3.0 short (to the 2028 milestone)")
 
 
 def test_a_town_without_a_target_of_its_own_shows_its_share_and_trend_never_a_status_word():

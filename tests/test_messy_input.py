@@ -49,7 +49,10 @@ def sample(tmp_path_factory):
 
 
 def _codes() -> dict[str, str]:
-    return {t.name_zh: t.code for t in SampleGenerator(scale=0.01).towns}
+    """Name -> code of every unit a record can name: the 22 towns/streets and the special zones (issue 16.6)."""
+    from daxing_kpi.sample.generator import geo_codes
+
+    return {name: code for name, code in geo_codes(SampleGenerator(scale=0.01).towns).items() if name}
 
 
 # -- shapes -----------------------------------------------------------------------------------------------------
@@ -234,12 +237,16 @@ def messy_warehouse(tmp_path_factory):
 
 def test_kpis_on_messy_files_equal_the_ground_truth_of_the_good_rows(messy_warehouse):
     truth = messy_warehouse.ground_truth()
-    obs = messy_warehouse.query("SELECT kpi_id, period_year, geo_code, numerator, denominator, value FROM kpi_observations")
+    obs = messy_warehouse.query("SELECT kpi_id, period_year, geo_code, numerator, denominator, value, new_in_year, reporting_status"
+                                " FROM kpi_observations")
     merged = truth.merge(obs, on=KEY, how="outer", suffixes=("_truth", "_mart"), indicator=True)
     assert merged[merged._merge != "both"].empty, merged[merged._merge != "both"].head(10)
-    assert (merged.numerator_truth == merged.numerator_mart).all()
-    assert (merged.denominator_truth == merged.denominator_mart).all()
-    np.testing.assert_allclose(merged.value_mart, merged.value_truth, rtol=0, atol=1e-9)
+    # every KPI at every geography (issue 16: persons once, stock and new_in_year, NULL where a town sent no return)
+    for col in ("numerator", "denominator", "new_in_year"):
+        t, m = merged[f"{col}_truth"].astype(float), merged[f"{col}_mart"].astype(float)
+        assert ((t == m) | (t.isna() & m.isna())).all(), merged[~((t == m) | (t.isna() & m.isna()))].head(10)
+    np.testing.assert_allclose(merged.value_mart.astype(float), merged.value_truth.astype(float), rtol=0, atol=1e-9)
+    assert (merged.reporting_status_truth.fillna("") == merged.reporting_status_mart.fillna("")).all()
     # records whose town/street could not be read count in 未落地到镇街 (110115999) and in the district (issue 15.3);
     # needs the counting side (staging maps a NULL town to 110115999, ground_truth counts '' there)
     unassigned = obs[obs.geo_code == "110115999"]

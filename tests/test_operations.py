@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from conftest import Warehouse, make_warehouse
+from conftest import TEST_PII_KEY, Warehouse, make_warehouse
 
 from daxing_kpi import atomic, operations
 from daxing_kpi.dashboard import build_dashboard
@@ -103,6 +103,12 @@ def header_line(stdout: str) -> str:
 
 def run_id_of(stdout: str) -> str:
     return header_line(stdout).split()[2]
+
+
+def history_row(wh: Warehouse, run_id: str) -> dict:
+    """A run's last line in the run history ``history/pipeline_runs.jsonl``."""
+    rows = [json.loads(x) for x in (wh.root / "history" / "pipeline_runs.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [r for r in rows if r["run_id"] == run_id][-1]
 
 
 def dagster_instance(wh: Warehouse) -> dg.DagsterInstance:
@@ -300,13 +306,13 @@ def test_pipeline_runs_in_published_database(warehouse):
             "SELECT count(*), sum(rows_loaded), sum(rows_quarantined)"
             " FROM audit.ingest_audit WHERE run_id = ?", [run_id]
         ).fetchone()
-        final = con.execute("SELECT status, finished_at, duration_seconds, dashboard_seconds FROM audit.pipeline_runs"
-                            " WHERE run_id = ?", [run_id]).fetchone()
+    last = history_row(warehouse, run_id)  # the run history lives outside the working database (issue 19.5)
+    final = (last["status"], last["finished_at"], last["duration_seconds"], last["dashboard_seconds"])
     assert row.files_loaded == audit[0] == len(files)  # the clean sample: every landing file loaded once
     assert (row.rows_loaded, row.rows_quarantined) == (audit[1], audit[2]) and row.rows_loaded > 10_000
     assert row.ingest_seconds > 0 and row.dbt_seconds > 0 and row.checks_seconds > 0 and row.publish_seconds >= 0
     assert row.dashboard_seconds == 0  # the dashboard is drawn after the publication
-    # the working database has the finished row: success, with the dashboard's time
+    # the run history has the finished row: success, with the dashboard's time
     assert final[0] == "success" and final[1] is not None and final[2] > row.dbt_seconds and final[3] > 0
 
 
@@ -314,29 +320,32 @@ def test_pipeline_runs_in_published_database(warehouse):
 
 
 def test_failed_run_writes_report_and_calls_the_configured_command(warehouse, tmp_path):
-    """A landing file whose header matches no contract fails the ingest step: the run exits 1,
-    the previous publication stays, a short report says which step failed, why and what is
-    still published, and $KPI_ON_FAILURE_COMMAND receives the report path."""
+    """A burials delivery without one town/street fails a blocking check: the run exits 1, the
+    previous publication stays, a short report says which step failed, its cause in one sentence and
+    what is still published, and $KPI_ON_FAILURE_COMMAND receives the report path."""
     notified = tmp_path / "notified.txt"
     command = f'cp "$1" {notified} && echo "$KPI_FAILURE_REPORT" > {tmp_path / "env.txt"}'
     wh = clone(warehouse, tmp_path / "wh", KPI_ON_FAILURE_COMMAND=command)
     v0, before = published_run_id(wh), file_digest(wh.analytics)
-    (wh.root / "landing" / "burials" / "zz_burials_wrong_export.csv").write_text("编号,备注\n1,x\n", encoding="utf-8")
+    (burials,) = (wh.root / "landing" / "burials").glob("*.csv")
+    df = pd.read_csv(burials, dtype=str)
+    df[df["户籍所在镇街"] != "礼贤镇"].to_csv(burials, index=False, encoding="utf-8")
     proc = wh.run("run", check=False)
     assert proc.returncode == 1
     run_id = run_id_of(proc.stdout)
     (report,) = (wh.root / "failures").glob(f"*_{run_id}.txt")
     text = report.read_text()
-    assert "Nightly KPI run FAILED" in text and "stage ingest, step raw__funeral_burials" in text
-    assert "zz_burials_wrong_export.csv" in text and "header does not match" in text
+    assert "Nightly KPI run FAILED" in text and "stage checks, step raw__funeral_burials__landed_file_checks" in text
+    (cause,) = [x for x in text.splitlines() if x.startswith("Cause:")]  # issue 19.4: the cause in one sentence
+    assert cause == ("Cause:     Blocking quality checks failed, so this delivery was not published: "
+                     "raw/funeral_burials every_town_street_is_present_and_known.")
     assert f"unchanged, still the version of run {v0}" in text
     assert "daxing_dbt_models" in text  # listed among the steps not run
     assert notified.read_text() == text and (tmp_path / "env.txt").read_text().strip() == str(report)
     assert str(report) in proc.stderr
     assert file_digest(wh.analytics) == before
-    with duckdb.connect(str(wh.root / "work" / "work.duckdb"), read_only=True) as con:
-        status, step = con.execute("SELECT status, failed_step FROM audit.pipeline_runs WHERE run_id = ?", [run_id]).fetchone()
-    assert (status, step) == ("failed", "raw__funeral_burials")
+    row = history_row(wh, run_id)
+    assert (row["status"], row["failed_step"]) == ("failed", "raw__funeral_burials__landed_file_checks")
 
 
 # -- the lock ------------------------------------------------------------------------------------------------
@@ -552,6 +561,7 @@ def test_run_guard_of_daemon_started_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("KPI_WAREHOUSE_DIR", str(tmp_path / "wh"))
     monkeypatch.setenv("KPI_DASHBOARD_DIR", str(tmp_path / "dash"))
     monkeypatch.setenv("KPI_SAMPLE_ON_EMPTY", "0")
+    monkeypatch.setenv("KPI_PII_KEY", TEST_PII_KEY)  # no sample: the run needs the person-key secret (issue 19.2)
     monkeypatch.delenv("KPI_ON_FAILURE_COMMAND", raising=False)
     lock_path = tmp_path / "wh" / "run.lock"
     lock_path.parent.mkdir(parents=True)

@@ -58,6 +58,8 @@ def _frames() -> dict[str, pd.DataFrame]:
                 ("p1", B.name_zh, "2021-06-01", "", "社会工作师", "2018-01-01"),  # changed employer: once
                 ("p2", B.name_zh, "2020-01-01", "", "助理社会工作师", "2022-01-01"),  # certified after 2021
                 ("p3", B.name_zh, "2020-01-01", "", "无", ""),
+                ("p4", A.name_zh, "2020-01-01", "", "无", ""),  # two employers at once: one person, in A
+                ("p4", B.name_zh, "2021-03-01", "", "无", ""),
             ],
             columns=["身份证号码", "所在镇街", "入职日期", "离职日期", "证书等级", "取得证书日期"],
         ),
@@ -96,9 +98,11 @@ def test_ground_truth_counts_hand_made_records():
     assert v("social_org.community_social_orgs", B.code) == (0, 1, 0)
     assert v("social_org.community_social_orgs", "110115") == (2, 1, 2)
     assert v("social_work.agencies", "110115") == (1, 1, 1)
-    # professionals: p1 once (in B after the change), p2, p3; certified on 31 Dec 2021: p1 only
-    assert v("social_work.professionals", "110115") == (3, 1, 3)
+    # professionals (persons, issue 16.1): p1 once (in B after the change), p2, p3, and p4 on two rosters once,
+    # in A where she started first; the towns/streets add up to the district; certified on 31 Dec 2021: p1 only
+    assert v("social_work.professionals", "110115") == (4, 1, 4)
     assert v("social_work.professionals", B.code) == (3, 1, 3)
+    assert v("social_work.professionals", A.code) == (1, 1, 1)
     assert v("social_work.certified_professionals", "110115") == (1, 1, 1)
     assert v("social_work.certified_professionals", A.code) == (0, 1, 0)
     # community workers: 1 of A's 3 lives in the community served; B's only worker left on 31 Dec

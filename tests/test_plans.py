@@ -226,6 +226,17 @@ def test_the_newest_accepted_workbook_of_a_plan_is_in_force(tmp_path, monkeypatc
         assert "第5行“目标年份”列：2031年不在规划期2026—2030年内" in " ".join(q.reason)
     assert (tmp_path / "warehouse" / "raw_parquet" / "plan_workbook_targets").is_dir()
 
+    # an audit that knows files set aside (issue 15) records the workbook as rejected, with its reasons
+    with duckdb.connect(str(tmp_path / "warehouse" / "work" / "work.duckdb")) as con:
+        for col in ("rejected_reason_zh", "rejected_reason_en"):
+            con.execute(f"ALTER TABLE audit.ingest_audit ADD COLUMN IF NOT EXISTS {col} VARCHAR")
+    write_plan_workbooks(ingest, "test-run-2")
+    with duckdb.connect(str(tmp_path / "warehouse" / "work" / "work.duckdb"), read_only=True) as con:
+        rows = con.execute("""SELECT status, rows_loaded, rejected_reason_zh FROM audit.ingest_audit
+                              WHERE run_id = 'test-run-2' AND file_name = 'plans/v3.xlsx'""").fetchall()
+    assert len(rows) == 4 and {r[0] for r in rows} == {"rejected"} and {r[1] for r in rows} == {0}
+    assert all(r[2] == ingest.rejected[0].reason_zh() for r in rows)
+
 
 # ------------------------------------------------------------------------------------------ the sample and the night
 
@@ -233,8 +244,11 @@ def test_the_newest_accepted_workbook_of_a_plan_is_in_force(tmp_path, monkeypatc
 def reference_scorecard(truth: pd.DataFrame, plan: dict, targets: pd.DataFrame, milestones: pd.DataFrame,
                         as_of_dates: list[dt.date]) -> pd.DataFrame:
     """Every measurable target x geography x as-of date of one plan, assessed by :mod:`progress_reference`."""
+    from daxing_kpi.sample.generator import towns
+
     definitions = pd.read_csv(SEEDS_DIR / "kpi_catalog.csv").set_index("kpi_id")
-    truth = truth.copy()
+    # the scorecard assesses the district and the towns/streets (special zones, unassigned: the district only)
+    truth = truth[truth.geo_code.isin({DISTRICT_CODE} | {t.code for t in towns()})].copy()
     truth["period_end"] = [min(dt.date(int(y), 12, 31), CUTOFF) for y in truth.period_year]
     rows = []
     for t in targets[targets.kpi_id.notna()].itertuples():
@@ -413,6 +427,8 @@ def test_a_workbook_with_mistakes_is_rejected_and_the_night_publishes_everything
     wh, _, _, _ = night_with_new_plans
     audit = wh.query("SELECT * FROM ingest_audit WHERE file_name = 'plans/有错误的规划.xlsx'")
     assert len(audit) == 4 and (audit.rows_loaded == 0).all() and audit.rows_quarantined.sum() == audit.rows_read.sum() > 0
+    assert set(audit.status) == {"rejected"}  # a file set aside (issue 15), its reason naming sheet, row and column
+    assert audit.rejected_reason_zh.str.startswith("计划指标工作簿“plans/有错误的规划.xlsx”有13处错误，未被采用：工作表“规划”第4行“基期年”列").all()
     reasons = " ".join(audit.quarantine_reasons)
     assert "工作表“指标目标”第5行“目标年份”列：2031年不在规划期2026—2030年内。" in reasons
     assert "工作表“指标目标”第10行“指标”列：“养老床位数”不是产品能计算的指标" in reasons

@@ -241,7 +241,8 @@ def mart():
         con.execute(f"CREATE SCHEMA {s}")
     con.execute("""CREATE TABLE marts.geographies AS SELECT * FROM (VALUES
         ('110115', 'district', 'district', false), ('110115001', 'town_street', 'street', true),
-        ('110115103', 'town_street', 'town', true), ('110115403', 'town_street', 'special_zone', false))
+        ('110115103', 'town_street', 'town', true), ('110115403', 'special_zone', 'special_zone', false),
+        ('110115999', 'unassigned', 'unassigned', false))
         t(geo_code, geo_level, kind, is_in_town_street_denominator)""")
     con.execute("""CREATE TABLE marts.kpi_catalog AS SELECT * FROM (VALUES
         ('t.rate', 'pct', true, 2020), ('t.count', 'count', false, 2020)) t(kpi_id, unit, is_additive, baseline_year)""")
@@ -259,6 +260,11 @@ def mart():
     con.execute("CREATE TABLE marts.kpi_observations (kpi_id VARCHAR, period_year INTEGER, geo_level VARCHAR, geo_code VARCHAR,"
                 " numerator DOUBLE, denominator DOUBLE, value DOUBLE, is_partial_year BOOLEAN)")
     con.executemany("INSERT INTO marts.kpi_observations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    # persons of a per-person KPI: 2% of them with several active records (below the WARN threshold)
+    con.execute("""CREATE TABLE marts.kpi_person_duplicates AS SELECT * FROM (VALUES
+        ('t.rate', 2020, 'district', '110115', 1000, 1020, 20, 3, 2.0, false),
+        ('t.rate', 2021, 'district', '110115', 1100, 1122, 22, 0, 2.0, false)) t(kpi_id, period_year, geo_level, geo_code,
+        persons, records, persons_with_several_records, records_without_usable_id, share, is_partial_year)""")
     return con
 
 
@@ -302,6 +308,39 @@ def test_district_numerator_must_equal_the_sum_of_its_towns(mart):
     out = _mart(mart, "town_street_numerators_sum_to_the_district")
     assert not out.passed and out.kpi_ids == ["t.rate"]
     assert out.offending == ["t.rate 2021 district_numerator=55 towns_numerator=54"]
+
+
+def test_special_zone_and_unassigned_rows_count_in_the_district_only(mart):
+    """PLAN.md Geographies: for an additive KPI the district is the sum of the town/street, special-zone and
+    unassigned rows; a special zone has people but no residents of its own (denominator NULL), which is no
+    failure of denominators_are_positive; it is never an expected town/street row."""
+    mart.execute(f"INSERT INTO marts.kpi_observations VALUES ('t.rate', 2021, 'special_zone', '{Z}', 3, NULL, NULL, false),"
+                 " ('t.rate', 2021, 'unassigned', '110115999', 1, NULL, NULL, false)")
+    out = _mart(mart, "town_street_numerators_sum_to_the_district")
+    assert not out.passed and out.offending == ["t.rate 2021 district_numerator=54 towns_numerator=58"]
+    mart.execute("UPDATE marts.kpi_observations SET numerator = 58 WHERE geo_level = 'district' AND kpi_id = 't.rate' AND period_year = 2021")
+    assert _mart(mart, "town_street_numerators_sum_to_the_district").passed
+    assert _mart(mart, "denominators_are_positive").passed
+    assert _mart(mart, "every_kpi_has_a_value_for_every_year_and_geography").passed
+    mart.execute(f"UPDATE marts.kpi_observations SET denominator = NULL WHERE geo_code = '{A}' AND period_year = 2021")
+    den = _mart(mart, "denominators_are_positive")  # a town/street must have one
+    assert not den.passed and den.offending == [f"t.rate 2021 {A} {NAME[A]} numerator=22"]
+
+
+def test_persons_on_several_active_records_beyond_five_percent_warn(mart):
+    """Issue 16.1: 2% of the persons counted with several active records passes; a platform registering 8% of
+    its people twice is a WARN naming the KPI and year, and the latest year's figures ride along for the
+    quality page."""
+    ok = _mart(mart, "persons_with_several_active_records_are_few")
+    assert ok.passed and ok.severity == "WARN"
+    assert ok.observed == "at most 2.00% of persons stand on several active records (t.rate 2020); 0 records without a usable ID number counted as one person each in the latest year"
+    mart.execute("UPDATE marts.kpi_person_duplicates SET persons_with_several_records = 88, share = 8.0 WHERE period_year = 2021")
+    out = _mart(mart, "persons_with_several_active_records_are_few")
+    assert not out.passed and out.severity == "WARN" and out.kpi_ids == ["t.rate"]
+    assert out.offending == ["t.rate 2021: 88 of 1,100 persons (8.0%) stand on several active records"]
+    figures = out.gx.result_json["meta"][checks.PERSON_FIGURES_META]
+    assert figures == [{"kpi_id": "t.rate", "period_year": 2021, "is_partial_year": False, "persons": 1100, "records": 1122,
+                        "persons_with_several_records": 88, "records_without_usable_id": 0, "share": 8.0}]
 
 
 def test_year_over_year_beyond_the_bound_is_a_warning(mart):

@@ -49,12 +49,9 @@ def final(warehouse) -> pd.DataFrame:
         SELECT s.*, c.name_zh, c.unit_zh, c.plan_section
         FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)
         WHERE s.review = 'final' AND s.geo_level = 'district'""")
-    if "verdict" not in df:  # before the scorecard published verdicts (issue 17.1): the final review's statuses
-        df["verdict"] = df.status.map({"target_achieved": "achieved", "target_not_achieved": "not_achieved",
-                                       "deterioration": "deterioration"})
-    if "assessed_value" in df:  # the value a target is judged on (count_basis new_in_period: additions in the plan)
-        df["latest_value"] = df.assessed_value.where(df.assessed_value.notna(), df.latest_value)
-        df["baseline_value"] = df.assessed_baseline_value.where(df.assessed_baseline_value.notna(), df.baseline_value)
+    # the value a target is judged on (count_basis new_in_period: the additions within the plan period)
+    df["latest_value"] = df.assessed_value.where(df.assessed_value.notna(), df.latest_value)
+    df["baseline_value"] = df.assessed_baseline_value.where(df.assessed_baseline_value.notna(), df.baseline_value)
     return df
 
 
@@ -221,7 +218,8 @@ def test_kpi_report_for_a_plan_and_review_into_a_folder(warehouse, nightly, fina
     assert proc.returncode == 0, proc.stderr
     doc = docx.Document(str(next(tmp_path.glob("*中期评估报告.docx"))))
     assert next(tmp_path.glob("*中期评估报告.pdf")).is_file()
-    mid = warehouse.query("SELECT c.name_zh, s.latest_value, s.unit FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)"
+    mid = warehouse.query("SELECT c.name_zh, coalesce(s.assessed_value, s.latest_value) AS latest_value, s.unit"
+                          " FROM kpi_scorecard s JOIN kpi_catalog c USING (plan_id, kpi_id)"
                           " WHERE s.review = 'mid_term' AND s.geo_level = 'district' AND s.plan_id = ?", [nightly["plan"]])
     rows = {r[1].split("（")[0]: r for r in target_table(doc)}
     for r in mid.itertuples(index=False):
@@ -343,10 +341,19 @@ def test_latest_review_reports_progress_statuses_at_the_data_cut_off(warehouse, 
     status_zh = {"target_achieved": "已实现目标", "target_not_achieved": "未实现目标", "deterioration": "退步",
                  "on_track": "进展顺利", "needs_acceleration": "需加快进度", "limited_progress": "进展有限"}
     for name, s in latest.iterrows():
-        value = s.assessed_value if "assessed_value" in latest and pd.notna(s.get("assessed_value")) else s.latest_value
+        value = s.assessed_value if pd.notna(s.assessed_value) else s.latest_value
         assert rows[name][4].split("（")[0] == number(value, s.unit), name
-        if "verdict" not in latest or pd.isna(s.get("verdict")):
-            assert rows[name][8] == status_zh[s.status], name
+        assert rows[name][8] == (VERDICT_ZH[s.verdict] if pd.notna(s.verdict) else status_zh[s.status]), name
     text = "\n".join(p.text for p in doc.paragraphs)
     cutoff = latest.as_of_date.iloc[0]
     assert f"评估基准日：{cutoff.year}年{cutoff.month}月{cutoff.day}日" in text and "情况说明及下一步工作" not in text
+
+
+def test_the_report_states_the_data_cut_off_of_its_figures(warehouse, nightly):
+    """数据截至 (issue 17.8): the delivery cut-off of the plan's KPIs (dq_kpi_status), not of the planners' workbooks."""
+    lo, hi = warehouse.query(
+        "SELECT min(delivery_cutoff_date), max(delivery_cutoff_date) FROM dq_kpi_status"
+        " WHERE kpi_id IN (SELECT kpi_id FROM kpi_catalog WHERE plan_id = ?)", [nightly["plan"]]).iloc[0]
+    cn = lambda d: f"{d.year}年{d.month}月{d.day}日"  # noqa: E731
+    expected = cn(hi) if lo == hi else f"{cn(lo)}至{cn(hi)}"
+    assert any(p.text.startswith(f"数据截至：{expected}") for p in nightly["doc"].paragraphs[:6])

@@ -1,8 +1,12 @@
 """Analysts' access to the published database: ``kpi sql``, ``kpi export`` and ``kpi status``.
 
 All three subcommands read the PUBLISHED, PII-free database ``$KPI_WAREHOUSE_DIR/analytics.duckdb``
-(``--database`` points at another copy) through a DuckDB connection opened read-only, with its
-configuration locked. They never touch the operator's working database.
+(``--database`` points at another copy) through one sandboxed DuckDB connection
+(:func:`connect_published`): opened read-only, external access off and the configuration locked
+before the first statement, so no file, folder, URL or database other than the published file can be
+read (landing files, the working database, the raw Parquet layer, system files: issue 19.1). They
+never touch the operator's working database. A damaged published file is reported in one sentence
+(exit code 4); the next successful run replaces it.
 
 ``kpi sql``
     Runs a query given as an argument, from ``--file``, from standard input, or at an interactive
@@ -99,20 +103,64 @@ class DatabaseMissing(AnalystError):
 # --------------------------------------------------------------------------- connection
 
 
-def connect_published(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the published database read-only, configuration locked, errors as JSON (for positions).
+# DuckDB settings of every analyst connection (issue 19.1), fixed when the connection opens, before
+# any statement: no file, folder, URL, extension or other database but the published file can be
+# read or written (read_csv, read_parquet, read_json, read_text, read_blob, glob, read_duckdb,
+# ATTACH, COPY, ... all fail with DuckDB's "file system operations are disabled by configuration");
+# Python objects of the process are not scanned as tables; and nothing can change a setting back.
+SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "python_enable_replacements": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "errors_as_json": True,
+    "lock_configuration": True,
+}
+def is_damaged_file_error(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the database file itself is damaged (not a wrong query)."""
+    from daxing_kpi.selfheal import is_damaged
 
-    Raises :class:`DatabaseMissing` when the file does not exist or cannot be opened.
+    return is_damaged(exc)
+
+
+def _plain_message(exc: BaseException) -> str:
+    """DuckDB's message without the JSON wrapping of ``errors_as_json``."""
+    raw = str(exc)
+    _, _, payload = raw.partition(": ")
+    try:
+        return json.loads(payload).get("exception_message", raw).splitlines()[0]
+    except (ValueError, AttributeError):
+        return raw.splitlines()[0] if raw else type(exc).__name__
+
+
+def damaged_message(path: Path, exc: BaseException) -> str:
+    """What an analyst reads when the published database is damaged: one sentence, no JSON."""
+    return (f"the published database {path} is damaged and cannot be read ({_plain_message(exc)}). "
+            "Nothing is wrong with your query: the operator's next successful `kpi run` replaces the file "
+            "(the warehouse rebuilds it from its working database); until then the published data cannot be queried.")
+
+
+def connect_published(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the published database for an analyst: read-only, sandboxed, configuration locked.
+
+    Every analyst entry point (``kpi sql``, ``kpi export``, ``kpi status`` and any later one) opens
+    the published file through this function. The settings (:data:`SANDBOX_CONFIG`) are given to
+    DuckDB when the connection opens, so they hold before the first statement: external access off
+    (no file, folder, URL or other database can be read or written, the published file excepted),
+    Python objects not scanned, no extension installed or loaded, errors as JSON (for positions),
+    and the configuration locked. Raises :class:`DatabaseMissing` when the file does not exist, is
+    damaged or cannot be opened; the message is one plain sentence.
     """
     path = Path(path) if path else analytics_db_path()
     if not path.exists():
         raise DatabaseMissing(f"the published database {path} does not exist yet: run `kpi run` first")
     try:
-        con = duckdb.connect(str(path), read_only=True, config={"errors_as_json": "true"})
+        con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+        con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()  # reads the catalog: a damaged file fails here
     except duckdb.Error as exc:
-        raise DatabaseMissing(f"cannot open the published database {path} read-only: {exc}") from exc
-    # Settings could turn on profiling or logging to files; nobody changes them from here on.
-    con.execute("SET lock_configuration = true")
+        if is_damaged_file_error(exc):
+            raise DatabaseMissing(damaged_message(path, exc)) from exc
+        raise DatabaseMissing(f"cannot open the published database {path} read-only: {_plain_message(exc)}") from exc
     return con
 
 
@@ -267,10 +315,19 @@ def describe_error(exc: duckdb.Error, sql: str, offset: int) -> str:
     return "\n".join(lines)
 
 
-def _map_read_only_error(exc: duckdb.Error) -> QueryRefused | None:
-    """DuckDB's own refusal (read-only database, locked settings) as a :class:`QueryRefused`."""
-    if "read-only mode" in str(exc) or "configuration has been locked" in str(exc):
+def _map_read_only_error(exc: duckdb.Error) -> AnalystError | None:
+    """DuckDB's own refusals as a :class:`QueryRefused` (read-only database, locked settings, file
+    access disabled by the sandbox), a damaged published file as :class:`DatabaseMissing`."""
+    text = str(exc)
+    if "file system operations are disabled" in text or "disabled by configuration" in text:
+        return QueryRefused(
+            "refused: kpi sql reads only the published tables; files, folders, URLs and other databases cannot be "
+            f"read or written from here ({_plain_message(exc)})"
+        )
+    if "read-only mode" in text or "configuration has been locked" in text:
         return QueryRefused(f"refused: the published database is read-only ({describe_error(exc, '', 0)})")
+    if is_damaged_file_error(exc):
+        return DatabaseMissing(damaged_message(analytics_db_path(), exc))
     return None
 
 
@@ -413,6 +470,23 @@ def _write_text(path: Path | None, writer, columns, rows, encoding: str) -> None
         raise AnalystError(f"cannot write {path}: {exc.strerror}") from exc
 
 
+def write_parquet(con: duckdb.DuckDBPyConnection, sql: str, output: Path) -> int:
+    """Write the result of ``sql`` to the Parquet file ``output`` (column types kept, through Arrow);
+    returns the row count. The sandboxed connection cannot write files itself (issue 19.1), so the
+    analyst's own process writes the file the analyst named."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryFailed(describe_error(exc, sql, 0)) from exc
+    try:
+        pq.write_table(table, str(output))
+    except OSError as exc:
+        raise AnalystError(f"cannot write {output}: {exc}") from exc
+    return table.num_rows
+
+
 def write_result(con: duckdb.DuckDBPyConnection, result: Result, fmt: str, output: Path | None) -> None:
     """Write ``result`` as csv, json or parquet (parquet through DuckDB, so the column types stay)."""
     if fmt == "csv":
@@ -420,12 +494,7 @@ def write_result(con: duckdb.DuckDBPyConnection, result: Result, fmt: str, outpu
     elif fmt == "json":
         _write_text(output, write_json, result.columns, result.rows, "utf-8")
     elif fmt == "parquet":
-        try:
-            con.sql(result.statement.text.strip().rstrip(";")).write_parquet(str(output))
-        except duckdb.Error as exc:
-            if isinstance(exc, duckdb.IOException):
-                raise AnalystError(f"cannot write {output}: {exc}") from exc
-            raise QueryFailed(describe_error(exc, result.statement.text, 0)) from exc
+        write_parquet(con, result.statement.text.strip().rstrip(";"), output)
 
 
 # --------------------------------------------------------------------------- kpi sql
@@ -610,11 +679,7 @@ def export_tables(
     if fmt == "parquet":
         for t in tables:
             path = output / f"{t}.parquet"
-            try:
-                con.execute(f"COPY (SELECT * FROM main.\"{t}\") TO '{_sql_literal(path)}' (FORMAT parquet)")
-            except duckdb.Error as exc:
-                raise AnalystError(f"cannot write {path}: {exc}") from exc
-            written.append((path, t, con.execute(f'SELECT count(*) FROM main."{t}"').fetchone()[0]))
+            written.append((path, t, write_parquet(con, f'SELECT * FROM main."{t}"', path)))
         return written
     frames = {}
     for t in tables:
@@ -677,6 +742,10 @@ def cmd_export(args) -> int:
     except AnalystError as exc:
         _print_err(str(exc))
         return exc.exit_code
+    except duckdb.Error as exc:
+        mapped = _map_read_only_error(exc)
+        _print_err(f"kpi export: {mapped if mapped else _plain_message(exc)}")
+        return mapped.exit_code if mapped else EXIT_FAILED
     empty = [table for _, table, n in written if n == 0]
     if written and len(empty) == len(written):
         _print_err(f"kpi export: nothing exported: {', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no rows"
@@ -795,8 +864,9 @@ def cmd_status(args) -> int:
         _print_err(str(exc))
         return exc.exit_code
     except duckdb.Error as exc:
-        _print_err(f"kpi status: {exc}")
-        return EXIT_FAILED
+        mapped = _map_read_only_error(exc)
+        _print_err(f"kpi status: {mapped if mapped else _plain_message(exc)}")
+        return mapped.exit_code if mapped else EXIT_FAILED
     return EXIT_OK
 
 

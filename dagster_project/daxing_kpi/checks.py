@@ -31,8 +31,13 @@ Marts (asset ``marts/kpi_observations``; per-KPI rules in ``seeds/kpi_quality_ru
 
 * ``every_kpi_has_a_value_for_every_year_and_geography`` (ERROR), ``rates_are_between_0_and_100``
   (ERROR), ``counts_and_per_10k_values_are_not_negative`` (ERROR), ``denominators_are_positive``
-  (ERROR), ``town_street_numerators_sum_to_the_district`` (ERROR, additive KPIs),
-  ``year_over_year_changes_are_within_bounds`` (WARN, district, full years).
+  (ERROR; district and town/street rows, and special-zone or unassigned rows that have a denominator: a
+  special zone has volunteers but no residents of its own), ``town_street_numerators_sum_to_the_district``
+  (ERROR, additive KPIs: district = town_street + special_zone + unassigned rows),
+  ``year_over_year_changes_are_within_bounds`` (WARN, district, full years),
+  ``persons_with_several_active_records_are_few`` (WARN, issue 16.1: ``marts.kpi_person_duplicates``, the
+  district's share of persons standing on several active records at most
+  :data:`MAX_PERSON_DUPLICATE_SHARE` %, so a platform that registers people twice is seen).
 """
 
 from __future__ import annotations
@@ -59,6 +64,10 @@ ACCEPT_ROW_COUNT_CHANGE_ENV = "KPI_ACCEPT_ROW_COUNT_CHANGE"
 # and duplicates (counted by no_record_is_delivered_twice when they repeat another file).
 MARKER_REASONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW)
 ADDITIVITY_TOLERANCE = 1e-9  # relative gap between the district and the sum of its towns/streets
+# Persons counted by a per-person KPI who stand on several active records that day (a second registration with
+# another team, two employers at once), % of the district's persons: above it the source platform is suspected
+# of registering people twice (WARN). A few percent is normal: people do join a second team.
+MAX_PERSON_DUPLICATE_SHARE = 5.0
 
 LANDED_FILE_CHECKS = (
     "every_row_is_loaded_or_quarantined",
@@ -74,6 +83,7 @@ MART_CHECKS = {  # name -> severity
     "denominators_are_positive": ERROR,
     "town_street_numerators_sum_to_the_district": ERROR,
     "year_over_year_changes_are_within_bounds": WARN,
+    "persons_with_several_active_records_are_few": WARN,
 }
 
 
@@ -527,8 +537,11 @@ def check_non_negative(con, obs: pd.DataFrame | None = None) -> CheckOutcome:
 
 
 def check_denominators(con, obs: pd.DataFrame | None = None) -> CheckOutcome:
+    """Denominators present and > 0 on district and town/street rows; a special zone or the unassigned
+    geography may have none (people but no residents of its own), only a present one must be > 0."""
     obs = _observations(con) if obs is None else obs
-    frame = obs[["kpi_id", "period_year", "geo_code", "denominator", "numerator"]]
+    below = obs["geo_level"].isin(["special_zone", "unassigned"])
+    frame = obs.loc[~below | obs["denominator"].notna(), ["kpi_id", "period_year", "geo_code", "denominator", "numerator"]]
     res = quality.validate_frame(frame, "marts_kpi_observations_denominators", quality.denominator_expectations(),
                                  ["kpi_id", "period_year", "geo_code", "numerator"])
     out = _mart_outcome("denominators_are_positive", res, f"all {len(frame):,} denominators > 0",
@@ -542,7 +555,8 @@ def check_denominators(con, obs: pd.DataFrame | None = None) -> CheckOutcome:
 
 def check_additivity(con) -> CheckOutcome:
     """Additive KPIs (``is_additive``): the district's numerator and denominator equal the sum over
-    its towns/streets, every year (relative gap at most :data:`ADDITIVITY_TOLERANCE`)."""
+    every geography below it, towns/streets, special zones and the unassigned geography (PLAN.md
+    Geographies), every year (relative gap at most :data:`ADDITIVITY_TOLERANCE`)."""
     frame = con.execute(
         """
         WITH o AS (
@@ -550,7 +564,7 @@ def check_additivity(con) -> CheckOutcome:
         ),
         towns AS (
             SELECT kpi_id, period_year, sum(numerator) AS towns_numerator, sum(denominator) AS towns_denominator
-            FROM o WHERE geo_level = 'town_street' GROUP BY ALL
+            FROM o WHERE geo_level <> 'district' GROUP BY ALL
         )
         SELECT d.kpi_id, d.period_year, d.numerator AS district_numerator, t.towns_numerator,
                d.denominator AS district_denominator, t.towns_denominator,
@@ -566,7 +580,8 @@ def check_additivity(con) -> CheckOutcome:
     return _mart_outcome(
         "town_street_numerators_sum_to_the_district", res,
         f"{frame.kpi_id.nunique()} additive KPIs: district = sum of towns/streets in all {len(frame)} KPI-years",
-        "for KPIs with is_additive: district numerator and denominator = the sums over its towns/streets",
+        "for KPIs with is_additive: district numerator and denominator = the sums over its towns/streets, special zones"
+        " and the unassigned geography",
         {"kpi_years": len(frame)}, ("district_numerator", "towns_numerator"),
     )
 
@@ -614,6 +629,51 @@ def check_year_over_year(con) -> CheckOutcome:
     return out
 
 
+def check_person_duplicates(con) -> CheckOutcome:
+    """Per-person KPIs (``marts.kpi_person_duplicates``, district rows): the share of persons counted who stand
+    on several active records that day at most :data:`MAX_PERSON_DUPLICATE_SHARE` %. Advisory: WARN. The figures
+    (persons, records, persons with several records, records without a usable ID number) of each KPI's latest
+    year ride along in the stored GX result for the quality page (:mod:`daxing_kpi.quality_docs`)."""
+    cols = ["kpi_id", "period_year", "persons", "records", "persons_with_several_records", "records_without_usable_id",
+            "share", "is_partial_year"]
+    if table_exists(con, "marts", "kpi_person_duplicates"):
+        frame = con.execute(
+            f"SELECT {', '.join(cols)} FROM marts.kpi_person_duplicates WHERE geo_level = 'district' ORDER BY 1, 2"
+        ).df()
+    else:
+        frame = pd.DataFrame(columns=cols)
+    frame["share"] = frame["share"].astype("float64")
+    res = quality.validate_frame(frame, "marts_kpi_person_duplicates",
+                                 [quality.E.ExpectColumnValuesToBeBetween(column="share", min_value=0, max_value=MAX_PERSON_DUPLICATE_SHARE)],
+                                 ["kpi_id", "period_year"])
+    worst = frame.loc[frame["share"].idxmax()] if frame["share"].notna().any() else None
+    keyless = int(frame.groupby("kpi_id")["records_without_usable_id"].last().sum()) if len(frame) else 0
+    observed_ok = (f"at most {worst.share:.2f}% of persons stand on several active records ({worst.kpi_id} {int(worst.period_year)});"
+                   f" {keyless} records without a usable ID number counted as one person each in the latest year"
+                   if worst is not None else "no per-person KPI has data")
+    out = _mart_outcome(
+        "persons_with_several_active_records_are_few", res, observed_ok,
+        f"per KPI and year, persons with several active records at most {MAX_PERSON_DUPLICATE_SHARE:g}% of the persons counted"
+        " (district; marts.kpi_person_duplicates): above it the source platform registers people twice",
+        {"kpi_years": len(frame), "max_share_pct": float(worst.share) if worst is not None else 0.0, "records_without_usable_id": keyless},
+    )
+    bad = frame[frame["share"] > MAX_PERSON_DUPLICATE_SHARE]
+    out.offending = [f"{r.kpi_id} {int(r.period_year)}: {int(r.persons_with_several_records):,} of {int(r.persons):,} persons"
+                     f" ({r.share:.1f}%) stand on several active records" for r in bad.itertuples()]
+    if len(bad):
+        out.observed = f"{len(bad)} KPI-years above {MAX_PERSON_DUPLICATE_SHARE:g}%: " + "; ".join(out.offending[:3])
+    latest = frame.sort_values(["kpi_id", "period_year"]).groupby("kpi_id").tail(1)
+    figures = [{"kpi_id": r.kpi_id, "period_year": int(r.period_year), "is_partial_year": bool(r.is_partial_year),
+                "persons": int(r.persons), "records": int(r.records), "persons_with_several_records": int(r.persons_with_several_records),
+                "records_without_usable_id": int(r.records_without_usable_id), "share": float(r.share)} for r in latest.itertuples()]
+    if res.result_json is not None:
+        res.result_json.setdefault("meta", {})[PERSON_FIGURES_META] = figures
+    return out
+
+
+PERSON_FIGURES_META = "daxing_kpi_person_duplicates"  # key of the figures in the stored GX result's meta
+
+
 def mart_outcomes(con, names: set[str] | None = None) -> list[CheckOutcome]:
     """The mart checks on ``marts.kpi_observations`` (or those in ``names``), in :data:`MART_CHECKS` order."""
     want = set(MART_CHECKS) if names is None else set(names)
@@ -626,5 +686,6 @@ def mart_outcomes(con, names: set[str] | None = None) -> list[CheckOutcome]:
         "denominators_are_positive": lambda: check_denominators(con, obs),
         "town_street_numerators_sum_to_the_district": lambda: check_additivity(con),
         "year_over_year_changes_are_within_bounds": lambda: check_year_over_year(con),
+        "persons_with_several_active_records_are_few": lambda: check_person_duplicates(con),
     }
     return [fns[n]() for n in MART_CHECKS if n in want]

@@ -58,6 +58,14 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
     from daxing_kpi.runlock import RunLock, RunLockBusy, describe_owner
 
     run_id = str(uuid.uuid4())
+    started = dt.datetime.now()
+    try:  # issue 19.4: the configuration first, before anything is written
+        from daxing_kpi import preflight
+
+        for line in preflight.validate(check_dagster_home=False):
+            print(f"  {line}", flush=True)
+    except Exception as e:  # noqa: BLE001 - every failure before the job gets a report
+        return _refused_before_start(run_id, trigger, started, e)
     lock = RunLock()
     try:
         stale = lock.acquire(
@@ -98,8 +106,14 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
                 finally:
                     progress.stop()
     except Exception as e:  # the job could not even start (broken definitions, unreadable instance, ...)
-        row = {"run_id": run_id, "trigger": trigger, "started_at": dt.datetime.now()}
-        report = operations.write_failure_report(row, None, "could not start the job", "".join(traceback.format_exception(e)))
+        row = {"run_id": run_id, "trigger": trigger, "started_at": started, "status": "failed",
+               "finished_at": dt.datetime.now(), "failed_step": "start", "error": f"{type(e).__name__}: {e}"[:1000]}
+        try:
+            operations.upsert_run(row)
+        except OSError:
+            pass
+        report = operations.write_failure_report(row, None, "could not start the job", "".join(traceback.format_exception(e)),
+                                                 cause=operations.one_sentence(f"{type(e).__name__}: {e}"))
         operations.notify_failure(report)
         print(f"\nRUN FAILED before the job started: {e}\nReport: {report}", file=sys.stderr)
         return 1
@@ -123,6 +137,31 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
     print(f"Published database: {paths.analytics_db_path()}")
     print(f"Dashboard: {paths.dashboard_dir() / 'index.html'}")
     return 0
+
+
+def _refused_before_start(run_id: str, trigger: str, started, exc: BaseException) -> int:
+    """A run refused by the configuration check: report (in the warehouse, or the fallback folder when
+    the warehouse setting is the problem), history row when possible, notification; returns 1."""
+    import datetime as dt
+
+    from daxing_kpi import operations, preflight
+
+    setting = preflight.setting_of(exc)
+    message = str(exc) if setting else f"{type(exc).__name__}: {exc}"
+    row = {"run_id": run_id, "trigger": trigger, "status": "failed", "started_at": started, "finished_at": dt.datetime.now(),
+           "duration_seconds": 0.0, "failed_step": "start", "error": message[:1000], "sources": "all"}
+    try:
+        operations.upsert_run(row)
+    except OSError:
+        pass
+    report = operations.write_failure_report(
+        row, None, "could not start: configuration" + (f" ({setting})" if setting else ""), message,
+        cause=operations.one_sentence(message),
+        next_step=f"correct {setting}, then run `kpi run` again." if setting else None,
+    )
+    operations.notify_failure(report)
+    print(f"\nRUN NOT STARTED: {message}\nReport: {report}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

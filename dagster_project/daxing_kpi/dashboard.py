@@ -61,7 +61,6 @@ from daxing_kpi.dashboard_data import (
     load_labels,
     period_label,
     plan_ref,
-    plan_sections,
     required_path,
     source_freshness,
     suppress_small_counts,
@@ -211,7 +210,7 @@ class Site:
     """What the pages of every plan share, prepared once from :class:`DashboardData`: observations
     with small counts suppressed, geographies, sources, quality, the plans."""
 
-    def __init__(self, data: DashboardData, labels: Labels, sections: dict[str, str] | None = None):
+    def __init__(self, data: DashboardData, labels: Labels):
         catalog = data.catalog.copy()
         for col in ZH_TEXT_COLUMNS:
             if col in catalog:
@@ -231,21 +230,18 @@ class Site:
         self.files_rejected = self._files_rejected()
         self.contracts = self._contracts()
         self._obs_by_kpi = {k: g for k, g in self.obs.groupby("kpi_id", sort=False)}
-        self.plans = load_plans(data, labels, self._fallback_sections(sections))
-        self.main_plan = default_plan(self.plans, data.meta["data_as_of"])
+        self._district: dict[str, pd.DataFrame] = {}
+        part = self.obs[(self.obs.geo_level == "district") & (self.obs.reporting_status.astype(str) == "partly_reported")] \
+            if "reporting_status" in self.obs else self.obs.iloc[0:0]
+        self.partly = {(k, int(y)) for k, y in zip(part.kpi_id, part.period_year, strict=True)}
+        self.plans = load_plans(data, labels)
+        if data.plans is not None and len(data.plans):
+            self.main_plan = default_plan(self.plans, data.meta["data_as_of"])
+        else:  # no plans table to say which plan is an example: the plan with the most KPIs
+            sizes = data.catalog.groupby("plan_id").kpi_id.nunique() if "plan_id" in data.catalog else pd.Series(dtype=int)
+            self.main_plan = max(self.plans, key=lambda p: (int(sizes.get(p.plan_id, 0)), -p.start_year))
         self.plan_sites = [PlanSite(self, p, "" if p.plan_id == self.main_plan.plan_id else f"plan/{p.plan_id}/")
                            for p in self.plans]
-
-    def _fallback_sections(self, sections: dict[str, str] | None) -> dict[str, Text]:
-        """Section titles for a database without ``plan_sections``: the plan text's parts."""
-        if self.data.plan_sections is not None and len(self.data.plan_sections):
-            return {}
-        try:
-            zh = sections if sections is not None else plan_sections()
-        except Exception:  # noqa: BLE001 - no plan text: the sections keep their numerals only
-            zh = {}
-        en = self.labels.spec.get("sections", {})
-        return {n: Text(t, en.get(n, {}).get("en", t)) for n, t in zh.items()}
 
     def _contracts(self) -> dict:
         try:
@@ -282,6 +278,13 @@ class Site:
 
     def kpi_obs(self, kpi_id: str) -> pd.DataFrame:
         return self._obs_by_kpi.get(kpi_id, self.obs.iloc[0:0])
+
+    def district(self, kpi_id: str) -> pd.DataFrame:
+        """A KPI's district rows by year."""
+        if kpi_id not in self._district:
+            o = self.kpi_obs(kpi_id)
+            self._district[kpi_id] = o[o.geo_level == "district"].sort_values("period_year")
+        return self._district[kpi_id]
 
     def source_title(self, source_id: str) -> Text:
         """A source's title from the published ``source_freshness`` (without a contract to read it from)."""
@@ -324,6 +327,7 @@ class PlanSite:
         self._rows = self._index_scorecard()
         self._year_end = self._index_year_end()
         self.pending = self._pending_targets()
+        self._states: dict = {}
 
     # paths ------------------------------------------------------------------------------------------------
     @property
@@ -380,15 +384,11 @@ class PlanSite:
 
     # per-KPI states ------------------------------------------------------------------------------------------
     def district(self, kpi_id: str) -> pd.DataFrame:
-        o = self.site.kpi_obs(kpi_id)
-        return o[o.geo_level == "district"].sort_values("period_year")
+        return self.site.district(kpi_id)
 
     def partly_reported(self, kpi_id: str, year) -> bool:
         """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
-        d = self.district(kpi_id)
-        if is_missing(year) or "reporting_status" not in d:
-            return False
-        return bool((d[d.period_year == int(year)].reporting_status.astype(str) == "partly_reported").any())
+        return not is_missing(year) and (kpi_id, int(year)) in self.site.partly
 
     def district_sc(self, kpi_id: str) -> pd.DataFrame | None:
         if self.sc is None:
@@ -396,7 +396,13 @@ class PlanSite:
         return self.sc[(self.sc.kpi_id == kpi_id) & (self.sc.geo_level == "district")].sort_values("as_of_date")
 
     def state(self, kpi, view: View) -> dict:
-        """The district's value and assessment at one view, as JSON for the page script."""
+        """The district's value and assessment at one view, as JSON for the page script (a copy: pages add to it)."""
+        key = (kpi.kpi_id, view.key)
+        if key not in self._states:
+            self._states[key] = self._state(kpi, view)
+        return dict(self._states[key])
+
+    def _state(self, kpi, view: View) -> dict:
         L = self.labels
         row = self.row(view.key, kpi.kpi_id, "district")
         if row is None and view.key == "latest":
@@ -428,9 +434,11 @@ class PlanSite:
 
     # overview ------------------------------------------------------------------------------------------------
     def section_heading(self, code: str) -> Text:
-        """``一、建设……体系`` / ``1. A ... system``."""
-        title = self.plan.section_title(code)
+        """``一、建设……体系`` / ``1. A ... system`` (the numeral alone for a section without a published title)."""
         ref = plan_ref(code)
+        if code not in self.plan.sections:
+            return Text(f"{ref.zh}、", f"{ref.en}.")
+        title = self.plan.sections[code]
         return Text(f"{ref.zh}、{title.zh}", f"{ref.en}. {title.en}")
 
     def card(self, kpi) -> dict:

@@ -6,8 +6,6 @@ geographies, ingestion and quality tables) are used when published and the pages
 The rest are pure functions on frames, tested directly:
 
 - :func:`load_labels`: the one translation file ``dashboards/i18n.yaml``;
-- :func:`plan_sections`: the Chinese titles of the plan's parts read from the plan text (only for a
-  database without ``plan_sections``);
 - :func:`format_value`, :func:`format_date`, :func:`zh_punctuation`, :func:`plan_ref`: how values,
   dates, Chinese text and references into the plan read on the pages;
 - :func:`suppress_small_counts`: the small-count rule for per-person KPIs by town/street;
@@ -38,8 +36,6 @@ SMALL_COUNT_THRESHOLD = 5
 # The places below the district whose small counts are hidden (the unassigned records are no place).
 SUPPRESSED_LEVELS = ("town_street", "special_zone")
 NUMERALS = "一二三四五六七八九十"
-# A part of the plan: "一、建设公平可持续的基本民生保障体系(一)..." (its first subsection follows the title).
-_SECTION = re.compile(r"([一二三四五六七八九十]+)、([^(（、，。]{4,40}?)[(（]一[)）]")
 
 REQUIRED_TABLES = ("kpi_catalog", "kpi_observations", "publish_metadata")
 # dq_results, dq_kpi_status and source_freshness come from the quality gate (issue 6, daxing_kpi.dq).
@@ -69,7 +65,7 @@ class Labels:
     """The entries of ``dashboards/i18n.yaml`` as :class:`Text` (``labels['ui.title']``)."""
 
     BILINGUAL = ("ui", "statuses", "methods", "reviews", "quality", "domains", "geo_levels", "geo_kinds", "download_columns")
-    ENGLISH_ONLY = ("sections", "geographies")  # the Chinese comes from the plan text / geographies
+    ENGLISH_ONLY = ("geographies",)  # the Chinese comes from geographies
 
     def __init__(self, spec: dict, path: Path = I18N_FILE):
         self.path = Path(path)
@@ -118,19 +114,6 @@ def load_labels(path: Path = I18N_FILE) -> Labels:
 
 
 # -- the plan's parts -------------------------------------------------------------------------------
-
-
-def plan_sections(text: str | None = None) -> dict[str, str]:
-    """Chinese titles of the plan's parts, keyed by numeral: ``{"一": "建设公平可持续的基本民生保障体系", ...}``,
-    in the plan's order (the first occurrence of each numeral followed by its subsection (一))."""
-    if text is None:
-        from daxing_kpi.plan import plan_text
-
-        text = plan_text()
-    found: dict[str, str] = {}
-    for numeral, title in _SECTION.findall(text):
-        found.setdefault(numeral, title.strip())
-    return found
 
 
 def numeral_value(numeral: str) -> int:

@@ -95,12 +95,12 @@ def _text(row, zh: str, en: str, default: Text) -> Text:
     return Text(str(z), str(e) if not is_missing(e) and str(e).strip() else str(z))
 
 
-def load_plans(data, labels: Labels, fallback_sections: dict[str, Text] | None = None) -> list[Plan]:
+def load_plans(data, labels: Labels) -> list[Plan]:
     """The published plans in their order (period start, then id), with their section titles.
 
     From ``plans`` and ``plan_sections`` when published; else one plan per ``kpi_catalog.plan_id``,
     named by its period (``<start>—<end>年规划``), its period from the catalog's baseline and target
-    years and its sections from ``fallback_sections``.
+    years, its sections untitled.
     """
     catalog = data.catalog
     sections: dict[str, dict[str, Text]] = {}
@@ -120,7 +120,7 @@ def load_plans(data, labels: Labels, fallback_sections: dict[str, Text] | None =
                 start_year=start, end_year=end,
                 baseline_year=None if is_missing(r.baseline_year) else int(r.baseline_year),
                 is_example=bool(r.is_example) if not is_missing(r.is_example) else False,
-                sections=sections.get(str(r.plan_id)) or dict(fallback_sections or {}),
+                sections=sections.get(str(r.plan_id), {}),
             ))
         return plans
     for plan_id, g in catalog.groupby("plan_id", sort=True):
@@ -130,7 +130,7 @@ def load_plans(data, labels: Labels, fallback_sections: dict[str, Text] | None =
         generic = labels["ui.plan_generic"].format(start=start, end=end)
         plans.append(Plan(plan_id=str(plan_id), name=generic, short_name=generic, start_year=start, end_year=end,
                           baseline_year=None if is_missing(base) else int(base), is_example=False,
-                          sections=sections.get(str(plan_id)) or dict(fallback_sections or {})))
+                          sections=sections.get(str(plan_id), {})))
     return plans
 
 
@@ -337,6 +337,11 @@ def mark(row, kpi, view: View, labels: Labels, district_target: bool | None = No
         m["share"] = None if share is None else labels["ui.share_of_district"].format(value=f"{100 * float(share):.1f}")
         return m
     gap = gap_text(_get(row, "gap_to_target"), kpi, labels)
+    if gap is not None and _get(row, "is_milestone_target") and _get(row, "target_year") is not None:
+        # judged against the next milestone, not the final target: say which
+        m = labels["ui.gap_to_milestone"]
+        year = int(_get(row, "target_year"))
+        gap = Text(m.zh.format(gap=gap.zh, year=year), m.en.format(gap=gap.en, year=year))
     completion = completion_text(row, labels)
     if view.after_plan:
         held = _get(row, "is_target_held")

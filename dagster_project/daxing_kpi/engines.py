@@ -48,7 +48,7 @@ VALUE_TOLERANCE = 1e-9
 # What a parity check builds: the two KPI marts and everything upstream (seeds, staging, intermediate,
 # kpi_catalog, geographies), with the singular tests on them (the scorecard equals the progress SQL
 # functions); generic and unit tests are left to the full build.
-PARITY_SELECT = "+kpi_observations +kpi_scorecard"
+PARITY_SELECT = "+kpi_observations +kpi_scorecard +kpi_person_duplicates"  # the KPIs and the persons counted (issue 16)
 PARITY_EXCLUDE = "test_type:generic resource_type:unit_test"
 
 

@@ -1,22 +1,26 @@
 """Run history, failure notices, crash recovery and stale-file cleanup of the nightly job.
 
 Every run of ``refresh_kpis_job`` (``kpi run``, the 02:00 schedule, the landing sensor, a run
-started in Dagster's UI) leaves one row in ``audit.pipeline_runs`` of the working database;
-the publish step copies that table into each published ``analytics.duckdb`` as
-``pipeline_runs``, the current run included (with status ``published``). Columns: see
-:data:`PIPELINE_RUNS_COLUMNS`.
+started in Dagster's UI) leaves one row in the run history ``<warehouse>/history/pipeline_runs.jsonl``
+(one JSON object a line, appended at each change of the run's state, the last line of a run wins;
+outside the working database so that rebuilding that database never loses it, issue 19.5); the
+publish step copies the history into each published ``analytics.duckdb`` as ``pipeline_runs``, the
+current run included (with status ``published``). Columns: see :data:`PIPELINE_RUNS_COLUMNS`.
 
-A failed run writes a short report to ``warehouse/failures/<started>_<run_id>.txt`` (which
-step failed and why, what the published data still is) and, when ``$KPI_ON_FAILURE_COMMAND``
-is set, runs that shell command with the report path as ``$1`` and in
-``$KPI_FAILURE_REPORT``. A run that died (``kill -9``, power cut) is found by the next run
-through the lock file (:mod:`daxing_kpi.runlock`) and gets the same treatment with status
-``crashed``.
+A failed run, including one refused before its job starts (a wrong setting, a missing person-key
+secret), writes a short report to ``warehouse/failures/<started>_<run_id>.txt`` (its cause in one
+sentence on the ``Cause:`` line, which step failed and why, exactly which run the published database
+and the dashboard show now) and, when ``$KPI_ON_FAILURE_COMMAND`` is set, runs that shell command with
+the report path as ``$1`` and in ``$KPI_FAILURE_REPORT``. When the warehouse folder itself cannot be
+written the report goes to :func:`fallback_failures_dir`. A run that died (``kill -9``, power cut) is
+found by the next run through the lock file (:mod:`daxing_kpi.runlock`) and gets the same treatment
+with status ``crashed``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import subprocess
@@ -38,7 +42,7 @@ TRIGGERS = ("schedule", "sensor", "manual")
 FAILURE_COMMAND_ENV = "KPI_ON_FAILURE_COMMAND"
 FAILURE_COMMAND_TIMEOUT = 120  # seconds
 
-# audit.pipeline_runs (working DB) = pipeline_runs (published DB): one row per run.
+# history/pipeline_runs.jsonl (warehouse folder) = pipeline_runs (published DB): one row per run.
 PIPELINE_RUNS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("run_id", "VARCHAR", "Dagster run id"),
     ("trigger", "VARCHAR", "what started the run: schedule, sensor or manual"),
@@ -53,8 +57,12 @@ PIPELINE_RUNS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("checks_failed", "BIGINT", "asset checks (Great Expectations, dbt tests, row accounting) that failed"),
     ("failed_step", "VARCHAR", "Dagster step that failed (NULL on success)"),
     ("error", "VARCHAR", "first lines of the error (NULL on success)"),
-) + tuple((f"{s}_seconds", "DOUBLE", f"time spent in the {s} stage, seconds") for s in STAGES)
+) + tuple((f"{s}_seconds", "DOUBLE", f"time spent in the {s} stage, seconds") for s in STAGES) + (
+    ("notes", "VARCHAR", "what the run repaired or noticed before it started: a damaged working database rebuilt, "
+                         "a changed person-key secret, a damaged published database replaced (NULL when nothing)"),
+)
 COLUMN_NAMES = tuple(c[0] for c in PIPELINE_RUNS_COLUMNS)
+COLUMN_TYPES = {c[0]: c[1] for c in PIPELINE_RUNS_COLUMNS}
 
 
 STAGE_OF_STEP = {"daxing_dbt_models": "dbt", "analytics_database": "publish", "kpi_dashboard": "dashboard"}
@@ -193,20 +201,123 @@ def refreshed_sources(facts: RunFacts) -> str:
     return ",".join(raws) if raws else "none"
 
 
-# -- audit.pipeline_runs ------------------------------------------------------------------------------
+# -- run history: warehouse/history/pipeline_runs.jsonl ----------------------------------------------------
 
 
-def ensure_pipeline_runs(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``audit.pipeline_runs`` when missing (history is kept across runs)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
-    cols = ", ".join(f'"{n}" {t}' for n, t, _ in PIPELINE_RUNS_COLUMNS)
-    con.execute(f"CREATE TABLE IF NOT EXISTS audit.pipeline_runs ({cols})")
-    existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'audit' AND table_name = 'pipeline_runs'"
-    ).fetchall()}
-    for name, typ, _ in PIPELINE_RUNS_COLUMNS:  # a newer version adds columns, never renames
-        if name not in existing:
-            con.execute(f'ALTER TABLE audit.pipeline_runs ADD COLUMN "{name}" {typ}')
+def history_path() -> Path:
+    """The run history: ``<warehouse>/history/pipeline_runs.jsonl``, outside the working database so
+    that rebuilding that database (:mod:`daxing_kpi.selfheal`) never loses it (issue 19.5)."""
+    folder = warehouse_dir() / "history"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "pipeline_runs.jsonl"
+
+
+def _to_json(value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="microseconds")
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _from_json(name: str, value):
+    if value is None:
+        return None
+    typ = COLUMN_TYPES.get(name)
+    if typ == "TIMESTAMP":
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if typ == "BIGINT":
+        return int(value)
+    if typ == "DOUBLE":
+        return float(value)
+    return value
+
+
+def _append_history(rows: list[dict]) -> None:
+    """Append full rows (one JSON object a line, fsync'd): the last line of a run wins."""
+    payload = "".join(
+        json.dumps({c: _to_json(r.get(c)) for c in COLUMN_NAMES}, ensure_ascii=False) + "\n" for r in rows
+    ).encode("utf-8")
+    fd = os.open(history_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _migrate_history() -> None:
+    """First use after the move out of the working database: import ``audit.pipeline_runs`` of the
+    working database, or, when that cannot be read, the published ``pipeline_runs``."""
+    for path, table in ((work_db_path(), "audit.pipeline_runs"), (analytics_db_path(), "main.pipeline_runs")):
+        if not path.exists():
+            continue
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                have = {r[0] for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = 'pipeline_runs'",
+                    [table.split(".")[0]]).fetchall()}
+                if not have:
+                    continue
+                cols = [c for c in COLUMN_NAMES if c in have]
+                cur = con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY started_at")
+                rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+        except duckdb.Error:
+            continue
+        _append_history(rows)
+        return
+    history_path().touch()
+
+
+def read_history() -> dict[str, dict]:
+    """Every run's latest row, by run id, in the order the runs were first recorded. A line that
+    cannot be read (a write cut by a kill) is skipped."""
+    path = history_path()
+    if not path.exists():
+        _migrate_history()
+    runs: dict[str, dict] = {}
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                data = json.loads(line)
+                row = {c: _from_json(c, data.get(c)) for c in COLUMN_NAMES}
+            except (ValueError, TypeError):
+                continue
+            if row.get("run_id"):
+                runs[row["run_id"]] = row
+    return runs
+
+
+def compact_history() -> int:
+    """Rewrite the history with one line per run (atomically); returns the number of runs. Call
+    while holding the run lock."""
+    runs = read_history()
+    path = history_path()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps({c: _to_json(r.get(c)) for c in COLUMN_NAMES}, ensure_ascii=False) + "\n"
+                           for r in runs.values()), encoding="utf-8")
+    os.replace(tmp, path)
+    return len(runs)
+
+
+def history_frame():
+    """The run history as a pandas frame with :data:`PIPELINE_RUNS_COLUMNS`, by start time (for publication)."""
+    import pandas as pd
+
+    rows = list(read_history().values())
+    frame = pd.DataFrame(rows, columns=list(COLUMN_NAMES))
+    return frame.sort_values("started_at", kind="stable", na_position="first").reset_index(drop=True)
+
+
+def read_run(run_id: str) -> dict | None:
+    """The history row of a run, or ``None``."""
+    return read_history().get(run_id)
+
+
+def upsert_run(row: dict) -> None:
+    """Store the row of ``row['run_id']`` (appended to the history; it replaces the run's earlier row)."""
+    previous = read_run(row["run_id"]) or {}
+    _append_history([{**previous, **row}])
 
 
 def _connect_work(wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
@@ -224,34 +335,16 @@ def _connect_work(wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
             time.sleep(1)
 
 
-def read_run(run_id: str) -> dict | None:
-    """The ``audit.pipeline_runs`` row of a run, or ``None``."""
-    if not work_db_path().exists():
-        return None
-    with _connect_work() as con:
-        ensure_pipeline_runs(con)
-        cur = con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM audit.pipeline_runs WHERE run_id = ?", [run_id])
-        row = cur.fetchone()
-    return dict(zip(COLUMN_NAMES, row)) if row else None
-
-
-def upsert_run(row: dict) -> None:
-    """Insert or replace the row of ``row['run_id']`` in ``audit.pipeline_runs`` (one transaction)."""
-    values = [row.get(c) for c in COLUMN_NAMES]
-    with _connect_work() as con:
-        ensure_pipeline_runs(con)
-        con.execute("BEGIN")
-        con.execute("DELETE FROM audit.pipeline_runs WHERE run_id = ?", [row["run_id"]])
-        con.execute(
-            f"INSERT INTO audit.pipeline_runs ({', '.join(COLUMN_NAMES)}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})",
-            values,
-        )
-        con.execute("COMMIT")
-
-
 def ingest_totals(run_id: str) -> dict[str, int]:
     """Files loaded and rows loaded / quarantined by a run, from ``audit.ingest_audit``."""
     zero = {"files_loaded": 0, "rows_loaded": 0, "rows_quarantined": 0}
+    try:
+        return _ingest_totals(run_id, zero)
+    except duckdb.Error:  # a damaged or missing working database: the run's row is still recorded
+        return zero
+
+
+def _ingest_totals(run_id: str, zero: dict) -> dict[str, int]:
     with _connect_work() as con:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'ingest_audit'"
@@ -267,9 +360,10 @@ def ingest_totals(run_id: str) -> dict[str, int]:
     return {"files_loaded": int(r[0]), "rows_loaded": int(r[1]), "rows_quarantined": int(r[2])}
 
 
-def record_run_start(run_id: str, trigger: str, sources: str = "all") -> dict:
-    """Write the ``running`` row of a run that just took the lock."""
-    row = {"run_id": run_id, "trigger": trigger, "status": "running", "started_at": dt.datetime.now(), "sources": sources}
+def record_run_start(run_id: str, trigger: str, sources: str = "all", notes: str | None = None) -> dict:
+    """Write the ``running`` row of a run that just took the lock (``notes``: what it repaired first)."""
+    row = {"run_id": run_id, "trigger": trigger, "status": "running", "started_at": dt.datetime.now(), "sources": sources,
+           "notes": notes}
     upsert_run(row)
     return row
 
@@ -301,39 +395,61 @@ def record_run(instance, run_id: str, status: str, finished: bool = False, facts
 
 
 def published_state() -> dict:
-    """Run id and time of the published database, and the run id of the dashboard's version."""
-    state: dict = {"db_path": str(analytics_db_path()), "db_run_id": None, "db_published_at": None,
-                   "dashboard_path": str(dashboard_dir() / "index.html"), "dashboard_run_id": None}
-    if analytics_db_path().exists():
+    """Run id and time of the published database, and the run id of the dashboard's version.
+
+    ``db_error`` is set when the published file cannot be read (damaged); ``error`` when the
+    warehouse folder itself cannot be used. Never raises."""
+    state: dict = {"db_path": None, "db_run_id": None, "db_published_at": None, "dashboard_path": None,
+                   "dashboard_run_id": None}
+    try:
+        db = analytics_db_path()
+        state["db_path"] = str(db)
+        state["dashboard_path"] = str(dashboard_dir() / "index.html")
+    except OSError as e:
+        state["error"] = f"{type(e).__name__}: {e}"
+        return state
+    if db.exists():
         try:
-            with duckdb.connect(str(analytics_db_path()), read_only=True) as con:
+            with duckdb.connect(str(db), read_only=True) as con:
                 r = con.execute("SELECT run_id, published_at FROM publish_metadata").fetchone()
             state["db_run_id"], state["db_published_at"] = r[0], str(r[1])[:19]
-        except duckdb.Error as e:  # pragma: no cover - only when the file is damaged by hand
+        except duckdb.Error as e:  # a damaged file: the next good run replaces it
             state["db_error"] = str(e).splitlines()[0]
-    version = atomic.current_version(dashboard_dir())
+    try:
+        version = atomic.current_version(dashboard_dir())
+    except OSError:
+        version = None
     if version is not None and "_" in version.name:
         state["dashboard_run_id"] = version.name.split("_", 1)[1]
     return state
 
 
-def describe_published(state: dict, this_run: str, published_by_this_run: bool) -> list[str]:
-    """Report lines saying which run's database and dashboard analysts see now."""
+def describe_published(state: dict, this_run: str, published_by_this_run: bool | None = None) -> list[str]:
+    """Report lines saying exactly which run's database and which run's dashboard analysts see now,
+    read from the files themselves (``published_by_this_run`` is kept for callers; the files decide)."""
+    if state.get("error"):
+        return [f"  Unknown: the warehouse folder cannot be used ({state['error']})."]
     lines = []
-    if state["db_run_id"] is None:
+    if state.get("db_error"):
+        lines.append(f"  Database  {state['db_path']}: DAMAGED, analysts cannot read it ({state['db_error']});"
+                     " the next successful run replaces it.")
+    elif state["db_run_id"] is None:
         lines.append(f"  Database  {state['db_path']}: nothing has been published yet.")
-    elif published_by_this_run and state["db_run_id"] == this_run:
-        lines.append(f"  Database  {state['db_path']}: published by THIS run at {state['db_published_at']} (its blocking checks passed).")
+    elif state["db_run_id"] == this_run:
+        lines.append(f"  Database  {state['db_path']}: CHANGED, published by THIS run at {state['db_published_at']}"
+                     " (its blocking checks passed).")
     else:
-        lines.append(
-            f"  Database  {state['db_path']}: unchanged, still the version of run {state['db_run_id']}"
-            f" published {state['db_published_at']}."
-        )
+        lines.append(f"  Database  {state['db_path']}: unchanged, still the version of run {state['db_run_id']}"
+                     f" published {state['db_published_at']}.")
     if state["dashboard_run_id"] is None:
         lines.append(f"  Dashboard {state['dashboard_path']}: not published yet.")
+    elif state["dashboard_run_id"] == this_run:
+        lines.append(f"  Dashboard {state['dashboard_path']}: CHANGED, shows THIS run.")
     else:
         same = " (same version as the database)" if state["dashboard_run_id"] == state["db_run_id"] else ""
-        lines.append(f"  Dashboard {state['dashboard_path']}: shows run {state['dashboard_run_id']}{same}.")
+        lines.append(f"  Dashboard {state['dashboard_path']}: unchanged, shows run {state['dashboard_run_id']}{same}.")
+    if state["db_run_id"] and state["dashboard_run_id"] and state["db_run_id"] != state["dashboard_run_id"]:
+        lines.append("  The database and the dashboard show different runs until the next successful run.")
     return lines
 
 
@@ -342,7 +458,10 @@ def describe_published(state: dict, this_run: str, published_by_this_run: bool) 
 
 def run_log_path(run_id: str) -> Path | None:
     """The full log ``kpi run`` wrote for a run, if any."""
-    hits = sorted(logs_dir().glob(f"*_{run_id}.log"))
+    try:
+        hits = sorted(logs_dir().glob(f"*_{run_id}.log"))
+    except OSError:
+        return None
     return hits[-1] if hits else None
 
 
@@ -366,10 +485,63 @@ def _rejected_file_lines() -> list[str]:
         return []
 
 
-def write_failure_report(row: dict, facts: RunFacts | None, headline: str, why: str) -> Path:
-    """Write the short human-readable failure report of a run; returns its path."""
+def fallback_failures_dir() -> Path:
+    """Where failure reports go when the warehouse folder cannot be written: ``$XDG_STATE_HOME`` (default
+    ``~/.local/state``) ``/daxing-kpi/failures``, else ``<system temp>/daxing-kpi-failures-<uid>``."""
+    import tempfile
+
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    for folder in (Path(base) / "daxing-kpi" / "failures", Path(tempfile.gettempdir()) / f"daxing-kpi-failures-{os.getuid()}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+            return folder
+        except OSError:
+            continue
+    return Path(tempfile.gettempdir())
+
+
+def one_sentence(text: str, limit: int = 400) -> str:
+    """The first sentence of ``text`` (its first line, cut after the first full stop), at most ``limit`` characters."""
+    line = next((x.strip() for x in (text or "").strip().splitlines() if x.strip()), "") or "no message"
+    depth = 0  # a full stop inside brackets or quotes ("e.g.", a quoted message) does not end the sentence
+    quoted = False
+    for i, ch in enumerate(line):
+        depth += ch in "([{" and 1 or 0
+        depth -= ch in ")]}" and 1 or 0
+        quoted = quoted != (ch == "`")
+        if depth <= 0 and not quoted and ch in ".。" and (i + 1 == len(line) or line[i + 1] == " ") and i > 20 \
+                and not line[max(0, i - 3):i + 1].lower().endswith(("e.g.", "i.e.")):
+            line = line[: i + 1]
+            break
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "…"
+    return line if line.endswith((".", "。", "…", "!", "?")) else line + "."
+
+
+def failure_cause(why: str, facts: RunFacts | None) -> str:
+    """The cause of a failed step in one sentence: the failed blocking checks by name, else the first
+    sentence of the error without Dagster's module path."""
+    if "DagsterAssetCheckFailedError" in why and facts is not None and facts.failed_checks:
+        shown = "; ".join(facts.failed_checks[:3]) + (f" and {len(facts.failed_checks) - 3} more" if len(facts.failed_checks) > 3 else "")
+        return one_sentence(f"Blocking quality checks failed, so this delivery was not published: {shown}")
+    return one_sentence(why.replace("dagster._core.errors.", ""))
+
+
+DEFAULT_NEXT = "fix the cause, then run `kpi run` (or wait for the next scheduled run); the next run removes what this one left."
+
+
+def write_failure_report(row: dict, facts: RunFacts | None, headline: str, why: str, cause: str | None = None,
+                         next_step: str | None = None) -> Path:
+    """Write the short human-readable failure report of a run; returns its path.
+
+    ``cause``: the cause in one sentence (default: the first sentence of ``why``), on the report's
+    ``Cause:`` line. The report goes to ``<warehouse>/failures/`` or, when that folder cannot be
+    written (the warehouse setting itself is wrong), to :func:`fallback_failures_dir`."""
     started = row.get("started_at") or dt.datetime.now()
-    path = failures_dir() / f"{started:%Y%m%d-%H%M%S}_{row['run_id']}.txt"
+    name = f"{started:%Y%m%d-%H%M%S}_{row['run_id']}.txt"
     state = published_state()
     lines = [
         "夜间指标运行失败 Nightly KPI run FAILED",
@@ -378,9 +550,12 @@ def write_failure_report(row: dict, facts: RunFacts | None, headline: str, why: 
         f"Started:   {str(started)[:19]}",
         f"Ended:     {str(row.get('finished_at'))[:19] if row.get('finished_at') else 'did not finish'}",
         f"Failed:    {headline}",
+        f"Cause:     {cause or one_sentence(why)}",
         "Why:",
         textwrap.indent("\n".join(why.strip().splitlines()[:25]) or "(no message)", "    "),
     ]
+    if row.get("notes"):
+        lines.append(f"Notes:     {row['notes']}")
     quality_summary = _quality_summary(row["run_id"])  # issue 6: which checks failed and why, one paragraph
     if quality_summary:
         lines += ["Quality:", textwrap.fill(quality_summary, width=110, initial_indent="    ", subsequent_indent="    ")]
@@ -392,18 +567,29 @@ def write_failure_report(row: dict, facts: RunFacts | None, headline: str, why: 
             shown = ", ".join(facts.not_run[:8]) + (f" and {len(facts.not_run) - 8} more" if len(facts.not_run) > 8 else "")
             lines.append(f"Not run:   {shown}")
     lines += ["", "现有发布数据 What analysts see now:"]
-    lines += describe_published(state, row["run_id"], bool(facts and facts.published))
+    lines += describe_published(state, row["run_id"])
     log = run_log_path(row["run_id"])
     lines += [
         "",
         f"Full log:  {log if log else 'Dagster UI (dagster-webserver), run ' + row['run_id']}",
-        "Next:      fix the cause, then run `kpi run` (or wait for the next scheduled run); no cleanup is needed.",
+        f"Next:      {next_step or DEFAULT_NEXT}",
         "",
     ]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    text = "\n".join(lines)
+    try:
+        folder = failures_dir()
+    except OSError:
+        folder = fallback_failures_dir()
+    for attempt in (folder, fallback_failures_dir()):
+        path = attempt / name
+        try:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            return path
+        except OSError:
+            continue
+    raise OSError(f"no folder could hold the failure report of run {row['run_id']}")
 
 
 def notify_failure(report: Path) -> str:
@@ -455,13 +641,20 @@ def finish_run(instance, run_id: str) -> tuple[dict, Path | None]:
         step, why = facts.not_run[0], "the run ended before this step started"
         headline = f"stage {stage_of(step)}, step {step} (not run)"
     else:
-        step, why, headline = "-", f"recording the run in audit.pipeline_runs failed: {history_error}", "run history"
+        step, why, headline = "-", f"recording the run in the run history failed: {history_error}", "run history"
     if history_error:
         why += f"\n(also: the run history could not be written: {history_error})" if step != "-" else ""
     elif not row.get("failed_step"):
         row.update(failed_step=step, error=why[:1000])
         upsert_run(row)
-    report = write_failure_report(row, facts, headline, why)
+    next_step = None
+    from daxing_kpi import selfheal
+
+    if selfheal.is_damaged(why) and "analytics.duckdb" not in why:
+        selfheal.request_rebuild(why)  # a damaged block of the working database, found in the middle of a step
+        next_step = ("nothing to do by hand: the working database is damaged, and the next run moves it aside and "
+                     "rebuilds it from the landing files (start it with `kpi run`, or wait for the schedule).")
+    report = write_failure_report(row, facts, headline, why, cause=failure_cause(why, facts), next_step=next_step)
     notify_failure(report)
     return row, report
 
@@ -487,16 +680,20 @@ def handle_crashed_run(owner: dict, instance=None, detected_by: str | None = Non
     if facts is not None and facts.running_steps:
         crash_step = facts.running_steps[0]
         where = f" during stage {stage_of(crash_step)}, step {crash_step}"
+    from daxing_kpi.warehouse import recover_publication
+
+    publication = recover_publication()  # a kill between the two switches: the publication is completed now
     why = (
         f"The process (pid {owner.get('pid')} on {owner.get('host')}, started {owner.get('started_at')}) stopped"
         f" without finishing{where}: killed (kill -9), out of memory, or a power cut. Found at"
-        f" {dt.datetime.now():%Y-%m-%d %H:%M:%S} by {detected_by or 'the next run'}. Its partial work was discarded;"
-        " the next run rebuilds everything from the landing files."
+        f" {dt.datetime.now():%Y-%m-%d %H:%M:%S} by {detected_by or 'the next run'}. "
+        + (publication or "It had not switched the published database or dashboard: what it had built but not"
+           " published was discarded; the next run rebuilds from the landing files.")
     )
     row = None
     try:
         row = read_run(run_id)
-    except duckdb.Error:
+    except OSError:
         pass
     started = dt.datetime.fromisoformat(owner["started_at"]) if owner.get("started_at") else dt.datetime.now()
     row = row or {"run_id": run_id, "trigger": owner.get("trigger") or "manual", "started_at": started}
@@ -506,9 +703,29 @@ def handle_crashed_run(owner: dict, instance=None, detected_by: str | None = Non
         row["checks_failed"] = len(facts.failed_checks)
     try:
         upsert_run(row)
-    except duckdb.Error:  # pragma: no cover - the report below still tells the operator
+    except OSError:  # pragma: no cover - the report below still tells the operator
         pass
     report = write_failure_report(row, facts, f"crashed{where}", why)
+    notify_failure(report)
+    return report
+
+
+def report_unguarded_failure(instance, run) -> Path:
+    """A run of the job that Dagster ended failed before the run guard started (its process exited
+    while loading the code, the launcher could not start it): history row, report and notification,
+    from Dagster's own messages. Found by the sweep (``stale_run_sensor``). Returns the report path."""
+    messages = [e.message for e in instance.all_logs(run.run_id) if e.level >= 40 and e.message]  # ERROR and above
+    why = "\n".join(messages[-5:]) or "Dagster ended the run before it started executing (no message)."
+    record = instance.get_run_record_by_id(run.run_id)
+    started = (record.create_timestamp.astimezone().replace(tzinfo=None) if record is not None else dt.datetime.now())
+    row = {"run_id": run.run_id, "trigger": trigger_of(run.tags), "status": "failed", "started_at": started,
+           "finished_at": dt.datetime.now(), "failed_step": "start", "error": why[:1000], "sources": "all"}
+    try:
+        upsert_run(row)
+    except OSError:
+        pass
+    report = write_failure_report(row, None, "the run process ended before the run started",
+                                  why, cause=one_sentence(messages[-1] if messages else why))
     notify_failure(report)
     return report
 
@@ -524,6 +741,9 @@ def clean_stale_files(spill_age_seconds: float = 3600) -> list[Path]:
     ``spill_age_seconds``. The working database needs nothing: DuckDB replays or discards its
     write-ahead log when it is opened. Returns the removed paths.
     """
+    from daxing_kpi.warehouse import recover_publication
+
+    recover_publication()  # a publication cut between its two switches is completed first (issue 19.7)
     removed: list[Path] = []
     wh = warehouse_dir()
     target = analytics_db_path()

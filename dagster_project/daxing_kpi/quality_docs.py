@@ -153,7 +153,9 @@ def _drop_unused_static(site: Path) -> None:
 
 def _render(payloads: dict[str, dict], out: Path) -> None:
     """GX's site builder on an ephemeral context holding the stored results."""
-    import great_expectations as gx
+    from daxing_kpi.gxload import import_great_expectations
+
+    gx = import_great_expectations()  # pyspark hidden (issue 19.3)
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -213,6 +215,7 @@ def index_page(payloads: dict[str, dict], site: Path) -> str:
             f'<td>{h.escape(p["run_id"])}</td><td>{h.escape(p["validated_at"].replace("T", " "))}</td></tr>'
         )
     failed = sum(not p["result"].get("success") for p in payloads.values())
+    persons = person_duplicates_section(payloads)
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>数据质量检查 Quality checks (Great Expectations Data Docs)</title>
 <link rel="icon" href="static/images/favicon.ico"><style>{OFFLINE_CSS}</style></head>
@@ -228,9 +231,44 @@ check of every run, dbt tests included, are in the published table <code>dq_resu
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
+{persons}
 {_files_set_aside()}
 </body></html>
 """
+
+
+PERSON_FIGURES_META = "daxing_kpi_person_duplicates"  # = daxing_kpi.checks.PERSON_FIGURES_META (not imported: no GX at import)
+
+
+def person_duplicates_section(payloads: dict[str, dict]) -> str:
+    """The figure of issue 16.1 on the quality page: for each KPI that counts persons, its latest year's persons,
+    their active records, the persons standing on several records and their share, and the records without a
+    usable ID number (each counted as one person); from the stored result of the check
+    ``persons_with_several_active_records_are_few`` (empty before its first run)."""
+    import html as h
+
+    payload = next((p for p in payloads.values() if p["check_name"] == "persons_with_several_active_records_are_few"), None)
+    figures = ((payload or {}).get("result", {}).get("meta") or {}).get(PERSON_FIGURES_META) or []
+    if not figures:
+        return ""
+    ok = bool(payload["result"].get("success"))
+    rows = "\n".join(
+        f'<tr><td>{h.escape(f["kpi_id"])}</td><td>{f["period_year"]}{"（截至数据截止日 to the cut-off）" if f["is_partial_year"] else ""}</td>'
+        f'<td>{f["persons"]:,}</td><td>{f["records"]:,}</td><td>{f["persons_with_several_records"]:,}</td>'
+        f'<td>{f["share"]:.2f}%</td><td>{f["records_without_usable_id"]:,}</td></tr>'
+        for f in figures
+    )
+    return f"""<h2 id="person-duplicates">按人计数：重复登记 Persons counted once</h2>
+<p class="daxing-kpi-note">志愿者、养老护理员、社会工作专业人才和社区工作者按人计数：同一身份证号码在统计日有多条有效记录（另一支队伍重复注册、
+同时在两家单位登记等）只计1人；身份证号码无法识别的记录各计1人。占比超过一定比例说明来源平台重复登记（提示，不阻止发布）。
+Persons are counted once: a person with several active records that day counts once; a record without a usable ID
+number counts as one person. {"通过 passed" if ok else "提示 warning"}: see <code>kpi_person_duplicates</code> in the
+published database for every year and town/street.</p>
+<table id="person-duplicates-table"><thead><tr><th>指标 KPI</th><th>年度 Year</th><th>人数 Persons</th><th>有效记录 Records</th>
+<th>多条记录人数 Persons with several records</th><th>占比 Share</th><th>无法识别身份的记录 Records without a usable ID number</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""
 
 
 def _files_set_aside() -> str:

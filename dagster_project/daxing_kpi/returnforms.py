@@ -14,7 +14,13 @@ form's contract with ``python -m daxing_kpi.returnforms``.
 
 Layout of a sheet: row 1 the form's title (merged across the columns), row 2 the reporting
 unit and date (填报单位 / 填报日期), row 3 the header, then one row per record and, in a
-filled copy, a totals row (合计). Columns with a closed list of values (towns/streets, allowed
+filled copy, a totals row (合计) (not on a sheet whose ``return_form`` says ``totals_row: false``).
+
+The first sheet, 报送情况 (contract ``townreturn_submissions``), is the cover: one row per form the
+town/street reports, with the date its lists are complete up to (数据截至日期) and the number of
+records listed (填报个数; 0 for a form with nothing to list). It is what tells a report of zero (an
+empty list with a cover row saying 0: the KPI is 0) from a town/street that sent nothing (no cover
+row: 未报送, the KPI has no value that year); :func:`cover_rows` fills it from the lists. Columns with a closed list of values (towns/streets, allowed
 values) get a drop-down list. The filled copies are read like any other landing file, by
 :func:`daxing_kpi.ingest.ingest_source`: the contract's ``return_form.sheet`` selects the sheet,
 title rows are skipped, the header is found by its contents and the totals row is accounted
@@ -127,7 +133,8 @@ def write_workbook(
             rows = rows_by_source.get(c.source_id, [])
             for r in rows:
                 ws.append(list(r))
-            ws.append(["合计", None, f"{len(rows)}个"] + [None] * (ncol - 3))
+            if c.extra["return_form"].get("totals_row", True):
+                ws.append(["合计", None, f"{len(rows)}个"] + [None] * (ncol - 3))
     wb.properties.creator = "daxing_kpi"
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
@@ -137,6 +144,20 @@ def write_workbook(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(_deterministic_zip(buf.getvalue()))
     return path
+
+
+COVER_SOURCE = "townreturn_submissions"  # the contract of the cover sheet (报送情况)
+
+
+def cover_rows(town_name: str, rows_by_source: dict[str, list[list]], reported_through: dt.date,
+               contracts: dict[str, Contract] | None = None) -> list[list]:
+    """The cover sheet's rows (contract ``townreturn_submissions``, in its column order) for a town/street
+    that reports every form in ``rows_by_source``: 序号, 所属镇街, 报表名称 (the form's sheet name), 数据截至日期
+    (``reported_through``), 填报个数 (the records listed: 0 for an empty list), 备注. A form missing from
+    ``rows_by_source`` gets no cover row (not reported)."""
+    forms = [c for c in form_contracts(contracts) if c.source_id != COVER_SOURCE and c.source_id in rows_by_source]
+    return [[k, town_name, form_sheet(c), reported_through, len(rows_by_source[c.source_id]), None]
+            for k, c in enumerate(forms, start=1)]
 
 
 def write_template(path: Path = TEMPLATE_PATH) -> Path:

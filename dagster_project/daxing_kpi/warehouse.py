@@ -35,7 +35,8 @@ OPERATOR_TABLE_ORDER = {"pipeline_runs": "started_at", "dq_results": "checked_at
 PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorecard", "ingest_audit",
                    "kpi_long", "data_dictionary",  # kpi_long, data_dictionary: analysts' access (issue 9)
                    "review_explanations",  # the planners' explanations of a review (issue 17.5)
-                   "plans", "plan_sections", "plan_targets", "plan_target_milestones")  # plans as data (issue 18)
+                   "plans", "plan_sections", "plan_targets", "plan_target_milestones",  # plans as data (issue 18)
+                   "kpi_person_duplicates")  # persons on several active records per KPI, year, geography (issue 16.1)
 
 
 def duckdb_settings() -> dict[str, str]:
@@ -187,19 +188,28 @@ def query_work(sql: str, params: list | None = None) -> pd.DataFrame:
         return con.execute(sql, params or []).df()
 
 
-def publish(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
-    """Copy the marts into a new analyst database file and move it over the published one.
-
-    The new file is built next to the target (same file system), closed, then swapped in with
-    ``os.replace``: readers see the old or the new version, never a half-built one. Returns the
-    published path. A ``publish_metadata`` table records the run id and time, and
-    ``pipeline_runs`` the run history (``audit.pipeline_runs``, this run included, see
-    :mod:`daxing_kpi.operations`); ``dq_results`` (every check of every run, this run included),
-    ``dq_kpi_status`` and ``source_freshness`` come from the quality gate (:mod:`daxing_kpi.dq`).
-    Analysts holding the old file open keep reading it undisturbed.
-    """
+def staged_db_path(run_id: str) -> Path:
+    """Where :func:`stage_publication` builds the next analyst database (same folder as the target)."""
     target = analytics_db_path()
-    tmp = target.with_name(f".{target.name}.{run_id}.tmp")
+    return target.with_name(f".{target.name}.{run_id}.tmp")
+
+
+def publication_journal_path() -> Path:
+    """The journal of a publication in progress (``<warehouse>/.publication.json``), see :func:`publish_together`."""
+    return warehouse_dir() / ".publication.json"
+
+
+def stage_publication(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
+    """Build the next analyst database in a new file beside the published one and return its path;
+    nothing analysts see changes (:func:`publish_together` or :func:`publish` switches it in).
+
+    The file holds the marts, the SQL macros of ``marts``, a ``publish_metadata`` table (run id and
+    time), ``pipeline_runs`` (the run history, :func:`daxing_kpi.operations.history_frame`, this run
+    included) and the quality gate's ``dq_results``, ``dq_kpi_status`` and ``source_freshness``
+    (:mod:`daxing_kpi.dq`)."""
+    from daxing_kpi.operations import PIPELINE_RUNS_COLUMNS, history_frame
+
+    tmp = staged_db_path(run_id)
     if tmp.exists():
         tmp.unlink()
     con = duckdb.connect(str(tmp), config=duckdb_settings())
@@ -208,7 +218,14 @@ def publish(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
         for t in tables:
             con.execute(f'CREATE TABLE main."{t}" AS SELECT * FROM work.marts."{t}"')
         copy_sql_macros(con, "work", "marts")
+        runs = history_frame()
+        con.register("runs_df", runs)
+        casts = ", ".join(f'CAST("{n}" AS {t}) AS "{n}"' for n, t, _ in PIPELINE_RUNS_COLUMNS)
+        con.execute(f"CREATE TABLE main.pipeline_runs AS SELECT {casts} FROM runs_df ORDER BY started_at")
+        con.unregister("runs_df")
         for t in OPERATOR_TABLES:
+            if t == "pipeline_runs":
+                continue
             if con.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'work' AND schema_name = 'audit' AND table_name = ?", [t]
             ).fetchone()[0]:
@@ -221,12 +238,97 @@ def publish(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    return tmp
+
+
+def _replace_db(staged: Path) -> Path:
+    target = analytics_db_path()
     wal = target.with_name(target.name + ".wal")
     wal.unlink(missing_ok=True)  # a stale log must never be replayed onto the new file
-    hold_point("publish:before-replace")  # crash tests kill the run here: new file built, not swapped in
-    os.replace(tmp, target)
+    os.replace(staged, target)
     wal.unlink(missing_ok=True)
     return target
+
+
+def publish(run_id: str, tables: tuple[str, ...] = PUBLISHED_MARTS) -> Path:
+    """Build the analyst database (:func:`stage_publication`) and move it over the published one
+    with one ``os.replace``: readers see the old or the new version, never a half-built one, and
+    analysts holding the old file open keep reading it undisturbed. Returns the published path.
+    The nightly job publishes the database together with the dashboard (:func:`publish_together`)."""
+    staged = stage_publication(run_id, tables)
+    hold_point("publish:before-replace")  # crash tests kill the run here: new file built, not swapped in
+    return _replace_db(staged)
+
+
+def publish_together(run_id: str, staged: Path, build_dashboard) -> tuple[Path, Path]:
+    """Publish the staged database and the dashboard drawn from it as one step (issue 19.7).
+
+    ``build_dashboard(db)`` draws the dashboard from the staged file into a new version folder and
+    switches the dashboard link to it (:func:`daxing_kpi.atomic.staged_folder`); the database file
+    is renamed over the published one right after. Before anything is switched, the journal
+    :func:`publication_journal_path` records the run and the staged file; it is removed once both
+    are switched. A run killed between the two renames leaves the journal, and the next run (or
+    the sweep of dead runs) completes the publication with :func:`recover_publication`: analysts
+    end up with both of a run or neither, and the failure report says which. Returns the database
+    and dashboard paths."""
+    journal = publication_journal_path()
+    _write_journal(journal, {"run_id": run_id, "staged_db": str(staged), "target": str(analytics_db_path()),
+                             "started_at": dt.datetime.now().isoformat(timespec="seconds")})
+    hold_point("publish:before-replace")  # killed here: the new file and nothing switched
+    try:
+        dashboard = build_dashboard(staged)
+    except BaseException:
+        recover_publication()  # the link was not switched: the staged file is discarded (or, if it was, published)
+        raise
+    hold_point("publish:between-switches")  # killed here: the dashboard switched, the database not yet
+    db = _replace_db(staged)
+    journal.unlink(missing_ok=True)
+    return db, dashboard
+
+
+def _write_journal(path: Path, data: dict) -> None:
+    import json
+
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def recover_publication() -> str | None:
+    """Finish or undo the publication a killed run left half done (its journal); call while holding
+    the run lock. Returns one sentence for the failure report, ``None`` when there was none."""
+    import json
+
+    from daxing_kpi import atomic
+    from daxing_kpi.paths import dashboard_dir
+
+    journal = publication_journal_path()
+    if not journal.exists():
+        return None
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        journal.unlink(missing_ok=True)
+        return None
+    run_id, staged = data.get("run_id"), Path(data.get("staged_db", ""))
+    version = atomic.current_version(dashboard_dir())
+    dashboard_run = version.name.split("_", 1)[1] if version is not None and "_" in version.name else None
+    if dashboard_run == run_id:
+        if staged.is_file():
+            _replace_db(staged)
+            journal.unlink(missing_ok=True)
+            return (f"It was killed between the two switches of its publication: the dashboard already showed run {run_id} "
+                    "while the database still held the previous version; the recovery has now published the database "
+                    f"file the run had finished, so both show run {run_id}.")
+        journal.unlink(missing_ok=True)
+        return f"It had switched both the database and the dashboard to run {run_id} before it stopped."
+    if staged.exists():
+        staged.unlink()
+    journal.unlink(missing_ok=True)
+    return None
 
 
 def copy_sql_macros(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> list[str]:

@@ -19,8 +19,7 @@
             successors.served_unit_code as unit_code
         from {{ stations }}
         inner join {{ ref('int_periods') }} as periods
-            on {{ stations }}.established_date <= periods.period_end_date
-            and ({{ stations }}.closed_date is null or {{ stations }}.closed_date > periods.period_end_date)
+            on {{ is_active_on(stations ~ '.established_date', stations ~ '.closed_date', 'periods.period_end_date') }}
         inner join {{ ref('int_community_unit_successors') }} as successors
             on {{ stations }}.unit_code = successors.registered_unit_code
     ) as served

@@ -42,6 +42,9 @@ def landing_files(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.
         else:
             raise ValueError(f"KPI_SAMPLE_SHAPES={shapes!r}: use clean (default) or messy")
         context.log.info(f"sample rows per source: {counts}")
+        from daxing_kpi.personkey import mark_bundled_sample  # issue 19.2: the sample may use the development key
+
+        mark_bundled_sample(root, f"daxing_kpi.sample ({shapes} shapes, scale {scale})")
         files = [p for p in root.rglob("*") if p.is_file()]
         generated = True
     return dg.MaterializeResult(metadata={"files": len(files), "sample_generated": generated, "landing_dir": str(root)})

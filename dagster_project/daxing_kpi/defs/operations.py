@@ -1,11 +1,14 @@
 """Nightly operations in Dagster: the run guard every run holds, the landing-folder sensor and
 the sweep that frees the run queue from runs that died.
 
-* :class:`RunGuard` (resource ``run_guard``, required by every asset of the job): takes the
-  warehouse lock (:mod:`daxing_kpi.runlock`) for the whole run, waiting behind a running
-  ``kpi run``; records the run in ``audit.pipeline_runs``; cleans what killed runs left; at
-  the end records success or failure, writes the failure report and calls
-  ``$KPI_ON_FAILURE_COMMAND`` (:mod:`daxing_kpi.operations`).
+* :class:`RunGuard` (resource ``run_guard``, required by every asset of the job): checks the
+  configuration first (:mod:`daxing_kpi.preflight`; a wrong setting or a missing person-key secret
+  stops the run with its report, history row and notification); takes the warehouse lock
+  (:mod:`daxing_kpi.runlock`) for the whole run, waiting behind a running ``kpi run``; cleans what
+  killed runs left and heals the warehouse (:mod:`daxing_kpi.selfheal`); records the run in the
+  run history; at the end records success or failure, writes the failure report, calls
+  ``$KPI_ON_FAILURE_COMMAND`` (:mod:`daxing_kpi.operations`) and prunes to the retention
+  (:mod:`daxing_kpi.retention`). The same code runs for ``kpi run`` and for the daemon's runs.
 * :data:`landing_files_sensor`: new, changed or removed files in ``landing/<source>/`` start
   one run refreshing those sources and everything downstream, once no file has changed for
   ``$KPI_SENSOR_QUIET_SECONDS`` (default 120) — a burst of files gives one run.
@@ -15,10 +18,12 @@ the sweep that frees the run queue from runs that died.
 """
 
 
+import datetime as dt
 import hashlib
 import json
 import os
 import socket
+import sys
 import time
 import traceback
 from typing import Optional
@@ -26,7 +31,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import PrivateAttr
 
-from daxing_kpi import operations
+from daxing_kpi import operations, personkey, preflight, selfheal
 from daxing_kpi.ingest import landing_files as data_files
 from daxing_kpi.ingest import load_contracts
 from daxing_kpi.paths import landing_dir
@@ -52,6 +57,12 @@ class RunGuard(dg.ConfigurableResource):
         trigger = operations.trigger_of(run.tags)
         # who runs it, for stale_run_sensor (a run waiting for the lock is alive, not stale)
         instance.add_run_tags(run.run_id, {"kpi/pid": str(os.getpid()), "kpi/host": socket.gethostname()})
+        started = dt.datetime.now()
+        try:
+            key_lines = preflight.validate()  # issue 19.4: configuration first, before the lock (it lives in the warehouse)
+        except Exception as exc:
+            self._refuse_start(context, trigger, started, exc, "could not start: configuration")
+            raise
         held = held_by_this_process()
         if held is not None:  # `kpi run` took the lock (and handled a stale owner) before starting Dagster
             held.update(run_id=run.run_id, trigger=trigger)
@@ -65,7 +76,8 @@ class RunGuard(dg.ConfigurableResource):
             except RunLockBusy as busy:
                 row = {"run_id": run.run_id, "trigger": trigger, "started_at": None}
                 report = operations.write_failure_report(
-                    row, None, "could not start: the warehouse stayed locked", f"{busy}\nWaited {self.wait_seconds:.0f} s."
+                    row, None, "could not start: the warehouse stayed locked", f"{busy}\nWaited {self.wait_seconds:.0f} s.",
+                    cause=f"Another run held the warehouse lock for the {self.wait_seconds:.0f} s this run waits: {describe_owner(busy.owner)}.",
                 )
                 operations.notify_failure(report)
                 raise
@@ -73,13 +85,48 @@ class RunGuard(dg.ConfigurableResource):
             if stale:
                 report = operations.handle_crashed_run(stale, instance, detected_by=f"run {run.run_id}")
                 context.log.warning(f"recovered the lock of a run that died: {describe_owner(stale)}; report {report}")
-        removed = operations.clean_stale_files()
-        if removed:
-            context.log.info(f"removed {len(removed)} leftovers of killed runs: {', '.join(p.name for p in removed[:5])}")
-        facts_sources = "all" if not run.asset_selection else operations.refreshed_sources(
-            operations.RunFacts(run.run_id, asset_selection=sorted(k.to_user_string() for k in run.asset_selection))
+        try:
+            removed = operations.clean_stale_files()
+            if removed:
+                context.log.info(f"removed {len(removed)} leftovers of killed runs: {', '.join(p.name for p in removed[:5])}")
+            notes = selfheal.heal(personkey.key_fingerprint(personkey.pii_key()))  # issue 19.5
+            facts_sources = "all" if not run.asset_selection else operations.refreshed_sources(
+                operations.RunFacts(run.run_id, asset_selection=sorted(k.to_user_string() for k in run.asset_selection))
+            )
+            operations.record_run_start(run.run_id, trigger, facts_sources, notes=" ".join(notes) or None)
+        except Exception as exc:
+            self._refuse_start(context, trigger, started, exc, "could not start: preparing the warehouse")
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            raise
+        for line in key_lines:
+            (context.log.warning if "DEVELOPMENT" in line else context.log.info)(line)
+        for note in notes:
+            context.log.warning(note)
+            print(f"  Note: {note}", file=sys.__stdout__, flush=True)  # on the console of `kpi run` too
+
+    def _refuse_start(self, context, trigger: str, started: dt.datetime, exc: BaseException, headline: str) -> None:
+        """A run that cannot start: its history row, failure report (cause in one sentence naming the
+        setting) and notification, as for any failed run."""
+        setting = preflight.setting_of(exc)
+        message = str(exc) if setting else f"{type(exc).__name__}: {exc}"
+        row = {"run_id": context.run.run_id, "trigger": trigger, "status": "failed", "started_at": started,
+               "finished_at": dt.datetime.now(), "duration_seconds": 0.0, "failed_step": "start", "error": message[:1000],
+               "sources": "all"}
+        try:
+            operations.upsert_run(row)
+        except OSError:
+            pass  # the warehouse folder itself is unusable: the report (in the fallback folder) says so
+        why = message if setting else "".join(traceback.format_exception(exc))
+        report = operations.write_failure_report(
+            row, None, headline + (f" ({setting})" if setting else ""), why, cause=operations.one_sentence(message),
+            next_step=(f"correct {setting} in the environment of the Dagster daemon (or of `kpi run`), then start the run again."
+                       if setting else None),
         )
-        operations.record_run_start(run.run_id, trigger, facts_sources)
+        operations.notify_failure(report)
+        self._start_failed = True
+        context.log.error(f"the run could not start: {message}; report {report}")
 
     def record_publication(self, context: dg.AssetExecutionContext) -> dict:
         """Store this run's row with status ``published`` just before the history is copied
@@ -93,6 +140,14 @@ class RunGuard(dg.ConfigurableResource):
                 context.log.error(f"run failed at step {row.get('failed_step')}; report: {report}")
         except Exception:
             context.log.error(f"recording the end of the run failed:\n{traceback.format_exc()}")
+        try:  # issue 19.6: dbt's run folders, Dagster's runs, logs and reports beyond the retention
+            from daxing_kpi import retention
+
+            pruned = retention.prune(context.instance, current_run_id=context.run.run_id)
+            if pruned.removed:
+                context.log.info(pruned.describe())
+        except Exception:
+            context.log.error(f"pruning to the retention failed:\n{traceback.format_exc()}")
         finally:
             if self._lock is not None:
                 self._lock.release()
@@ -201,7 +256,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks failed the runs whose process died (kill -9, power cut) so the one-run queue moves on; "
-    "writes their failure report.",
+    "writes their failure report, and that of runs that failed before the run guard started.",
 )
 def stale_run_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
@@ -234,8 +289,18 @@ def stale_run_sensor(context: dg.SensorEvaluationContext):
                          "started_at": None, "trigger": operations.trigger_of(run.tags)}
                 operations.handle_crashed_run(owner, instance, detected_by="stale_run_sensor")
                 swept.append(run.run_id)
+        # runs that ended failed without ever reaching the run guard (their process exited while loading
+        # the code, the launcher failed): no history row yet, so nobody was told (issue 19.3)
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+        ended = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+                                                       updated_after=since))
+        known = operations.read_history()
+        for rec in ended:
+            if rec.dagster_run.run_id not in known and rec.dagster_run.job_name == "refresh_kpis_job":
+                operations.report_unguarded_failure(instance, rec.dagster_run)
+                swept.append(rec.dagster_run.run_id)
     finally:
         lock.release(**note)
     if not swept:
         return dg.SkipReason("no dead runs")
-    return dg.SkipReason(f"marked failed (process gone): {', '.join(swept)}")
+    return dg.SkipReason(f"recorded as failed or crashed, with a failure report: {', '.join(swept)}")

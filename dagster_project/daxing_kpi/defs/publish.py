@@ -1,4 +1,10 @@
-"""Publication of the analyst database and the static dashboard."""
+"""Publication of the analyst database and the static dashboard, as one step (issue 19.7).
+
+``analytics_database`` builds the next database file beside the published one (after the quality
+gate) without switching it in; ``kpi_dashboard`` draws the dashboard from that file and switches
+both, the dashboard link and then the database file, back to back under a journal
+(:func:`daxing_kpi.warehouse.publish_together`). A run whose selection lacks the dashboard publishes
+the database alone; a failure anywhere before the switches changes neither."""
 
 
 import dagster as dg
@@ -6,7 +12,7 @@ import dagster as dg
 from daxing_kpi import dq
 from daxing_kpi.dashboard import build_dashboard
 from daxing_kpi.defs.operations import RunGuard
-from daxing_kpi.warehouse import PUBLISHED_MARTS, publish
+from daxing_kpi.warehouse import PUBLISHED_MARTS, publish, publish_together, stage_publication, staged_db_path
 
 
 # dbt model names of published tables whose dbt name differs from the published one (dbt alias).
@@ -36,10 +42,20 @@ def analytics_database(context: dg.AssetExecutionContext, run_guard: RunGuard) -
     # issue 6: this run's check results (dq_results), the gate against blocking checks that failed in an
     # earlier run and were not re-run, per-KPI quality status and data freshness, all copied by publish()
     gate = dq.prepare_publication(context.instance, context.run_id, _asset_graph(context))
-    path = publish(context.run_id)
-    dq.record_source_baselines(context.run_id)  # row counts of this publication: the next run compares with them
-    context.log.info(f"published database: {path}")
+    if _dashboard_in_run(context):  # published together with the dashboard by kpi_dashboard
+        path = stage_publication(context.run_id)
+        context.log.info(f"database built, published with the dashboard: {path}")
+    else:
+        path = publish(context.run_id)
+        dq.record_source_baselines(context.run_id)  # row counts of this publication: the next run compares with them
+        context.log.info(f"published database: {path}")
     return dg.MaterializeResult(metadata={"path": str(path), "tables": ", ".join(PUBLISHED_MARTS), **gate})
+
+
+def _dashboard_in_run(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run also draws the dashboard (the whole job, or a selection holding it)."""
+    selection = context.run.asset_selection  # None or empty: the whole job
+    return not selection or dg.AssetKey("kpi_dashboard") in selection
 
 
 @dg.asset(
@@ -53,6 +69,12 @@ def analytics_database(context: dg.AssetExecutionContext, run_guard: RunGuard) -
     kinds={"plotly", "html"},
 )
 def kpi_dashboard(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
-    path = build_dashboard()
-    context.log.info(f"dashboard: {path}")
+    staged = staged_db_path(context.run_id)
+    if staged.exists():  # this run built a new database: publish it and its dashboard as one step
+        db, path = publish_together(context.run_id, staged, lambda db_file: build_dashboard(db=db_file))
+        dq.record_source_baselines(context.run_id)  # row counts of this publication: the next run compares with them
+        context.log.info(f"published database {db} and dashboard {path}")
+    else:
+        path = build_dashboard()
+        context.log.info(f"dashboard: {path}")
     return dg.MaterializeResult(metadata={"path": str(path)})

@@ -7,7 +7,7 @@ Great Expectations Data Docs next to the dashboard (issue 6).
   failure stops every asset downstream of the source (dbt, publication, dashboard).
 * ``marts__kpi_observations__mart_checks``: the Great Expectations checks of the mart (every KPI
   for every year and geography, rates in [0, 100], non-negative values, positive denominators,
-  additivity: ERROR; year-over-year changes: WARN, advisory).
+  additivity: ERROR; year-over-year changes and persons with several active records: WARN, advisory).
 * dbt tests (staging, intermediate, marts) are asset checks through dagster-dbt: error-severity
   tests are blocking, warn-severity tests advisory.
 
@@ -31,6 +31,7 @@ MART_CHECK_DEPS = [
     dg.AssetKey(["marts", "geographies"]),
     dg.AssetKey(["seeds", "kpi_quality_rules"]),
     dg.AssetKey(["intermediate", "int_periods"]),
+    dg.AssetKey(["marts", "kpi_person_duplicates"]),  # persons_with_several_active_records_are_few (issue 16.1)
 ]
 SEVERITY = {checks.ERROR: dg.AssetCheckSeverity.ERROR, checks.WARN: dg.AssetCheckSeverity.WARN}
 CHECK_DESCRIPTIONS = {
@@ -47,11 +48,14 @@ CHECK_DESCRIPTIONS = {
     "one) and geography (district; towns/streets per seeds/kpi_quality_rules.csv).",
     "rates_are_between_0_and_100": "Values of KPIs in % within [0, 100].",
     "counts_and_per_10k_values_are_not_negative": "Numerators, counts and per-10,000 values >= 0.",
-    "denominators_are_positive": "Every denominator present and > 0.",
+    "denominators_are_positive": "Every denominator present and > 0 (a special zone or the unassigned geography may have none).",
     "town_street_numerators_sum_to_the_district": "For additive KPIs, the district's numerator and denominator equal the sums over its "
-    "towns/streets.",
+    "towns/streets, special zones and the unassigned geography.",
     "year_over_year_changes_are_within_bounds": "Advisory (WARN): district change between consecutive full years within the KPI's "
     "max_yoy_change (seeds/kpi_quality_rules.csv).",
+    "persons_with_several_active_records_are_few": "Advisory (WARN): per KPI counting persons and year, at most "
+    f"{checks.MAX_PERSON_DUPLICATE_SHARE:g}% of the persons counted stand on several active records (marts.kpi_person_duplicates): "
+    "a source platform registering people twice is seen.",
 }
 
 

@@ -40,13 +40,3 @@ def catalog_with_targets(plan_id: str, seeds_dir: Path = SEEDS_DIR) -> pd.DataFr
     out["baseline_year"] = int(plan.baseline_year)
     return out.set_index("kpi_id")
 
-
-def default_plan_id(plans_table: pd.DataFrame | None, catalog: pd.DataFrame) -> str | None:
-    """The plan pages show when nothing selects one: of the published ``plans`` (columns ``plan_id,
-    is_example, period_start_year``), the real (not example) plan that started last, else the first
-    plan of ``catalog`` (the published ``kpi_catalog``, which has ``plan_id``); None without plans."""
-    if plans_table is not None and len(plans_table):
-        real = plans_table[~plans_table.is_example.astype(bool)]
-        pick = (real if len(real) else plans_table).sort_values(["period_start_year", "plan_id"])
-        return str(pick.plan_id.iloc[-1])
-    return str(catalog.plan_id.iloc[0]) if "plan_id" in catalog and len(catalog) else None

@@ -15,8 +15,9 @@ layout): the raw tables ``raw.plan_workbook_plans``, ``raw.plan_workbook_targets
 one ``audit.ingest_audit`` row per workbook and sheet, and one ``audit.quarantine`` row per problem (the
 Chinese message as ``reason``) and per other row of a rejected workbook.
 
-Until the ingestion package's ``FileRejected`` is merged (issue 15), a rejected workbook is recorded with
-the existing statuses: every row read is quarantined (``rows_loaded`` 0).
+A rejected workbook is a file set aside (issue 15): audit status ``rejected`` with ``rejected_reason_zh`` and
+``rejected_reason_en`` (every problem, naming sheet, row and column) where the audit has those columns; in a
+working database from before them, status ``loaded`` with every row read quarantined (``rows_loaded`` 0).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from daxing_kpi.ingest import FileRejected
 from daxing_kpi.paths import SEEDS_DIR, landing_dir
 from daxing_kpi.plans.contract import LANDING_FOLDER, sheets
 from daxing_kpi.plans.workbook import PlanWorkbook, Problem, read_workbook
@@ -69,12 +71,18 @@ class WorkbookFile:
     def problems(self) -> list[Problem]:
         return self.book.problems if self.book else []
 
+    def rejection(self) -> FileRejected:
+        """A rejected workbook as the ingestion package's :class:`FileRejected`: every problem in one Chinese and
+        one English text, each naming its sheet, row and column."""
+        return FileRejected(
+            f"计划指标工作簿“{self.label}”有{len(self.problems)}处错误，未被采用：" + "；".join(p.text_zh for p in self.problems),
+            f"plan workbook {self.label} rejected ({len(self.problems)} problems): " + "; ".join(p.text_en for p in self.problems))
+
     def reason_zh(self) -> str:
-        """Every problem of a rejected workbook in one Chinese text (the file's rejection reason)."""
-        return f"计划指标工作簿“{self.label}”有{len(self.problems)}处错误，未被采用：" + "；".join(p.text_zh for p in self.problems)
+        return self.rejection().reason_zh
 
     def reason_en(self) -> str:
-        return f"plan workbook {self.label} rejected ({len(self.problems)} problems): " + "; ".join(p.text_en for p in self.problems)
+        return self.rejection().reason_en
 
 
 @dataclass
@@ -153,8 +161,10 @@ def ingest_plan_workbooks(landing_root: Path | None = None, seeds_dir: Path = SE
     return result
 
 
-def _audit_and_quarantine(ingest: PlanIngest, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One audit row per workbook and sheet (source); one quarantine row per problem and rejected row."""
+def _audit_and_quarantine(ingest: PlanIngest, run_id: str, rejected_status: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One audit row per workbook and sheet (source); one quarantine row per problem and rejected row.
+    ``rejected_status``: the audit knows files set aside (status ``rejected`` with ``rejected_reason_zh`` and
+    ``rejected_reason_en``, issue 15); else a rejected workbook is recorded as loaded with every row quarantined."""
     now = dt.datetime.now()
     roles = sheets()
     audit, quarantine = [], []
@@ -181,12 +191,14 @@ def _audit_and_quarantine(ingest: PlanIngest, run_id: str) -> tuple[pd.DataFrame
                     reasons[REJECTED_ROW] = len(data_rows - rows_with_problem)
             audit.append({
                 "run_id": run_id, "source_id": source_id, "file_name": f.label, "sha256": f.sha256,
-                "status": "loaded" if f.outcome == "rejected" else f.outcome,
+                "status": ("rejected" if rejected_status else "loaded") if f.outcome == "rejected" else f.outcome,
                 "rows_read": n, "rows_loaded": loaded, "rows_quarantined": quarantined, "rows_superseded": superseded,
                 "reasons": json.dumps(reasons, ensure_ascii=False), "sheets": json.dumps({sheet: n}, ensure_ascii=False),
                 "delivery_scope": f.book.plan_id if f.book and f.book.plan_id else None,
                 "superseded_by": f.superseded_by, "duplicate_of": f.duplicate_of, "file_modified_at": f.modified,
                 "loaded_at": now,
+                **({"rejected_reason_zh": f.reason_zh() if f.outcome == "rejected" else None,
+                    "rejected_reason_en": f.reason_en() if f.outcome == "rejected" else None} if rejected_status else {}),
             })
     q = pd.DataFrame(quarantine, columns=["source_id", "file_name", "sheet", "row_number", "column", "reason", "value"])
     q.insert(0, "run_id", run_id)
@@ -209,9 +221,11 @@ def write_plan_workbooks(ingest: PlanIngest, run_id: str) -> dict[str, int]:
     from daxing_kpi import raw_parquet
     from daxing_kpi.warehouse import connect_work, ensure_audit_tables
 
-    audit, quarantine = _audit_and_quarantine(ingest, run_id)
     with connect_work() as con:
         ensure_audit_tables(con)
+        audit_columns = {r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'audit' AND table_name = 'ingest_audit'").fetchall()}
+        audit, quarantine = _audit_and_quarantine(ingest, run_id, {"rejected_reason_zh", "rejected_reason_en"} <= audit_columns)
         con.execute("BEGIN")
         for role, (source_id, columns) in RAW_TABLES.items():
             ddl = ", ".join(f'"{c}" {t}' for c, t in {**columns, **LINEAGE}.items())

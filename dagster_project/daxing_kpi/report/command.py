@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from daxing_kpi.analyst import connect_published  # the analysts' locked-down read-only connection
+from daxing_kpi.analyst import DatabaseMissing, connect_published  # the analysts' sandboxed connection (issue 19.1)
 from daxing_kpi.paths import analytics_db_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_DATABASE = 0, 1, 2, 4
@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
     except ReportIncomplete as exc:
         print(f"kpi report: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except DatabaseMissing as exc:  # a damaged published database: one sentence, no traceback (issue 19.5)
+        print(f"kpi report: {exc}", file=sys.stderr)
+        return EXIT_NO_DATABASE
     print(result.summary())
     for label, path in (("Word", result.docx), ("PDF", result.pdf), ("explanations workbook", result.template)):
         print(f"  {label}: {path}")

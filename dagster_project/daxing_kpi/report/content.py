@@ -41,6 +41,14 @@ STATUS_ORDER = ("target_achieved", "on_track", "needs_acceleration", "limited_pr
 TARGET_TABLE_HEADER = ["序号", "指标（规划条目）", "单位", "基期值", "评估值", "目标值", "差距", "完成程度", "评估结论"]
 
 
+def cutoff_text(data: ReportData) -> str:
+    """2026年10月31日, or 2026年9月30日至10月31日（各数据来源不同） when the sources were delivered to different days."""
+    lo, hi = data.data_cutoff
+    if lo is None or lo == hi:
+        return fmt.cn_date(hi)
+    return f"{fmt.cn_date(lo)}至{fmt.cn_date(hi)}（各数据来源报送截止日期不同）"
+
+
 def review_title(data: ReportData) -> str:
     return fmt.REVIEW_TITLES[data.review.kind]
 
@@ -95,7 +103,9 @@ def _summary_sentence(data: ReportData, counts: dict) -> str:
     elif counts[None]:
         parts.append(f"暂无评估结论{counts[None]}项")
     extra = f"另有待建指标{len(data.unmeasurable)}项尚无数据，未纳入评估。" if data.unmeasurable else ""
-    return (f"{data.plan.short_name_zh}规划设定的量化目标中，纳入本次评估的指标共{n}项。以{fmt.cn_date(data.review.as_of_date)}"
+    short = data.plan.short_name_zh
+    short = short if "规划" in short else f"{short}规划"  # 十四五 -> 十四五规划; 2026—2030年规划（示例） as it is
+    return (f"{short}设定的量化目标中，纳入本次评估的指标共{n}项。以{fmt.cn_date(data.review.as_of_date)}"
             f"为评估基准日，" + "，".join(parts) + "。" + extra)
 
 
@@ -204,7 +214,7 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
     ``chart_note`` saying why)."""
     today = today or dt.date.today()
     title = report_title(data)
-    info = [f"评估基准日：{fmt.cn_date(data.review.as_of_date)}", f"数据截至：{fmt.cn_date(data.data_cutoff)}"]
+    info = [f"评估基准日：{fmt.cn_date(data.review.as_of_date)}", f"数据截至：{cutoff_text(data)}"]
     doc = Document(title=title, subtitle="（示例规划，非正式目标）" if data.plan.is_example else None,
                    date_line=fmt.cn_date(today), info_lines=info,
                    properties={"title": title, "subject": f"{data.plan.short_name_zh}{review_title(data)}",
@@ -299,7 +309,7 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
         doc.add(Para("已达到目标值的为“已实现目标”；尚未到目标年份的，以基期以来的实际年均增长与实现目标所需的年均增长之比判断进展："
                      "不低于0.95为“进展顺利”，0.60至0.95为“需加快进度”，0至0.60为“进展有限”，偏离目标方向为“退步”。"
                      "评估值为评估基准日所在年度的数值，当年为截至数据截止日的年内数值。"))
-    doc.add(Para(f"数据来源于各业务系统报送、经数据质量检查后发布的数据，数据截至{fmt.cn_date(data.data_cutoff)}"
+    doc.add(Para(f"数据来源于各业务系统报送、经数据质量检查后发布的数据，数据截至{cutoff_text(data)}"
                  + (f"，于{fmt.cn_date(data.published_at)}发布" if data.published_at else "") + "。镇（街）情况见附件。"))
 
     # 附件

@@ -15,8 +15,8 @@
   explanations workbook (``ingest_audit``).
 
 Verdicts, gaps and completion rates are the scorecard's (``verdict``, ``gap_to_target``,
-``completion_rate``, ``progress_share``, ``completion_basis``, ``trend``, ``contribution_share``);
-nothing of the method is recomputed here. Raises :class:`ReportError` when the plan or the review is
+``completion_rate``, ``progress_share``, ``completion_basis``, ``trend``, ``contribution_share``, and the
+value a target is judged on, ``assessed_value``); nothing of the method is recomputed here. Raises :class:`ReportError` when the plan or the review is
 not in the database.
 """
 
@@ -101,7 +101,7 @@ class ReportData:
     targets: list[Target]
     series: pd.DataFrame  # kpi_id, period_year, value, is_partial_year, period_end_date (district)
     towns: pd.DataFrame  # geo_code, geo_name_zh, kpi_id, value, target_value, verdict, trend, gap, contribution_share
-    data_cutoff: dt.date | None  # the latest delivery cut-off of the sources (数据截至)
+    data_cutoff: tuple  # (earliest, latest) delivery cut-off of the plan's KPIs (数据截至, see data_cutoff)
     published_at: dt.datetime | None
     unmeasurable: list[Target] = field(default_factory=list)  # targets no KPI measures yet (待建指标), from plan_targets
     explanation_files: pd.DataFrame = field(default_factory=pd.DataFrame)  # ingest_audit rows of the workbooks
@@ -191,25 +191,15 @@ def default_plan(con: duckdb.DuckDBPyConnection, review: str = "final") -> str:
 
 
 def _scorecard(con, plan_id: str, as_of: dt.date, geo_level: str) -> pd.DataFrame:
-    cols = _columns(con, "kpi_scorecard")
-    optional = ("verdict", "gap_to_target", "completion_rate", "progress_share", "completion_basis", "trend",
-                "contribution_share", "target_kind", "target_value_upper", "assessed_value", "assessed_baseline_value",
-                "is_target_held", "count_basis")
-    extra = ", ".join(f"s.{c}" if c in cols else f"NULL AS {c}" for c in optional)
+    """The scorecard's rows of a plan at one date and level (the columns the report shows)."""
     return con.execute(
-        f"""SELECT s.kpi_id, s.geo_code, s.geo_name_zh, s.unit, s.direction, s.baseline_year, s.baseline_value,
-                   s.latest_year, s.latest_value, s.is_latest_partial_year, s.target_year, s.target_value,
-                   s.target_source, s.status, {extra}
-            FROM kpi_scorecard s
-            WHERE s.plan_id = ? AND s.as_of_date = ? AND s.geo_level = ?
-            ORDER BY s.kpi_id, s.geo_code""", [plan_id, as_of, geo_level]).df()
-
-
-def _fallback_verdict(status: str | None, review: str) -> str | None:
-    """Until ``kpi_scorecard.verdict`` is published: the final review's status words as verdicts."""
-    if review != "final":
-        return None
-    return {"target_achieved": "achieved", "target_not_achieved": "not_achieved", "deterioration": "deterioration"}.get(status)
+        """SELECT kpi_id, geo_code, geo_name_zh, unit, direction, baseline_year, baseline_value, latest_year, latest_value,
+                  is_latest_partial_year, target_year, target_value, target_source, status, verdict, gap_to_target,
+                  completion_rate, progress_share, completion_basis, trend, contribution_share, target_kind,
+                  target_value_upper, assessed_value, assessed_baseline_value, is_target_held, count_basis
+           FROM kpi_scorecard
+           WHERE plan_id = ? AND as_of_date = ? AND geo_level = ?
+           ORDER BY kpi_id, geo_code""", [plan_id, as_of, geo_level]).df()
 
 
 def _section_key(section: str) -> tuple:
@@ -245,9 +235,7 @@ def load_targets(con, plan_id: str, review: Review) -> list[Target]:
         c = cat.loc[r.kpi_id] if r.kpi_id in cat.index else None
         e = expl.get(r.kpi_id, {})
         kind = _none(r.target_kind) or ("direction_only" if _none(r.target_value) is None else "reach_by_year")
-        verdict = _none(r.verdict)
-        if verdict is None and "verdict" not in _columns(con, "kpi_scorecard"):
-            verdict = _fallback_verdict(r.status, review.kind)
+        verdict = _none(r.verdict)  # NULL before the target (or a milestone) year
         targets.append(Target(
             kpi_id=r.kpi_id, name_zh=c.name_zh if c is not None else r.kpi_id, unit=r.unit,
             unit_zh=(c.unit_zh if c is not None else "") or "", plan_section=(c.plan_section if c is not None else "") or "",
@@ -263,22 +251,7 @@ def load_targets(con, plan_id: str, review: Review) -> list[Target]:
             completion_basis=_none(r.completion_basis),
             explanation=e.get("explanation_zh"), next_steps=e.get("next_steps_zh"), responsible_unit=e.get("responsible_unit"),
         ))
-    if "gap_to_target" not in _columns(con, "kpi_scorecard"):
-        for t in targets:
-            _fallback_gap(t)
     return sorted(targets, key=lambda t: (_section_key(t.plan_section), t.kpi_id))
-
-
-def _fallback_gap(t: Target) -> None:
-    """Until ``kpi_scorecard.gap_to_target`` and ``completion_rate`` are published (the plans engineer's
-    columns): gap in the KPI's unit (positive = still to go) and value ÷ target for "at least" targets."""
-    if t.value is None or t.target_value is None:
-        return
-    at_most = (t.comparator or "").startswith("<") or (not t.comparator and t.direction == "decrease")
-    t.gap = (t.value - t.target_value) if at_most else (t.target_value - t.value)
-    if not at_most and t.target_value > 0:
-        t.completion_rate = t.value / t.target_value
-        t.completion_basis = "completion_rate"
 
 
 def load_unmeasurable(con, plan_id: str) -> list[Target]:
@@ -324,26 +297,7 @@ def load_towns(con, plan_id: str, review: Review) -> pd.DataFrame:
     df = _scorecard(con, plan_id, review.as_of_date, "town_street")
     if df.empty:
         return df
-    has = _columns(con, "kpi_scorecard")
-    if "verdict" not in has:
-        # a town/street without a target of its own gets no verdict against the district's
-        df["verdict"] = [None if src == "none" else _fallback_verdict(s, review.kind) for s, src in zip(df.status, df.target_source)]
-        df["trend"] = [None if src != "none" else {"on_track": "improving", "needs_acceleration": "improving",
-                                                   "limited_progress": "stable", "target_achieved": "improving",
-                                                   "deterioration": "worsening"}.get(s)
-                       for s, src in zip(df.status, df.target_source)]
-    if "contribution_share" not in has:
-        district = dict(con.execute(
-            "SELECT kpi_id, latest_value FROM kpi_scorecard WHERE plan_id = ? AND as_of_date = ? AND geo_level = 'district'",
-            [plan_id, review.as_of_date]).fetchall())
-        df["contribution_share"] = [
-            (v / district[k]) if src == "none" and unit == "count" and district.get(k) and v is not None and not pd.isna(v) else None
-            for k, v, src, unit in zip(df.kpi_id, df.latest_value, df.target_source, df.unit)]
-    if "gap_to_target" not in has:
-        df["gap_to_target"] = [
-            (t - v if d != "decrease" else v - t) if src != "none" and pd.notna(t) and pd.notna(v) else None
-            for v, t, d, src in zip(df.latest_value, df.target_value, df.direction, df.target_source)]
-    df["value"] = df.assessed_value.where(df.assessed_value.notna(), df.latest_value) if "assessed_value" in df else df.latest_value
+    df["value"] = df.assessed_value.where(df.assessed_value.notna(), df.latest_value)
     return df
 
 
@@ -357,14 +311,19 @@ def load_series(con, plan_id: str, until: dt.date) -> pd.DataFrame:
            ORDER BY o.kpi_id, o.period_year""", [until, plan_id]).df()
 
 
-def data_cutoff(con) -> dt.date | None:
-    """The latest delivery cut-off over the sources (``source_freshness.delivery_cutoff_date``; before that
-    column is published, the latest ``period_end_date`` of the observations)."""
-    if "source_freshness" in _tables(con) and "delivery_cutoff_date" in _columns(con, "source_freshness"):
-        v = con.execute("SELECT max(delivery_cutoff_date) FROM source_freshness").fetchone()[0]
-        if v is not None:
-            return v
-    return con.execute("SELECT max(period_end_date) FROM kpi_observations").fetchone()[0]
+def data_cutoff(con, plan_id: str) -> tuple[dt.date | None, dt.date | None]:
+    """数据截至 of the plan's figures: the earliest and the latest of its KPIs' delivery cut-offs
+    (``dq_kpi_status.delivery_cutoff_date``: each KPI's is the oldest of its sources'), equal when every source
+    was delivered to the same day. Workbooks of planners (explanations, plans) are no data of a figure and do
+    not count. Before cut-offs were published: the latest ``period_end_date`` of the observations."""
+    if "dq_kpi_status" in _tables(con) and "delivery_cutoff_date" in _columns(con, "dq_kpi_status"):
+        lo, hi = con.execute(
+            "SELECT min(delivery_cutoff_date), max(delivery_cutoff_date) FROM dq_kpi_status"
+            " WHERE kpi_id IN (SELECT kpi_id FROM kpi_catalog WHERE plan_id = ?)", [plan_id]).fetchone()
+        if hi is not None:
+            return lo, hi
+    latest = con.execute("SELECT max(period_end_date) FROM kpi_observations").fetchone()[0]
+    return latest, latest
 
 
 def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None, review: str = "final") -> ReportData:
@@ -381,6 +340,12 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
     dates = review_dates(con, plan_id)
     if review not in dates:
         known = ", ".join(f"{k} ({v})" for k, v in sorted(dates.items())) or "none"
+        planned = None
+        if review in ("final", "mid_term") and f"{review}_review_date" in _columns(con, "plans"):
+            planned = con.execute(f"SELECT {review}_review_date FROM plans WHERE plan_id = ?", [plan_id]).fetchone()[0]
+        if planned is not None and "latest" in dates and planned > dates["latest"]:
+            raise ReportError(f"the {review} review of plan {plan_id} is on {planned}, after the data cut-off ({dates['latest']}):"
+                              " it has not come yet; use --review latest for the progress so far")
         raise ReportError(f"plan {plan_id} has no {review} review in kpi_scorecard (its reviews: {known})")
     cutoff = dates.get("latest")
     if review != "latest" and cutoff is not None and dates[review] > cutoff:
@@ -402,7 +367,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, plan_id: str | None = None,
     return ReportData(
         plan=plans[plan_id], review=rv, targets=load_targets(con, plan_id, rv),
         series=load_series(con, plan_id, rv.as_of_date if review != "latest" else dt.date.max),
-        towns=load_towns(con, plan_id, rv), data_cutoff=data_cutoff(con), published_at=published,
+        towns=load_towns(con, plan_id, rv), data_cutoff=data_cutoff(con, plan_id), published_at=published,
         unmeasurable=load_unmeasurable(con, plan_id),
         explanation_files=files, unmatched_explanations=unmatched,
     )

@@ -180,7 +180,8 @@ def write_pdf(doc: Document, path: Path, fonts: ReportFonts | None = None) -> Pa
     pdf = _setup(fonts, doc)
     pdf.add_page()
     pdf.set_font("heading", size=TITLE_PT)
-    pdf.multi_cell(0, 11, doc.title, align=Align.C, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for line in wrap_lines(pdf, doc.title, pdf.epw):
+        pdf.cell(pdf.epw, 11, line, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if doc.subtitle:
         pdf.set_font("body", size=BODY_PT)
         pdf.cell(0, 8, doc.subtitle, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -220,6 +220,14 @@ def inject_faults(clean: pd.DataFrame, display: pd.DataFrame, kinds: list[str], 
     chosen = np.sort(rng.choice(n, n_f, replace=False)) if n_f else np.array([], dtype=int)
     kind_of = np.array([kinds[i % len(kinds)] for i in range(n_f)], dtype=object)
     rng.shuffle(kind_of)
+    if "id" in cols and n_f:  # an ID ending in X cannot become a number: excel_id goes to a record whose ID can
+        digit_end = display[cols["id"]].astype(str).str[-1:].str.isdigit().to_numpy()
+        free = np.setdiff1d(np.flatnonzero(digit_end), chosen)
+        for i in np.flatnonzero((kind_of == "excel_id") & ~digit_end[chosen]):
+            if free.size:
+                chosen[i], free = free[0], free[1:]
+        order_ = np.argsort(chosen, kind="stable")
+        chosen, kind_of = chosen[order_], kind_of[order_]
     display = display.astype(object)  # a cell may become a number (an ID number Excel converted)
     good = clean.copy()
     broken = np.zeros(n, dtype=bool)

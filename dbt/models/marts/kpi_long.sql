@@ -151,7 +151,12 @@ select
     joined.completion_basis,
     joined.is_target_held,
     joined.contribution_share,
-    joined.trend
+    joined.trend,
+    -- what the numerator counts (e.g. persons, each counted once), its reporting status and the year's additions
+    definitions.numerator_zh,
+    definitions.numerator_en,
+    joined.reporting_status,
+    joined.new_in_year
 from joined
 inner join definitions
     on joined.kpi_id = definitions.kpi_id

@@ -19,7 +19,10 @@ landing folder                     content
 ``charity_stations``               grassroots charity service stations
 ``town_returns``                   one filled-in return-form workbook per town/street
                                    (:mod:`daxing_kpi.returnforms`): secretary-studio and
-                                   building-governance demonstration sites
+                                   building-governance demonstration sites, and the cover
+                                   sheet 报送情况 (a town without studios reports 0); one
+                                   town/street sent nothing (未报送), one last reported as of
+                                   31 December 2025
 =================================  ==========================================================
 
 These records describe the district's structure, not its population, so they do not grow
@@ -40,11 +43,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+nan = float("nan")
+
 from daxing_kpi.paths import SEEDS_DIR
-from daxing_kpi.sample.generator import CUTOFF, DISTRICT_CODE, EXPORT_DATE, YEARS, kpi_rows, names, phones, year_end
+from daxing_kpi.sample.generator import (
+    CUTOFF,
+    DISTRICT_CODE,
+    EXPORT_DATE,
+    TRUTH_COLUMNS,
+    YEARS,
+    active_on,
+    geo_codes,
+    kpi_rows,
+    names,
+    phones,
+    year_end,
+)
 
 NAME = "communities"
-PLAN_START = "2021-01-01"  # cumulative counts count from the plan's first year
+NEW_COMMUNITY_SINCE = "2021-01-01"  # new communities of the 500 m² KPI: the catalog's definition (2021年以来新建)
+STUDIO_FORM, BUILDING_FORM = "社区书记工作室示范点", "楼门院治理示范点"  # sheet names = 报表名称 on the cover
 EPOCH = dt.date(1970, 1, 1)
 DIRECT_METHODS = ("直接选举", "户代表选举")
 
@@ -442,12 +460,35 @@ class _Builder:
             df["备注"] = ""
         return s, b
 
+    def returns(self, studios: pd.DataFrame, buildings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """What the towns/streets send (issue 16.3): the town/street with the fewest sites sends no return at
+        all (未报送: its sites never reach the bureau), the next one last sent its return in January 2026, as of
+        31 December 2025 (its lists stop there; 2026 is not reported); every other town/street returns both lists
+        as of the cut-off, with the cover sheet 报送情况 giving the number listed (0 for an empty list: a report
+        of zero). Returns the lists as received and the cover rows (所属镇街, 报表名称, 数据截至日期, 填报个数)."""
+        sites = pd.concat([studios["所属镇街"], buildings["所属镇街"]]).value_counts().reindex([t.name_zh for t in self.towns], fill_value=0)
+        order = sorted(self.towns, key=lambda t: (int(sites[t.name_zh]), t.code))
+        silent, late = order[0].name_zh, order[1].name_zh
+        late_through = "2025-12-31"
+        keep_s = (studios["所属镇街"] != silent) & ((studios["所属镇街"] != late) | (studios["命名日期"] <= late_through))
+        keep_b = (buildings["所属镇街"] != silent) & ((buildings["所属镇街"] != late) | (buildings["命名日期"] <= late_through))
+        studios, buildings = studios[keep_s].reset_index(drop=True), buildings[keep_b].reset_index(drop=True)
+        rows = []
+        for t in self.towns:
+            if t.name_zh == silent:
+                continue
+            through = late_through if t.name_zh == late else CUTOFF.isoformat()
+            for form, listed in ((STUDIO_FORM, studios), (BUILDING_FORM, buildings)):
+                rows.append((t.name_zh, form, through, int((listed["所属镇街"] == t.name_zh).sum())))
+        covers = pd.DataFrame(rows, columns=["所属镇街", "报表名称", "数据截至日期", "填报个数"])
+        return studios, buildings, covers
+
     # -- all -----------------------------------------------------------------------------------
     def build(self) -> dict[str, pd.DataFrame]:
         self.register()
         units = pd.DataFrame(self.units)
         fac = self.facilities()
-        studios, buildings = self.demo_sites()
+        studios, buildings, covers = self.returns(*self.demo_sites())
         frames = {
             "community_units": pd.DataFrame({
                 "单位编码": units["code"], "单位名称": units["name"], "单位类型": units["type"], "所属镇街": units["town"],
@@ -467,6 +508,7 @@ class _Builder:
             "charity_stations": self.charity_stations(),
             "town_returns:secretary_studios": studios,
             "town_returns:building_sites": buildings,
+            "town_returns:submissions": covers,
         }
         return frames
 
@@ -479,21 +521,29 @@ def records(gen) -> dict[str, pd.DataFrame]:
     return cache[NAME]
 
 
-def write_town_returns(folder: Path, studios: pd.DataFrame, buildings: pd.DataFrame, towns) -> None:
-    """One filled-in return-form workbook per town/street (towns without sites return empty forms)."""
-    from daxing_kpi.returnforms import write_workbook
+def write_town_returns(folder: Path, studios: pd.DataFrame, buildings: pd.DataFrame, covers: pd.DataFrame, towns) -> None:
+    """One filled-in return-form workbook per town/street that reports (a row in ``covers``): its cover sheet
+    and both lists (towns without sites return empty lists, their cover saying 0); a town/street without a
+    cover row sends nothing. The workbook is dated the day the town/street's lists are complete up to."""
+    from daxing_kpi.returnforms import COVER_SOURCE, write_workbook
 
-    stamp = EXPORT_DATE.strftime("%Y%m%d")
     for t in towns:
+        cover = covers[covers["所属镇街"] == t.name_zh]
+        if cover.empty:
+            continue  # 未报送: this town/street sent no return
+        through = dt.date.fromisoformat(cover["数据截至日期"].max())
         s = studios[studios["所属镇街"] == t.name_zh].reset_index(drop=True)
         b = buildings[buildings["所属镇街"] == t.name_zh].reset_index(drop=True)
         s["命名日期"] = s["命名日期"].map(dt.date.fromisoformat)  # date cells, as a clerk types them
         b["命名日期"] = b["命名日期"].map(dt.date.fromisoformat)
         rows = {
+            COVER_SOURCE: [[k + 1, c["所属镇街"], c["报表名称"], dt.date.fromisoformat(c["数据截至日期"]), int(c["填报个数"]), None]
+                           for k, c in enumerate(cover.to_dict("records"))],
             "townreturn_secretary_studio_sites": [[k + 1, *row] for k, row in enumerate(s.itertuples(index=False, name=None))],
             "townreturn_building_demo_sites": [[k + 1, *row] for k, row in enumerate(b.itertuples(index=False, name=None))],
         }
-        write_workbook(Path(folder) / f"{t.code}_{t.name_zh}_示范点报表_{stamp}.xlsx", rows, unit_name=t.name_zh, filled_date=EXPORT_DATE)
+        filled = through + dt.timedelta(days=1)
+        write_workbook(Path(folder) / f"{t.code}_{t.name_zh}_示范点报表_{filled:%Y%m%d}.xlsx", rows, unit_name=t.name_zh, filled_date=filled)
 
 
 def build(gen) -> dict:
@@ -501,7 +551,8 @@ def build(gen) -> dict:
     rec = records(gen)
     out = {k: v for k, v in rec.items() if not k.startswith("town_returns:")}
     studios, buildings = rec["town_returns:secretary_studios"], rec["town_returns:building_sites"]
-    out["town_returns"] = lambda folder: write_town_returns(folder, studios, buildings, gen.towns)
+    covers = rec["town_returns:submissions"]
+    out["town_returns"] = lambda folder: write_town_returns(folder, studios, buildings, covers, gen.towns)
     return out
 
 
@@ -509,7 +560,7 @@ def build(gen) -> dict:
 
 
 def _active(df: pd.DataFrame, start: str, end: str, snap: str) -> pd.DataFrame:
-    return df[(df[start] <= snap) & ((df[end] == "") | (df[end] > snap))]
+    return active_on(df, start, end, snap)
 
 
 def ground_truth(gen) -> pd.DataFrame:
@@ -517,10 +568,15 @@ def ground_truth(gen) -> pd.DataFrame:
 
     Coverage and share KPIs give town/street rows (geography of the unit, facility or station)
     and the district sum; counts give town/street rows with denominator 1 and a district row with
-    the total (denominator 1). Values in % for shares, plain counts otherwise.
+    the total (denominator 1): the stock on the snapshot date (every site named, every village
+    converted, whatever the year) and ``new_in_year``, those of the year. Values in % for shares,
+    plain counts otherwise. The return-form counts carry ``reporting_status`` (issue 16.3): a
+    town/street reports a form for a year when its cover row's 数据截至日期 (or, listing sites without
+    a cover row, the cut-off) is on or after the snapshot date; one that did not has NaN values; the
+    district counts what was reported (reported / partly_reported / not_reported).
     """
     rec = records(gen)
-    code_of = {t.name_zh: t.code for t in gen.towns}
+    code_of = geo_codes(gen.towns)
     units, elections, councils = rec["community_units"], rec["community_elections"], rec["community_councils"]
     fac, vol = rec["community_service_facilities"], rec["volunteer_stations"]
     psych, charity = rec["psych_stations"], rec["charity_stations"]
@@ -536,24 +592,55 @@ def ground_truth(gen) -> pd.DataFrame:
     def share(kpi, year, num_mask: pd.Series, towns: pd.Series):
         out.extend(kpi_rows(kpi, year, towns[num_mask].value_counts(), towns.value_counts(), 100, code_of))
 
-    def count(kpi, year, towns_of_events: pd.Series, reporting_towns: set):
-        per_town = towns_of_events.value_counts()
+    def count(kpi, year, events: pd.DataFrame, town_col: str, date_col: str, geos: set, through: dict | None = None):
+        """Rows of an event count: stock (dated on or before the snapshot date) and new_in_year per geography of
+        ``geos`` (in ``code_of`` order) and for the district; ``through``: a return's reporting date per
+        geography (None: a register, reporting_status NaN)."""
+        snap = year_end(year).isoformat()
+        upto = events[(events[date_col] != "") & (events[date_col] <= snap)]
+        stock = upto[town_col].value_counts()
+        added = upto[upto[date_col] >= f"{year}-01-01"][town_col].value_counts()
+        reported = set()
         for name in code_of:
-            if name in reporting_towns:
-                out.append((kpi, year, code_of[name], float(per_town.get(name, 0)), 1.0, float(per_town.get(name, 0))))
-        total = float(per_town[per_town.index.isin(reporting_towns)].sum())
-        out.append((kpi, year, DISTRICT_CODE, total, 1.0, total))
+            if name not in geos:
+                continue
+            status = None if through is None else ("reported" if through.get(name, "") >= snap else "not_reported")
+            if status == "not_reported":
+                out.append((kpi, year, code_of[name], nan, 1.0, nan, nan, status))
+                continue
+            reported.add(name)
+            n, a = float(stock.get(name, 0)), float(added.get(name, 0))
+            out.append((kpi, year, code_of[name], n, 1.0, n, a, status))
+        if through is None:
+            status = None
+        else:
+            status = "reported" if reported == geos else ("not_reported" if not reported else "partly_reported")
+        n = float(stock[stock.index.isin(reported)].sum())
+        a = float(added[added.index.isin(reported)].sum())
+        if status == "not_reported":
+            out.append((kpi, year, DISTRICT_CODE, nan, 1.0, nan, nan, status))
+        else:
+            out.append((kpi, year, DISTRICT_CODE, n, 1.0, n, a, status))
+
+    covers = rec.get("town_returns:submissions", pd.DataFrame(columns=["所属镇街", "报表名称", "数据截至日期", "填报个数"]))
+    plan_towns = {t.name_zh for t in gen.towns}
+    returns = []
+    for kpi, form, sites in (("community.secretary_studio_demo_sites", STUDIO_FORM, studios),
+                             ("community.building_governance_demo_sites", BUILDING_FORM, buildings)):
+        through = covers[covers["报表名称"] == form].groupby("所属镇街")["数据截至日期"].max().to_dict()
+        for name in set(sites["所属镇街"]) - set(through):  # listed without a cover row: reported up to the cut-off
+            through[name] = CUTOFF.isoformat()
+        returns.append((kpi, sites, through, plan_towns | set(through)))
 
     for year in YEARS:
         snap = year_end(year).isoformat()
         active = _active(units, "成立日期", "撤销日期", snap)
         comms = active[active["单位类型"] == "社区"]
 
-        conv = units[(units["撤销原因"] == "撤村建居") & (units["撤销日期"] >= PLAN_START) & (units["撤销日期"] <= snap)]
-        count("community.villages_converted", year, conv["所属镇街"], set(units["所属镇街"]))
-        for kpi, sites in (("community.secretary_studio_demo_sites", studios), ("community.building_governance_demo_sites", buildings)):
-            named = sites[(sites["命名日期"] >= PLAN_START) & (sites["命名日期"] <= snap)]
-            count(kpi, year, named["所属镇街"], set(sites["所属镇街"]))
+        conv = units[(units["单位类型"] == "村") & (units["撤销原因"] == "撤村建居")]
+        count("community.villages_converted", year, conv, "所属镇街", "撤销日期", set(units["所属镇街"]))
+        for kpi, sites, through, geos in returns:
+            count(kpi, year, sites, "所属镇街", "命名日期", geos, through)
 
         held = elections[elections["选举日期"] <= snap].sort_values(["选举日期", "选举编号"]).groupby("社区编码").tail(1)
         held = held[held["社区编码"].isin(comms["单位编码"])].set_index("社区编码")
@@ -564,7 +651,7 @@ def ground_truth(gen) -> pd.DataFrame:
         c_active = _active(councils, "成立日期", "撤销日期", snap)
         share("community.lajiachang_council_coverage", year, comms["单位编码"].isin(set(c_active["社区编码"])), comms["所属镇街"])
 
-        new = comms[comms["成立日期"] >= PLAN_START]
+        new = comms[comms["成立日期"] >= NEW_COMMUNITY_SINCE]
         in_use = fac[(fac["投用年份"] <= year) & ((fac["停用日期"] == "") | (fac["停用日期"] > snap))]
         area_by_unit = in_use.groupby("所属社区(村)编码")["建筑面积(平方米)"].sum()
         area = new["单位编码"].map(area_by_unit).fillna(0) + new["原村编码"].map(area_by_unit).fillna(0)
@@ -577,9 +664,9 @@ def ground_truth(gen) -> pd.DataFrame:
         p_units = covered(p_active.loc[p_active["站点层级"] == "社区村级", "服务社区(村)编码"])
         share("psych.community_coverage", year, active["单位编码"].isin(p_units), active["所属镇街"])
         centers = set(p_active.loc[p_active["站点层级"] == "镇街级", "所属镇街"])
-        all_towns = pd.Series(list(code_of))
+        all_towns = pd.Series([t.name_zh for t in gen.towns])
         share("psych.town_center_coverage", year, all_towns.isin(centers), all_towns)
 
         ch_active = _active(charity, "设立日期", "撤销日期", snap)
         share("charity.station_community_coverage", year, comms["单位编码"].isin(covered(ch_active["所在社区(村)编码"])), comms["所属镇街"])
-    return pd.DataFrame(out, columns=["kpi_id", "period_year", "geo_code", "numerator", "denominator", "value"])
+    return pd.DataFrame([r + (nan,) * (len(TRUTH_COLUMNS) - len(r)) for r in out], columns=TRUTH_COLUMNS)

@@ -44,7 +44,18 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from daxing_kpi.sample.generator import DISTRICT_CODE, YEARS, SampleGenerator, kpi_rows, names, phones, year_end
+from daxing_kpi.sample.generator import (
+    DISTRICT_CODE,
+    TRUTH_COLUMNS,
+    YEARS,
+    SampleGenerator,
+    active_on,
+    geo_codes,
+    kpi_rows,
+    names,
+    phones,
+    year_end,
+)
 
 RNG_NAME = "institutions"
 
@@ -257,48 +268,68 @@ def build(gen: SampleGenerator) -> dict[str, pd.DataFrame]:
 # -- ground truth: the KPI values counted from the records with pandas ------------------------------
 
 
-def _count_row(kpi: str, year: int, n: int) -> tuple:
-    """A count KPI's district row: denominator 1, so value = numerator."""
-    return (kpi, year, DISTRICT_CODE, float(n), 1.0, float(n))
+def _count_row(kpi: str, year: int, n: int, added: float | None = None) -> tuple:
+    """A count KPI's district row: denominator 1, so value = numerator; ``added`` = new_in_year."""
+    return (kpi, year, DISTRICT_CODE, float(n), 1.0, float(n), float("nan") if added is None else float(added), None)
 
 
 def ground_truth(gen: SampleGenerator) -> pd.DataFrame:
-    """``kpi_id, period_year, geo_code, numerator, denominator, value`` of the seven institution KPIs."""
+    """:data:`TRUTH_COLUMNS` of the seven institution KPIs. Counts give the stock at year end and new_in_year
+    (doc count_stock_rule): for built institutions (建成) those qualifying whose opening date (开业日期) falls in
+    the year; for the three-star township homes (改造: a rating has no date) those qualifying that did not in
+    the previous year's register (NaN in the register's first year); for the care centers those operating
+    that opened during the year."""
     reg = gen.frames["institutions"]
     centers = gen.frames["care_centers"]
     pop = gen.frames["registered_population"]
-    code_of = {t.name_zh: t.code for t in gen.towns}
+    code_of = geo_codes(gen.towns)
     official = {v: k for k, v in SPELLINGS.items()}
     out: list[tuple] = []
+    first_year = int(reg["统计年度"].min()) if len(reg) else None
+    qualifying_before: set[str] | None = None
     for year in YEARS:
         r = reg[(reg["统计年度"] == year) & (reg["运营状态"] == OPERATING)]
         if (reg["统计年度"] == year).any():
             beds = pd.to_numeric(r["床位数"])
             nursing = pd.to_numeric(r["护养型床位数"].replace("", np.nan))
+            opened_now = r["开业日期"].astype(str).str[:4] == str(year)
             public_district = (r["机构类别"] == ELDERLY) & (r["举办层级"] == "区级") & r["机构性质"].isin(["公办公营", "公建民营"])
-            n = int((public_district & (beds > 0) & (nursing * 100 >= beds * 60)).sum())
-            out.append(_count_row("eldercare.nursing_bed_60pct_public_institutions", year, n))
-            n = int(((r["机构类别"] == TOWNSHIP_HOME) & r["星级"].isin(STARS[3:]) & (r["是否集中供养特困人员"] == "是")).sum())
-            out.append(_count_row("eldercare.three_star_township_homes", year, n))
-            out.append(_count_row("disability.intellectual_disability_institutions", year,
-                                  int(((r["机构类别"] == INTELLECTUAL) & (beds >= 50)).sum())))
-            out.append(_count_row("disability.mental_health_welfare_institutions", year,
-                                  int(((r["机构类别"] == MENTAL) & (beds >= 100)).sum())))
+            q = public_district & (beds > 0) & (nursing * 100 >= beds * 60)
+            out.append(_count_row("eldercare.nursing_bed_60pct_public_institutions", year, int(q.sum()), int((q & opened_now).sum())))
+            q = (r["机构类别"] == TOWNSHIP_HOME) & r["星级"].isin(STARS[3:]) & (r["是否集中供养特困人员"] == "是")
+            homes = set(r.loc[q, "机构编码"])
+            entered = None if year == first_year else len(homes - (qualifying_before or set()))
+            qualifying_before = homes
+            out.append(_count_row("eldercare.three_star_township_homes", year, len(homes), entered))
+            q = (r["机构类别"] == INTELLECTUAL) & (beds >= 50)
+            out.append(_count_row("disability.intellectual_disability_institutions", year, int(q.sum()), int((q & opened_now).sum())))
+            q = (r["机构类别"] == MENTAL) & (beds >= 100)
+            out.append(_count_row("disability.mental_health_welfare_institutions", year, int(q.sum()), int((q & opened_now).sum())))
             p = pop[(pop["统计年度"] == year) & pop["年龄组"].isin(["0-5", "6-11", "12-17"])]
             children = int(p["户籍人口"].sum())
             if children > 0:
                 child_beds = int(beds[r["机构类别"].isin(CHILD_CATEGORIES)].sum())
                 out.append(("children.institution_beds_per_10k_children", year, DISTRICT_CODE, float(child_beds),
                             float(children), child_beds / children * 10_000))
+        else:
+            qualifying_before = set()
         snap = year_end(year).isoformat()
-        is_open = (centers["开始运营日期"] != "") & (centers["开始运营日期"] <= snap)
-        is_open &= (centers["停止运营日期"] == "") | (centers["停止运营日期"] > snap)
-        town = centers.loc[is_open, "所在镇街"].map(lambda s: official.get(s, s))
-        per_town = town.value_counts().reindex(list(code_of), fill_value=0)
-        ones = pd.Series(1, index=per_town.index)
-        # operating centers: a count per town/street (denominator 1) and the district total
-        out += kpi_rows("eldercare.care_centers_operating", year, per_town, ones, 1, code_of, district=False)
-        out.append(_count_row("eldercare.care_centers_operating", year, int(len(town))))
+        open_ = active_on(centers, "开始运营日期", "停止运营日期", snap)
+        town = open_["所在镇街"].map(lambda s: official.get(s, s))
+        opened = open_["开始运营日期"] >= f"{year}-01-01"
+        plan_towns = [t.name_zh for t in gen.towns]
+        per_town = town.value_counts()
+        opened_per_town = town[opened].value_counts()
+        # operating centers: a count per town/street of the 22 (0 where none) and any other geography with one,
+        # and the district total (denominator 1); new_in_year: those that opened during the year
+        for name, code in code_of.items():
+            if name in plan_towns or name in per_town.index:
+                n = float(per_town.get(name, 0))
+                out.append(("eldercare.care_centers_operating", year, code, n, 1.0, n, float(opened_per_town.get(name, 0)), None))
+        out.append(_count_row("eldercare.care_centers_operating", year, int(len(town)), int(opened.sum())))
         # coverage: 1 per town/street with a center, over the 22 towns/streets
-        out += kpi_rows("eldercare.care_center_town_coverage", year, (per_town > 0).astype(int), ones, 100, code_of)
-    return pd.DataFrame(out, columns=["kpi_id", "period_year", "geo_code", "numerator", "denominator", "value"])
+        covered = per_town.reindex(plan_towns, fill_value=0)
+        ones = pd.Series(1, index=covered.index)
+        out += kpi_rows("eldercare.care_center_town_coverage", year, (covered > 0).astype(int), ones, 100,
+                        {t.name_zh: t.code for t in gen.towns})
+    return pd.DataFrame([r + (float("nan"),) * (len(TRUTH_COLUMNS) - len(r)) for r in out], columns=TRUTH_COLUMNS)

@@ -39,14 +39,18 @@ from daxing_kpi.sample.generator import (
     BASE_YEAR,
     CUTOFF,
     DISTRICT_CODE,
+    TRUTH_COLUMNS,
     YEARS,
     SampleGenerator,
     _dates_to_str,
     _days,
-    id_numbers,
+    active_on,
+    geo_codes,
     kpi_rows,
     names,
+    persons_on,
     phones,
+    reuse_leavers,
     year_end,
 )
 
@@ -108,17 +112,6 @@ def _stock_flow(rng: np.random.Generator, targets: list[int], exit_rate: float, 
         entry = np.concatenate([entry, rng.integers(d0, d1 + 1, add)])
         exit_ = np.concatenate([exit_, np.full(add, -1, dtype=np.int64)])
     return entry, exit_
-
-
-def _unique_id_numbers(rng: np.random.Generator, birth: np.ndarray) -> np.ndarray:
-    """Valid ID numbers, distinct within the list (a clash is drawn again)."""
-    ids = id_numbers(rng, birth.size, birth)
-    for _ in range(10):
-        dup = pd.Series(ids).duplicated().to_numpy()
-        if not dup.any():
-            break
-        ids[dup] = id_numbers(rng, int(dup.sum()), birth[dup])
-    return ids
 
 
 def town_kinds() -> dict[str, str]:
@@ -245,7 +238,8 @@ def _professionals(gen: SampleGenerator, rng: np.random.Generator, weights: np.n
     level = np.where(has_cert, np.array(CERT_LEVELS)[rng.choice(3, n, p=CERT_WEIGHTS)], np.where(rng.random(n) < 0.8, "无", ""))
     cert_day = np.where(has_cert, cert_day, -1)
     birth = entry - rng.integers(22 * 365, 50 * 365, n)
-    ids = _unique_id_numbers(rng, birth)
+    sex = np.where(rng.random(n) < 0.72, "女", "男")
+    ids = gen.ids.new(rng, birth, sex)  # one ID number per person, never shared
     person = np.arange(n)
     # about 3% change employer (a second row from the change date; the first row ends that day)
     movers = np.flatnonzero((exit_ == -1) & (rng.random(n) < 0.03) & (entry < CUTOFF_DAY - 30))
@@ -255,6 +249,12 @@ def _professionals(gen: SampleGenerator, rng: np.random.Generator, weights: np.n
     exit_ = np.concatenate([exit_, np.full(movers.size, -1, dtype=np.int64)])
     town_idx = np.concatenate([town_idx, rng.choice(len(gen.towns), movers.size, p=weights)])
     person = np.concatenate([person, movers])
+    # about 1% also work for a second employer while still on the first one's roster (two active rows)
+    doubles = np.flatnonzero((exit_ == -1) & (entry < CUTOFF_DAY - 400) & (rng.random(entry.size) < 0.01))
+    entry = np.concatenate([entry, entry[doubles] + rng.integers(30, 400, doubles.size)])
+    exit_ = np.concatenate([exit_, np.full(doubles.size, -1, dtype=np.int64)])
+    town_idx = np.concatenate([town_idx, rng.choice(len(gen.towns), doubles.size, p=weights)])
+    person = np.concatenate([person, person[doubles]])
     m = entry.size
     town_names = np.array([t.name_zh for t in gen.towns])
     agency_by_town = agencies.groupby("所在镇街")["机构名称"].apply(list).to_dict()
@@ -269,7 +269,7 @@ def _professionals(gen: SampleGenerator, rng: np.random.Generator, weights: np.n
             "序号": np.arange(1, m + 1),
             "姓名": names(rng, n)[person][order],
             "身份证号码": ids[person][order],
-            "性别": np.where(rng.random(n) < 0.72, "女", "男")[person][order],
+            "性别": sex[person][order],
             "证书等级": level[person][order],
             "取得证书日期": _iso(cert_day[person][order]),
             "工作单位": np.array(employer, dtype=object)[order],
@@ -323,16 +323,23 @@ def _community_workers(gen: SampleGenerator, rng: np.random.Generator) -> pd.Dat
     ]
     entry = df["entry"].to_numpy()
     exit_ = df["exit"].to_numpy()
-    birth = entry - rng.integers(21 * 365, 50 * 365, n)
+    # about one hire in twelve from 2021 on is a community worker who left another community within half a
+    # year before (a change of post: the same ID number, never two posts on the same day)
+    person = reuse_leavers(rng, np.arange(n), entry, exit_, share=1 / 12, window_days=180,
+                           first_day=(dt.date(2021, 1, 1) - EPOCH).days)
+    first_entry = pd.Series(entry).groupby(person).min()
+    sex_p = np.where(rng.random(first_entry.size) < 0.65, "女", "男")
+    ids_p = gen.ids.new(rng, first_entry.to_numpy() - rng.integers(21 * 365, 50 * 365, first_entry.size), sex_p)
+    pos = first_entry.index.get_indexer(person)
     order = np.lexsort((df["community"].to_numpy(), entry))
     town_names = np.array([t.name_zh for t in gen.towns])
     positions = np.array(["社区专职工作者", "社区专职工作者", "社区专职工作者", "社区居委会委员", "社区党组织书记", "社区居委会主任"])
     return pd.DataFrame(
         {
             "序号": np.arange(1, n + 1),
-            "姓名": names(rng, n)[order],
-            "身份证号码": _unique_id_numbers(rng, birth)[order],
-            "性别": np.where(rng.random(n) < 0.65, "女", "男")[order],
+            "姓名": names(rng, first_entry.size)[pos][order],
+            "身份证号码": ids_p[pos][order],
+            "性别": sex_p[pos][order],
             "所属镇街": town_names[df["town"].to_numpy()][order],
             "服务社区": np.array([name_of[c] for c in serve_code])[order],
             "服务社区代码": serve_code[order],
@@ -421,29 +428,41 @@ def build(gen: SampleGenerator) -> dict[str, pd.DataFrame]:
 # -- ground truth ----------------------------------------------------------------------------
 
 
-def _active(df: pd.DataFrame, start: str, end: str, snap: str) -> pd.DataFrame:
-    """Rows begun on or before the snapshot date and not ended on or before it."""
-    return df[(df[start] <= snap) & ((df[end] == "") | (df[end] > snap))]
+def _active(df: pd.DataFrame, start: str, end: str, snap: str, status: str | None = None) -> pd.DataFrame:
+    """Rows begun on or before the snapshot date and not ended on or before it (the one date rule); with
+    ``status``, a row marked 已注销/已撤销 without a date is not active."""
+    return active_on(df, start, end, snap, status)
 
 
-def _count_rows(kpi: str, year: int, by_town: pd.Series, district: int, code_of: dict[str, str], register: pd.DataFrame) -> list[tuple]:
-    """Count KPIs: a row per town/street of ``code_of`` (0 where none is counted) and the district,
-    denominator 1; no rows when the source register is empty."""
+def _count_rows(kpi: str, year: int, by_town: pd.Series, district: int, code_of: dict[str, str], register: pd.DataFrame,
+                plan_towns: set[str], added_by_town: pd.Series | None = None, added: int | None = None) -> list[tuple]:
+    """Count KPIs: a row per town/street of the 22 (0 where none is counted), per other geography of ``code_of``
+    with something counted (a special zone, the unassigned geography ``''``) and the district, denominator 1;
+    ``new_in_year`` from ``added_by_town``/``added`` (NaN without). No rows when the source register is empty."""
     if register.empty:
         return []
-    rows = [(kpi, year, code, float(by_town.get(name, 0)), 1.0, float(by_town.get(name, 0))) for name, code in code_of.items()]
-    rows.append((kpi, year, DISTRICT_CODE, float(district), 1.0, float(district)))
+    nan = float("nan")
+    rows = []
+    for name, code in code_of.items():
+        if name in plan_towns or by_town.get(name, 0) > 0:
+            n = float(by_town.get(name, 0))
+            a = nan if added_by_town is None else float(added_by_town.get(name, 0))
+            rows.append((kpi, year, code, n, 1.0, n, a, None))
+    rows.append((kpi, year, DISTRICT_CODE, float(district), 1.0, float(district), nan if added is None else float(added), None))
     return rows
 
 
 def ground_truth(gen: SampleGenerator) -> pd.DataFrame:
     """The seven KPIs counted from this domain's records with pandas (independent of dbt).
 
-    Columns ``kpi_id, period_year, geo_code, numerator, denominator, value``; counts have
-    denominator 1; coverage and shares are in %.
+    Columns :data:`TRUTH_COLUMNS`; counts have denominator 1 (organisations and agencies with new_in_year:
+    those founded during the year); coverage and shares are in %. Professionals and community workers are
+    counted as persons (:func:`daxing_kpi.sample.generator.persons_on`: once, in the town/street of their
+    active record that started first).
     """
     f = getattr(gen, "organisation_frames", None) or build(gen)
-    code_of = {t.name_zh: t.code for t in gen.towns}
+    code_of = geo_codes(gen.towns)
+    plan_towns = {t.name_zh for t in gen.towns}
     kinds = town_kinds()
     town_units = [t.name_zh for t in gen.towns if kinds[t.name_zh] in TOWN_GOVERNMENT_KINDS]
     orgs, feds, agencies = f["social_orgs"], f["social_org_federations"], f["social_work_agencies"]
@@ -451,36 +470,46 @@ def ground_truth(gen: SampleGenerator) -> pd.DataFrame:
     out: list[tuple] = []
     for year in YEARS:
         snap = year_end(year).isoformat()
+        jan1 = f"{year}-01-01"
         # 镇(街)社区社会组织联合会覆盖率: towns/streets with a federation on the snapshot date ÷ 22
         covered = set(_active(feds, "成立日期", "注销日期", snap)["所在镇街"])
         num = pd.Series({t.name_zh: float(t.name_zh in covered) for t in gen.towns})
         if len(feds):
-            out += kpi_rows("social_org.federation_town_coverage", year, num, pd.Series(1.0, index=num.index), 100, code_of)
+            out += kpi_rows("social_org.federation_town_coverage", year, num, pd.Series(1.0, index=num.index), 100,
+                            {t.name_zh: t.code for t in gen.towns})
         # 社区社会组织数: community organisations registered or filed, active on the snapshot date
         o = orgs[(orgs["组织类别"] == "社区社会组织") & orgs["登记备案状态"].isin(["登记", "备案"])]
-        o = o[(o["成立日期"] <= snap) & ((o["注销日期"] > snap) | ((o["注销日期"] == "") & (o["状态"] == "正常")))]
+        o = _active(o, "成立日期", "注销日期", snap, status="状态")
+        new = o[o["成立日期"] >= jan1]
         out += _count_rows("social_org.community_social_orgs", year, o.groupby("所在镇街")["组织编号"].nunique(),
-                           o["组织编号"].nunique(), code_of, orgs)
+                           o["组织编号"].nunique(), code_of, orgs, plan_towns,
+                           new.groupby("所在镇街")["组织编号"].nunique(), new["组织编号"].nunique())
         # 社会工作专业服务机构数
-        a = agencies[(agencies["登记日期"] <= snap) & ((agencies["注销日期"] > snap) | ((agencies["注销日期"] == "") & (agencies["状态"] == "正常")))]
+        a = _active(agencies, "登记日期", "注销日期", snap, status="状态")
+        new = a[a["登记日期"] >= jan1]
         out += _count_rows("social_work.agencies", year, a.groupby("所在镇街")["统一社会信用代码"].nunique(),
-                           a["统一社会信用代码"].nunique(), code_of, agencies)
-        # 社区工作者本社区化率: workers living in the community they serve ÷ all workers
-        w = _active(workers, "入职日期", "离职日期", snap)
+                           a["统一社会信用代码"].nunique(), code_of, agencies, plan_towns,
+                           new.groupby("所在镇街")["统一社会信用代码"].nunique(), new["统一社会信用代码"].nunique())
+        # 社区工作者本社区化率: workers (persons) living in the community they serve ÷ all workers (persons)
+        w = persons_on(workers, "入职日期", "离职日期", snap)
         local = w[w["居住社区代码"] == w["服务社区代码"]]
         out += kpi_rows("social_work.community_workers_local_share", year, local.groupby("所属镇街").size(),
                         w.groupby("所属镇街").size(), 100, code_of)
-        # 社会工作专业人才总量 and 持证社会工作专业人才数 (distinct persons)
-        p = _active(pros, "入职日期", "离职日期", snap)
-        out += _count_rows("social_work.professionals", year, p.groupby("所在镇街")["身份证号码"].nunique(),
-                           p["身份证号码"].nunique(), code_of, pros)
-        c = p[p["证书等级"].isin(CERT_LEVELS) & (p["取得证书日期"] != "") & (p["取得证书日期"] <= snap)]
-        out += _count_rows("social_work.certified_professionals", year, c.groupby("所在镇街")["身份证号码"].nunique(),
-                           c["身份证号码"].nunique(), code_of, pros)
+        # 社会工作专业人才总量 and 持证社会工作专业人才数: persons, each in one town/street
+        p = persons_on(pros, "入职日期", "离职日期", snap)
+        out += _count_rows("social_work.professionals", year, p.groupby("所在镇街").size(), len(p), code_of, pros, plan_towns)
+        act = _active(pros, "入职日期", "离职日期", snap)
+        holds = act[act["证书等级"].isin(CERT_LEVELS) & (act["取得证书日期"] != "") & (act["取得证书日期"] <= snap)]
+        ids = act["身份证号码"].astype(str) if "身份证号码" in act.columns else pd.Series("", index=act.index)
+        key = ids.where(ids != "", "row:" + act.index.astype(str))
+        certified = set(key[holds.index])
+        p_key = p["_person"]
+        c = p[p_key.isin(certified)]
+        out += _count_rows("social_work.certified_professionals", year, c.groupby("所在镇街").size(), len(c), code_of, pros, plan_towns)
         # 镇级公益性公墓服务覆盖率: towns served by a public-welfare cemetery ÷ towns
-        s = _active(cem[cem["公墓性质"] == "公益性公墓"], "服务起始日期", "服务终止日期", snap)
-        served = set(s["服务镇街"])
+        served = set(_active(cem[cem["公墓性质"] == "公益性公墓"], "服务起始日期", "服务终止日期", snap)["服务镇街"])
         num = pd.Series({name: float(name in served) for name in town_units})
         if len(cem):
-            out += kpi_rows("funeral.township_cemetery_coverage", year, num, pd.Series(1.0, index=num.index), 100, code_of)
-    return pd.DataFrame(out, columns=["kpi_id", "period_year", "geo_code", "numerator", "denominator", "value"])
+            out += kpi_rows("funeral.township_cemetery_coverage", year, num, pd.Series(1.0, index=num.index), 100,
+                            {t.name_zh: t.code for t in gen.towns})
+    return pd.DataFrame([r + (float("nan"),) * (len(TRUTH_COLUMNS) - len(r)) for r in out], columns=TRUTH_COLUMNS)

@@ -19,5 +19,4 @@ select
     units.former_village_code
 from units
 inner join periods
-    on units.established_date <= periods.period_end_date
-    and (units.abolished_date is null or units.abolished_date > periods.period_end_date)
+    on {{ is_active_on('units.established_date', 'units.abolished_date', 'periods.period_end_date') }}

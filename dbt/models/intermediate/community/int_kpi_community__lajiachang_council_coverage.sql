@@ -21,8 +21,7 @@ covered as (
         councils.unit_code
     from councils
     inner join periods
-        on councils.established_date <= periods.period_end_date
-        and (councils.dissolved_date is null or councils.dissolved_date > periods.period_end_date)
+        on {{ is_active_on('councils.established_date', 'councils.dissolved_date', 'periods.period_end_date') }}
 )
 
 select

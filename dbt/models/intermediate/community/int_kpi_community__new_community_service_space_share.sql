@@ -1,14 +1,16 @@
 {#- KPI rows of community.new_community_service_space_share (新建社区服务用房达500㎡比例, plan 二(一)3; a
-    monitor without numeric target), per year and town/street: new communities (established from 1 January
-    of var('plan_first_year'), new or converted from a village, active on the snapshot date) whose community
+    monitor without numeric target), per year and town/street: new communities (established on or after
+    new_since_date, 1 January 2021, as the catalog's definition says: new or converted from a village, active on
+    the snapshot date) whose community
     service facilities in use on that date (opened in or before the year, not closed on or before the date;
     a converted community also uses its former village's) have at least 500 m² of floor area together ÷
     those new communities, in %. No rows before the first new community. -#}
 {%- set min_floor_area_sqm = 500 -%}  {#- 逐步按最小规模500平方米配置 (plan 二(一)3) -#}
+{%- set new_since_date = '2021-01-01' -%}  {#- the KPI's definition (kpi_catalog: 2021年以来新建), not a plan variable -#}
 with communities as (
     select * from {{ ref('int_community_units_active_by_year') }}
     where is_community
-      and extract(year from established_date) >= {{ var('plan_first_year') }}
+      and established_date >= cast('{{ new_since_date }}' as date)
 ),
 
 periods as (
@@ -31,7 +33,7 @@ floor_area as (
     from facilities
     inner join periods
         on facilities.opening_year <= periods.period_year
-        and (facilities.closed_date is null or facilities.closed_date > periods.period_end_date)
+        and {{ is_not_ended_on('facilities.closed_date', 'periods.period_end_date') }}
     inner join successors on facilities.unit_code = successors.registered_unit_code
     group by periods.period_year, successors.served_unit_code
 )

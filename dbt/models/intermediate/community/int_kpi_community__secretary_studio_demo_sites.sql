@@ -1,6 +1,9 @@
-{#- KPI rows of community.secretary_studio_demo_sites (社区书记工作室示范点, plan 二(一)2): sites named from
-    1 January 2021 to the year's snapshot date, cumulative (sites), per reporting town/street and for the
-    district; denominator 1. Source: the towns' return forms (contract townreturn_secretary_studio_sites). -#}
+{#- KPI rows of community.secretary_studio_demo_sites (社区书记工作室示范点, plan 二(一)2), per year, town/street and
+    district (macro event_count_rows, doc count_stock_rule): sites named on or before the year's snapshot date
+    (the stock, whatever the year of naming) and new_in_year, those named during the year; denominator 1. Source:
+    the towns' return forms (contract townreturn_secretary_studio_sites); whether a town/street reported the year
+    comes from the cover sheet (int_town_return_reporting_by_year): a report of zero gives 0, no report gives
+    numerator NULL with reporting_status not_reported. -#}
 with sites as (
     select * from {{ ref('stg_townreturn__secretary_studio_sites') }}
 ),
@@ -14,7 +17,9 @@ named as (
 ),
 
 reporting as (
-    select distinct geo_code from sites
+    select period_year, geo_code, reporting_status
+    from {{ ref('int_town_return_reporting_by_year') }}
+    where form_name_zh = '社区书记工作室示范点'
 )
 
-{{ cumulative_count_rows('community.secretary_studio_demo_sites', 'named', 'reporting') }}
+{{ event_count_rows('community.secretary_studio_demo_sites', 'named', 'reporting') }}

@@ -1,6 +1,7 @@
 {#- KPI rows per year: town/street elderly-care centers operating on the snapshot date, for each of
     the 22 towns/streets of the plan's 镇(街) denominator (0 where none), any other town/street with a
-    center, and the district total (emitted here: counts use denominator 1, so they are not rolled up).
+    center, and the district total (emitted here: counts use denominator 1, so they are not rolled up); the
+    stock on the snapshot date, and new_in_year: those of them that opened during the year (doc count_stock_rule).
     No rows at all while the center register is empty. Plan 一(二)2; contract eldercare_care_centers. -#}
 with periods as (
     select * from {{ ref('int_periods') }}
@@ -30,7 +31,8 @@ town_rows as (
     select
         town_years.period_year,
         town_years.geo_code,
-        coalesce(counted.centers_count, 0) as centers_count
+        coalesce(counted.centers_count, 0) as centers_count,
+        coalesce(counted.opened_count, 0) as opened_count
     from town_years
     left join counted
         on town_years.period_year = counted.period_year
@@ -41,7 +43,8 @@ district_rows as (
     select
         periods.period_year,
         '{{ var("district_code") }}' as geo_code,
-        coalesce(sum(counted.centers_count), 0) as centers_count
+        coalesce(sum(counted.centers_count), 0) as centers_count,
+        coalesce(sum(counted.opened_count), 0) as opened_count
     from periods
     left join counted on periods.period_year = counted.period_year
     group by periods.period_year
@@ -58,7 +61,8 @@ select
     all_rows.period_year,
     all_rows.geo_code,
     all_rows.centers_count as numerator,
-    1 as denominator
+    1 as denominator,
+    all_rows.opened_count as new_in_year
 from all_rows
 cross join register_loaded
 where register_loaded.centers_in_register > 0

@@ -1,11 +1,14 @@
-{#- KPI rows (numerator, denominator) per town/street and year: care workers employed on the
-    year's snapshot date, and residents aged 60+. -#}
+{#- KPI rows of eldercare.care_workers_per_10k_elderly (每万名老年人拥有养老护理员数, plan 一(二)1), per year and
+    geography: care workers employed on the year's snapshot date, counted as persons (doc person_counting_rule: a
+    worker on two rosters counts once, in the town/street of the employment that started first), and residents
+    aged 60+. A special zone or the unassigned geography has workers but no residents of its own (denominator
+    NULL); the district counts them. -#}
 with periods as (
     select * from {{ ref('int_periods') }}
 ),
 
-workers as (
-    select * from {{ ref('stg_eldercare__care_workers') }}
+persons as (
+    select * from {{ ref('int_care_workers_employed_by_year') }}
 ),
 
 population as (
@@ -14,14 +17,11 @@ population as (
 
 employed as (
     select
-        periods.period_year,
-        workers.geo_code,
+        period_year,
+        geo_code,
         count(*) as workers_count
-    from workers
-    inner join periods
-        on workers.hire_date <= periods.period_end_date
-        and (workers.leave_date is null or workers.leave_date > periods.period_end_date)
-    group by periods.period_year, workers.geo_code
+    from persons
+    group by period_year, geo_code
 ),
 
 elderly as (

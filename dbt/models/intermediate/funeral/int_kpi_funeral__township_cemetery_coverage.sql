@@ -25,8 +25,7 @@ served as (
         service_areas.geo_code
     from service_areas
     inner join periods
-        on service_areas.service_start_date <= periods.period_end_date
-        and (service_areas.service_end_date is null or service_areas.service_end_date > periods.period_end_date)
+        on {{ is_active_on('service_areas.service_start_date', 'service_areas.service_end_date', 'periods.period_end_date') }}
     where service_areas.is_public_welfare
 )
 

@@ -20,8 +20,7 @@ centers as (
         stations.geo_code
     from stations
     inner join periods
-        on stations.established_date <= periods.period_end_date
-        and (stations.closed_date is null or stations.closed_date > periods.period_end_date)
+        on {{ is_active_on('stations.established_date', 'stations.closed_date', 'periods.period_end_date') }}
     where stations.is_town_center
 )
 

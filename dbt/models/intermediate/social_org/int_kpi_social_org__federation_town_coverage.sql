@@ -23,8 +23,7 @@ covered as (
         federations.geo_code
     from federations
     inner join periods
-        on federations.founding_date <= periods.period_end_date
-        and (federations.dissolution_date is null or federations.dissolution_date > periods.period_end_date)
+        on {{ is_active_on('federations.founding_date', 'federations.dissolution_date', 'periods.period_end_date') }}
 )
 
 select

@@ -1,11 +1,14 @@
-{#- KPI rows per town/street and year: active real-name registered volunteers on the year's
-    snapshot date, and the resident population. -#}
+{#- KPI rows of volunteer.registered_share_of_residents (实名注册志愿者占常住人口比例, plan 二(五)1), per year and
+    geography: volunteers registered on the year's snapshot date, counted as persons (doc person_counting_rule: a
+    person with two active registrations counts once, in the town/street of the earlier one), and the resident
+    population. A special zone or the unassigned geography has volunteers but no residents of its own
+    (denominator NULL); the district counts them. -#}
 with periods as (
     select * from {{ ref('int_periods') }}
 ),
 
-volunteers as (
-    select * from {{ ref('stg_volunteer__volunteers') }}
+persons as (
+    select * from {{ ref('int_volunteers_active_by_year') }}
 ),
 
 population as (
@@ -14,17 +17,11 @@ population as (
 
 active as (
     select
-        periods.period_year,
-        volunteers.geo_code,
+        period_year,
+        geo_code,
         count(*) as volunteers_count
-    from volunteers
-    inner join periods
-        on volunteers.registration_date <= periods.period_end_date
-        and (
-            volunteers.cancellation_date > periods.period_end_date
-            or (volunteers.cancellation_date is null and volunteers.status_zh = '正常')
-        )
-    group by periods.period_year, volunteers.geo_code
+    from persons
+    group by period_year, geo_code
 ),
 
 residents as (

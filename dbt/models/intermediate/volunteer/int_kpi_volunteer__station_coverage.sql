@@ -25,7 +25,7 @@ in_use as (
     from facilities
     inner join periods
         on facilities.opening_year <= periods.period_year
-        and (facilities.closed_date is null or facilities.closed_date > periods.period_end_date)
+        and {{ is_not_ended_on('facilities.closed_date', 'periods.period_end_date') }}
 ),
 
 hosting as (
@@ -34,8 +34,7 @@ hosting as (
         stations.facility_id
     from stations
     inner join periods
-        on stations.established_date <= periods.period_end_date
-        and (stations.closed_date is null or stations.closed_date > periods.period_end_date)
+        on {{ is_active_on('stations.established_date', 'stations.closed_date', 'periods.period_end_date') }}
 )
 
 select

@@ -6,7 +6,7 @@ renamed as (
     select
         station_id,
         station_name,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         unit_code,
         cast(established_date as date) as established_date,
         cast(closed_date as date) as closed_date,

@@ -18,7 +18,7 @@ renamed as (
         case when source.sponsor_level_zh = '区级' then true else false end as is_district_level,
         source.ownership_zh,
         case when source.ownership_zh in ('公办公营', '公建民营') then true else false end as is_public,
-        source.geo_code,
+        {{ town_or_unassigned('source.geo_code') }} as geo_code,
         cast(source.beds_count as integer) as beds_count,
         cast(source.nursing_beds_count as integer) as nursing_beds_count,
         source.star_rating_zh,

@@ -6,7 +6,7 @@ renamed as (
     select
         council_id,
         unit_code,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(established_date as date) as established_date,
         cast(dissolved_date as date) as dissolved_date,
         _source_file,

@@ -6,7 +6,7 @@ renamed as (
     select
         election_id,
         unit_code,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         round_zh,
         cast(election_date as date) as election_date,
         election_method_zh,

@@ -7,7 +7,7 @@ renamed as (
         facility_id,
         facility_name,
         unit_code,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(floor_area_sqm as double) as floor_area_sqm,
         cast(opening_year as integer) as opening_year,
         cast(closed_date as date) as closed_date,

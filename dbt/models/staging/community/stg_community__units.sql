@@ -8,7 +8,7 @@ renamed as (
         unit_name,
         unit_type_zh,
         unit_type_zh = '社区' as is_community,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(established_date as date) as established_date,
         cast(abolished_date as date) as abolished_date,
         abolition_reason_zh,

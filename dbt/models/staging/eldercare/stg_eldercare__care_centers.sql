@@ -6,7 +6,7 @@ renamed as (
     select
         center_code,
         center_name,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         operator_name,
         cast(opening_date as date) as opening_date,
         cast(closing_date as date) as closing_date,

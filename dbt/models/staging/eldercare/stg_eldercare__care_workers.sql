@@ -5,12 +5,14 @@ with source as (
 renamed as (
     select
         person_key,
+        {{ person_id('person_key') }} as person_id,
         employer_name,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(hire_date as date) as hire_date,
         cast(leave_date as date) as leave_date,
         skill_level,
         _source_file,
+        _sheet,
         _row_number
     from source
 )

@@ -11,7 +11,7 @@ renamed as (
         source.burial_id,
         cast(source.burial_date as date) as burial_date,
         extract(year from cast(source.burial_date as date)) as burial_year,
-        source.geo_code,
+        {{ town_or_unassigned('source.geo_code') }} as geo_code,
         source.burial_type_zh,
         burial_types.burial_type_code,
         coalesce(burial_types.is_eco_burial, false) as is_eco_burial,

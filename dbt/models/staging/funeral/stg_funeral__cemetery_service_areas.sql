@@ -9,7 +9,7 @@ renamed as (
         cemetery_type_zh,
         case when cemetery_type_zh = '公益性公墓' then true else false end as is_public_welfare,
         cemetery_geo_code,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(service_start_date as date) as service_start_date,
         cast(service_end_date as date) as service_end_date,
         _source_file,

@@ -15,7 +15,7 @@ renamed as (
         coalesce(channels.is_online, false) as is_online,
         cast(source.accepted_date as date) as accepted_date,
         extract(year from cast(source.accepted_date as date)) as accepted_year,
-        source.geo_code,
+        {{ town_or_unassigned('source.geo_code') }} as geo_code,
         source._source_file,
         source._row_number
     from source

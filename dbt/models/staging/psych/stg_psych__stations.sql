@@ -9,7 +9,7 @@ renamed as (
         station_level_zh,
         station_level_zh = '镇街级' as is_town_center,
         station_level_zh = '社区村级' as is_community_station,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         unit_code,
         cast(established_date as date) as established_date,
         cast(closed_date as date) as closed_date,

@@ -6,7 +6,7 @@ renamed as (
     select
         federation_id,
         federation_name,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(founding_date as date) as founding_date,
         cast(dissolution_date as date) as dissolution_date,
         _source_file,

@@ -16,7 +16,7 @@ renamed as (
         source.legal_form_zh,
         source.filing_status_zh,
         case when source.filing_status_zh in ('登记', '备案') then true else false end as is_registered_or_filed,
-        source.geo_code,
+        {{ town_or_unassigned('source.geo_code') }} as geo_code,
         cast(source.founding_date as date) as founding_date,
         source.status_zh,
         cast(source.deregistration_date as date) as deregistration_date,

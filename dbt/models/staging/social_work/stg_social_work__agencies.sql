@@ -6,7 +6,7 @@ renamed as (
     select
         agency_id,
         agency_name,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(registration_date as date) as registration_date,
         status_zh,
         cast(closing_date as date) as closing_date,

@@ -5,7 +5,8 @@ with source as (
 renamed as (
     select
         person_key,
-        geo_code,
+        {{ person_id('person_key') }} as person_id,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         serving_community_name,
         serving_community_code,
         residence_community_code,
@@ -13,6 +14,7 @@ renamed as (
         cast(hire_date as date) as hire_date,
         cast(leave_date as date) as leave_date,
         _source_file,
+        _sheet,
         _row_number
     from source
 )

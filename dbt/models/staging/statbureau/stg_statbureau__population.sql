@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         cast(period_year as integer) as period_year,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         age_band,
         cast(residents_count as bigint) as residents_count,
         case when age_band in ('60-79', '80+') then true else false end as is_aged_60_plus,

@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         cast(period_year as integer) as period_year,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         age_band,
         cast(registered_count as bigint) as registered_count,
         case when age_band in ('0-5', '6-11', '12-17') then true else false end as is_under_18,

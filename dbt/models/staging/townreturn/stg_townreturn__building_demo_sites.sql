@@ -4,7 +4,7 @@ with source as (
 
 renamed as (
     select
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         unit_code,
         unit_name,
         site_name,

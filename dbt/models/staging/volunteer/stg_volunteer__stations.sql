@@ -7,7 +7,7 @@ renamed as (
         station_id,
         station_name,
         facility_id,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         cast(established_date as date) as established_date,
         cast(closed_date as date) as closed_date,
         _source_file,

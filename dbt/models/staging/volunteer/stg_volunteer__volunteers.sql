@@ -6,11 +6,13 @@ renamed as (
     select
         volunteer_id,
         person_key,
+        {{ person_id('person_key') }} as person_id,
         cast(registration_date as date) as registration_date,
-        geo_code,
+        {{ town_or_unassigned('geo_code') }} as geo_code,
         status_zh,
         cast(cancellation_date as date) as cancellation_date,
         _source_file,
+        _sheet,
         _row_number
     from source
 )

@@ -1,0 +1,119 @@
+"""Bounded storage (issue 19.6): ten nights in a row on a small sample, with a retention of three
+runs, keep ``dbt/target``, Dagster's home and the logs within what three runs take; items older than
+the retention in days go too; build outputs are ignored by git.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import dagster as dg
+from conftest import make_warehouse
+
+from daxing_kpi import retention
+from daxing_kpi.paths import DBT_PROJECT_DIR, PROJECT_ROOT
+
+NIGHTS, KEEP = 10, 3
+
+
+def dbt_run_folders() -> list[Path]:
+    target = DBT_PROJECT_DIR / "target"
+    return [p for p in target.iterdir() if p.is_dir() and p.name.startswith(retention.DBT_STEP_PREFIX)] if target.exists() else []
+
+
+def sizes(root: Path) -> dict[str, int]:
+    run_folders = dbt_run_folders()
+    return {
+        "dbt run folders": sum(retention.tree_size(p) for p in run_folders),
+        "dbt/target": retention.tree_size(DBT_PROJECT_DIR / "target"),
+        "dagster_home": retention.tree_size(root / "dagster_home"),
+        "logs": retention.tree_size(root / "logs"),
+        "history": retention.tree_size(root / "history"),
+    }
+
+
+def test_ten_nights_stay_within_a_retention_of_three_runs(tmp_path):
+    wh = make_warehouse(tmp_path, KPI_RETENTION_RUNS=str(KEEP), KPI_RETENTION_DAYS="30")  # the test sample (0.05)
+    largest_folder = largest_log = home_at_keep = 0
+    seen = []
+    for night in range(1, NIGHTS + 1):
+        proc = wh.run("run", "--trigger", "schedule")
+        run_id = [x for x in proc.stdout.splitlines() if x.startswith("kpi run ")][0].split()[2]
+        seen.append(run_id)
+        if night == 1:  # the run generated the bundled sample and marked it (issue 19.2)
+            from daxing_kpi import personkey
+
+            assert personkey.sample_differences(wh.root / "landing") == []
+        folders = dbt_run_folders()
+        logs = list(wh.root.joinpath("logs").glob("*.log"))
+        with _instance(wh) as instance:
+            runs = {r.run_id for r in instance.get_runs()}
+        # what is kept: the newest KEEP runs, this night's included
+        assert len(folders) <= KEEP and any(p.name.startswith(f"{retention.DBT_STEP_PREFIX}{run_id[:7]}-") for p in folders)
+        assert runs == set(seen[-KEEP:]), (night, runs)
+        assert {p.name.split("_", 1)[1].removesuffix(".log") for p in logs} == set(seen[-KEEP:])
+        now = sizes(wh.root)
+        if night <= KEEP:  # what one run leaves, measured while nothing of this warehouse is pruned yet
+            largest_folder = max([largest_folder] + [retention.tree_size(p) for p in folders if p.name.startswith(
+                tuple(f"{retention.DBT_STEP_PREFIX}{r[:7]}-" for r in seen))])
+            largest_log = max([largest_log] + [retention.tree_size(p) for p in logs])
+            home_at_keep = now["dagster_home"]
+        else:
+            assert now["dbt run folders"] <= KEEP * largest_folder * 1.1, (night, now)
+            assert now["dagster_home"] <= home_at_keep * 1.25, (night, now, home_at_keep)
+            assert now["logs"] <= KEEP * largest_log * 1.25, (night, now)
+    # the run history keeps every night, one line each
+    lines = (wh.root / "history" / "pipeline_runs.jsonl").read_text().splitlines()
+    assert len(lines) == NIGHTS
+    published = wh.query("SELECT run_id, trigger FROM pipeline_runs")
+    assert set(published.run_id) == set(seen) and set(published.trigger) == {"schedule"}
+
+
+def _instance(wh):
+    from dagster._core.instance.ref import InstanceRef
+
+    home = str(wh.root / "dagster_home")
+    saved = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = home
+    try:
+        return dg.DagsterInstance.from_ref(InstanceRef.from_dir(home))
+    finally:
+        if saved is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = saved
+
+
+def test_files_older_than_the_retention_in_days_go(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    now = time.time()
+    for i, age_days in enumerate([0, 1, 29, 31, 45]):
+        p = folder / f"run{i}.log"
+        p.write_text("x" * 100)
+        os.utime(p, (now - age_days * 86400, now - age_days * 86400))
+    result = retention.PruneResult()
+    retention.prune_files(folder, "*.log", retention.Retention(days=30, runs=30), "run logs", result)
+    assert sorted(p.name for p in folder.iterdir()) == ["run0.log", "run1.log", "run2.log"]
+    assert result.removed == {"run logs": 2} and result.freed_bytes == 200
+    retention.prune_files(folder, "*.log", retention.Retention(days=30, runs=2), "run logs", result)
+    assert sorted(p.name for p in folder.iterdir()) == ["run0.log", "run1.log"]
+
+
+def test_retention_settings_have_defaults(monkeypatch):
+    monkeypatch.delenv("KPI_RETENTION_DAYS", raising=False)
+    monkeypatch.delenv("KPI_RETENTION_RUNS", raising=False)
+    assert retention.Retention.from_env() == retention.Retention(days=30, runs=30)
+    monkeypatch.setenv("KPI_RETENTION_DAYS", "7")
+    monkeypatch.setenv("KPI_RETENTION_RUNS", "10")
+    assert retention.Retention.from_env() == retention.Retention(days=7, runs=10)
+
+
+def test_build_outputs_are_ignored_by_git():
+    for path in ("dashboards/.build.versions/20261201T020000000000_run/index.html", "dashboards/build",
+                 "dashboards/.build.link-123", "dbt/target/daxing_dbt_models-abc-def/run_results.json", "warehouse/analytics.duckdb"):
+        proc = subprocess.run(["git", "check-ignore", "-q", path], cwd=PROJECT_ROOT)
+        assert proc.returncode == 0, f"{path} is not ignored by git"
