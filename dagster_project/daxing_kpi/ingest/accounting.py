@@ -44,10 +44,11 @@ def file_audit_counts(stage, f, superseded: str) -> dict:
     ``stage``), its rows matching the SQL condition ``superseded`` replaced by later deliveries:
     ``n_sup`` rows superseded, ``n_q`` quarantined, ``n_ff`` loaded with a field fault, and the records
     per reason of the quarantined (``q``) and of the field faults (``ff``) among the rows not superseded."""
+    dup = f.dup_sql
     n_sup, n_q, n_ff, n_dup = stage.con.execute(
-        f"SELECT count(*) FILTER (WHERE {superseded}), count(*) FILTER (WHERE NOT ({superseded}) AND (_q OR _dup)),"
-        f" count(*) FILTER (WHERE NOT ({superseded}) AND NOT _q AND NOT _dup AND _f IS NOT NULL), count(*) FILTER (WHERE NOT ({superseded}) AND _dup)"
-        f" FROM {f.table}").fetchall()[0]
+        f"SELECT count(*) FILTER (WHERE {superseded}), count(*) FILTER (WHERE NOT ({superseded}) AND (_q OR {dup})),"
+        f" count(*) FILTER (WHERE NOT ({superseded}) AND NOT _q AND NOT {dup} AND _f IS NOT NULL),"
+        f" count(*) FILTER (WHERE NOT ({superseded}) AND {dup}) FROM {f.table}").fetchall()[0]
     rows = stage.con.execute(f"SELECT bad, reason, count(DISTINCT rid) FROM {stage.problems_sql(f, f'NOT ({superseded})')}"
                              f" GROUP BY ALL").fetchall()
     q = {r: int(n) for b, r, n in rows if b}

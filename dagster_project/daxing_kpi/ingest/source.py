@@ -76,6 +76,7 @@ class IngestResult:
     stage: SourceStage | None = None
     parts: list[str] = field(default_factory=list)  # SELECTs of the accepted rows, one per file, in order
     part_keys: list[tuple[str, str, bool]] = field(default_factory=list)  # (sha256, label, several sheets) of each part
+    files: list[FileStage] = field(default_factory=list)  # every file staged (read now or earlier), in delivery order
     quarantine_query: str | None = None
     _accepted: pd.DataFrame | None = field(default=None, repr=False)
     _quarantine: pd.DataFrame | None = field(default=None, repr=False)
@@ -170,7 +171,8 @@ def read_file(path: Path, contract: Contract, label: str, digest: str, stage: So
 
 
 def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str, dict] | None = None,
-                  known_rejections: dict[str, dict] | None = None, *, con: duckdb.DuckDBPyConnection | None = None) -> IngestResult:
+                  known_rejections: dict[str, dict] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
+                  staged: dict[str, FileStage] | None = None) -> IngestResult:
     """Read, check and type every file of one source's landing folder.
 
     Files are taken in delivery order (:func:`landing_files`). A file with the same SHA-256 as an
@@ -190,6 +192,11 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     ``con``: the DuckDB connection to stage the rows on (the warehouse's, so that
     :func:`daxing_kpi.warehouse.write_raw` copies them without leaving DuckDB); default a private
     in-memory one with the same memory limit and spill folder.
+
+    ``staged`` (SHA-256 -> :class:`FileStage`, e.g. :meth:`FileStage.from_facts` over a table kept from an
+    earlier night on ``con``, staged under the same :func:`daxing_kpi.ingest.stage.file_key`): those files are
+    not read; their rows are taken as they were staged, and re-deliveries, duplicates, the audit and the
+    quarantine are worked out exactly as if they had been read now.
     """
     stage = SourceStage(contract, con if con is not None else ingest_connection(), _tmp_dir())
     audit_skipped: list[dict] = []
@@ -232,11 +239,13 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
                                     cutoff=delivery_cutoff((), path.name, _modified(path)))
             continue
         try:
-            f = read_file(path, contract, label, digest, stage, i)
+            if digest in (staged or {}):  # staged at an earlier night under the same rules: not read again
+                f = staged[digest].adopted(i, label, path, _modified(path))
+            else:
+                f = read_file(path, contract, label, digest, stage, i)
         except FileRejected as err:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, 0), None))
             continue
-        stage.files.append(f)
         if f.rejection is not None:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, f.rejection, f.rows, f,
                                                     reasons=reason_json(stage.reason_counts(f, bad="true"))), f))
@@ -274,8 +283,10 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
 
     # 3. the accepted rows, the faults and the audit
     kept = [q(c.name) for c in contract.kept_columns]
+    # a file's rows in its order (the order survives a filter; where duplicates are taken out by a join, it is restored)
     parts = [f"SELECT {', '.join(kept)}, {lit(f.label)} AS _source_file, {f.sheet_sql()} AS _sheet, _row_number, {lit(f.digest)} AS _file_sha256"
-             f" FROM {f.table} WHERE NOT _q AND NOT _dup AND NOT ({sup_sql[f.index]})" for f in read]
+             f" FROM {f.table} WHERE NOT _q AND NOT {f.dup_sql} AND NOT ({sup_sql[f.index]})"
+             + (" ORDER BY _t, _row_number" if f.dup_sql != "false" else "") for f in read]
     audit = []
     order = {f.label: k for k, f in enumerate(loads)}
     for f in loads:
@@ -306,8 +317,9 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         audit.append(row)
     audit.extend(audit_skipped)
     audit.sort(key=lambda a: (a["file_modified_at"], a["file_name"]))
+    staged_files = sorted([f for f in read] + [f for _, _, f in rejected if f is not None], key=lambda f: f.index)
     result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query,
-                          part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read])
+                          part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read], files=staged_files)
     total_loaded = sum(a["rows_loaded"] for a in audit)
     accepted_rows = sum(stage.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in parts)
     if total_loaded != accepted_rows:  # the audit is computed apart from the accepted rows: prove they agree
@@ -316,15 +328,17 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
 
 
 def _duplicates(stage: SourceStage, read: list[FileStage], sup_sql: dict[int, str]) -> list[str]:
-    """Mark (``_dup``) the records repeating the key of an earlier remaining record, every key field
-    present; returns the quarantine SELECTs of those duplicates (value: where the first one is)."""
+    """Find the records repeating the key of an earlier remaining record, every key field present: each
+    file's :attr:`FileStage.dup_sql` says which of its rows; returns the quarantine SELECTs of those
+    duplicates (value: where the first one is)."""
     contract = stage.contract
     con = stage.con
     keys = [q(k) for k in contract.key]
     live = " UNION ALL ".join(
         f"SELECT {f.index} AS fi, _t, _row_number, {f.sheet_sql()} AS _sheet, {lit(f.label)} AS file, {', '.join(keys)} FROM {f.table}"
         f" WHERE NOT _q AND NOT ({sup_sql[f.index]}) AND " + " AND ".join(f"{k} IS NOT NULL" for k in keys) for f in read)
-    n = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM ({live}) GROUP BY {', '.join(keys)} HAVING count(*) > 1)").fetchall()[0][0]
+    # no two keys alike when no two of their hashes are (the exact search below only when some are)
+    n = con.execute(f"SELECT count(*) - count(DISTINCT hash({', '.join(keys)})) FROM ({live})").fetchall()[0][0]
     if not n:
         return []
     name = f"_ing_{stage.uid}_dups"
@@ -336,7 +350,8 @@ def _duplicates(stage: SourceStage, read: list[FileStage], sup_sql: dict[int, st
             WINDOW w AS (PARTITION BY {', '.join(keys)} ORDER BY fi, _t, _row_number ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
         WHERE n > 1""")
     for f in read:
-        con.execute(f"UPDATE {f.table} SET _dup = true WHERE (_t, _row_number) IN (SELECT (_t, _row_number) FROM {name} WHERE fi = {f.index})")
+        if con.execute(f"SELECT count(*) FROM {name} WHERE fi = {f.index}").fetchall()[0][0]:
+            f.dup_sql = f"((_t, _row_number) IN (SELECT (_t, _row_number) FROM {name} WHERE fi = {f.index}))"
     column = "+".join(contract.column(k).header_zh for k in contract.key)
     labels = "CASE fi " + " ".join(f"WHEN {f.index} THEN {lit(f.label)}" for f in read) + " END"
     return [f"SELECT 0 AS part, fi, _t * {1 << 40} + _row_number AS rid, _sheet AS sheet, _row_number AS row_number,"

@@ -322,7 +322,8 @@ def pass_sql(plan: PassPlan, source: str) -> str:
     loaded); ``_f``: the row's faults, NULL for a row without any, else a list of
     ``{b: block, j: contract column, s: slot, c: column header, r: reason, v: value as kept}`` in the order
     the faults are listed (block 0 a cell's fault, 1 a totals/signature row: its only entry, 2 cells
-    beyond the header); ``_dup`` (false: a duplicate of an earlier record, marked later)."""
+    beyond the header). The result depends on the cells and the rules only, never on other files (the
+    duplicates of a key across files are found afterwards, :func:`daxing_kpi.ingest.source.ingest_source`)."""
     contract = plan.contract
     cols = list(contract.columns)
     base = ["_t", "_row_number", "_extra"] + [q(c) for c in plan.cells]
@@ -359,7 +360,7 @@ def pass_sql(plan: PassPlan, source: str) -> str:
         if not c.dropped:
             out.append(f"CASE WHEN _mk.r IS NULL THEN _v{j} END AS {q(c.name)}" if c.name in scope_cols else f"_v{j} AS {q(c.name)}")
     out += [f"coalesce(_mk.r IS NOT NULL OR _extra OR {' OR '.join(out_fault) or 'false'}, false) AS _q",
-            f"CAST({faults} AS {FAULT_STRUCT}[]) AS _f", "false AS _dup"]
+            f"CAST({faults} AS {FAULT_STRUCT}[]) AS _f"]
     sql = f"SELECT {', '.join(la)} FROM {source}"
     for layer in (lb, lc, l3, l4, out):
         sql = f"SELECT {', '.join(layer)} FROM ({sql})"

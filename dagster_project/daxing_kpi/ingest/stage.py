@@ -2,7 +2,7 @@
 files say together (re-deliveries, duplicates), the quarantine and the per-file audit, in SQL.
 
 Each file read becomes one temporary table of the connection (``_ing_<id>_f<i>``, the result of
-:func:`daxing_kpi.ingest.sqlpass.pass_sql` plus ``_scope``, the row's delivery scope, and ``_dup``).
+:func:`daxing_kpi.ingest.sqlpass.pass_sql`), written once and never changed afterwards.
 Nothing of a file is held whole in Python: a CSV file goes from DuckDB's ``read_csv`` through the pass
 into its table; a sheet read by a Python reader is handed over as an Arrow table. DuckDB spills the
 tables to its temp folder beyond its memory limit (:mod:`daxing_kpi.memory`).
@@ -13,7 +13,9 @@ the unit of work a night that skips unchanged files can keep (see :class:`FileSt
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 import math
 import uuid
@@ -63,10 +65,33 @@ class FileStage:
     known_rows: int | None = None
     known_scopes: frozenset[str] | None = None
     sheet_names: list[str | None] = field(default_factory=list)  # sheet of each table of the file (``_t``)
+    dup_sql: str = "false"  # SQL condition on the file's rows: a duplicate of an earlier record (set by ingest_source)
+    titles: tuple[str, ...] = ()  # text of the rows above the header (for the delivery cut-off)
 
     @property
     def rows_read(self) -> int:
         return self.rows if self.known_rows is None else self.known_rows
+
+    def facts(self) -> dict:
+        """What a later night needs to use this file's table instead of reading the file again (JSON-able):
+        everything :meth:`from_facts` takes, except where the table is kept."""
+        return {"label": self.label, "digest": self.digest, "modified": self.modified, "rows": self.rows, "sheets": self.sheets,
+                "scopes": sorted(self.scopes), "sheet_names": self.sheet_names, "titles": list(self.titles),
+                "rejection": [self.rejection.reason_zh, self.rejection.reason_en] if self.rejection else None}
+
+    @classmethod
+    def from_facts(cls, facts: dict, table: str, index: int = 0) -> FileStage:
+        """A file staged earlier: its :meth:`facts` and the table holding its rows (the pass's columns).
+        Its delivery cut-off is worked out again where it lands (:meth:`adopted`)."""
+        rejection = FileRejected(*facts["rejection"]) if facts.get("rejection") else None
+        return cls(index, facts["label"], facts["digest"], facts["modified"], table=table, rows=int(facts["rows"]),
+                   sheets=dict(facts.get("sheets") or {}), scopes=set(facts.get("scopes") or ()), rejection=rejection,
+                   sheet_names=list(facts.get("sheet_names") or [None]), titles=tuple(facts.get("titles") or ()))
+
+    def adopted(self, index: int, label: str, path: Path, modified: dt.datetime) -> FileStage:
+        """This staged file as the landing file ``path`` (same bytes; maybe another name and time)."""
+        return dataclasses.replace(self, index=index, label=label, modified=modified.isoformat(timespec="seconds"),
+                                   cutoff=delivery_cutoff(self.titles, Path(path).name, modified), dup_sql="false")
 
     def sheet_sql(self) -> str:
         """The ``_sheet`` of a row of this file's table, from its ``_t``."""
@@ -74,6 +99,24 @@ class FileStage:
         if len(set(names)) == 1:
             return f"CAST({lit(names[0])} AS VARCHAR)"
         return "CASE _t " + " ".join(f"WHEN {t} THEN {lit(n)}" for t, n in enumerate(names)) + " END"
+
+
+def file_key(contract: Contract) -> str:
+    """What the staged rows of a file depend on besides its bytes: the contract and the rules
+    (:attr:`Contract.digest`), the seeds the field rules read (the town tables, the contract's allowed
+    values) and the person-key secret (its fingerprint). A file staged under the same key and SHA-256 is
+    the same table of rows, whenever and wherever it was read (:meth:`FileStage.facts`)."""
+    from daxing_kpi.paths import SEEDS_DIR
+    from daxing_kpi.personkey import key_fingerprint, pii_key
+
+    h = hashlib.sha256(contract.digest.encode())
+    seeds = {"townships", "township_aliases", "beijing_townships_2023"}
+    seeds |= {c.allowed_from_seed.split(".")[0] for c in contract.columns if c.allowed_from_seed}
+    for stem in sorted(seeds):
+        path = SEEDS_DIR / f"{stem}.csv"
+        h.update(stem.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+    h.update(key_fingerprint(pii_key()).encode())
+    return h.hexdigest()
 
 
 def _min_match(contract: Contract) -> int:
@@ -119,7 +162,7 @@ class SourceStage:
         self.con = con
         self.tmp_dir = Path(tmp_dir)
         self.uid = uuid.uuid4().hex[:10]
-        self.files: list[FileStage] = []
+        self.created: list[str] = []  # tables this staging made (a file staged earlier is only used)
         prepare(con)
 
     # -- one file ---------------------------------------------------------------------------------------
@@ -129,11 +172,13 @@ class SourceStage:
         past its quarantine limit comes back with ``rejection`` set (its table kept for the quarantine)."""
         f = FileStage(index, label, digest, modified.isoformat(timespec="seconds"))
         f.table = f"_ing_{self.uid}_f{index}"
+        self.created.append(f.table)
         try:
             titles = self._stage(path, f)
         except BaseException:
             self.con.execute(f"DROP TABLE IF EXISTS {f.table}")
             raise
+        f.titles = tuple(titles)
         f.cutoff = delivery_cutoff(titles, Path(path).name, modified)
         con = self.con
         f.rows = con.execute(f"SELECT count(*) FROM {f.table}").fetchall()[0][0]
@@ -295,7 +340,7 @@ class SourceStage:
         which the file's faults are listed)."""
         return (f"(SELECT rid, sheet, row_number, x.c AS \"column\", x.r AS reason, x.v AS value, bad, t, x.b AS block,"
                 f" x.j AS col_idx, x.s AS slot FROM (SELECT _t * {1 << 40} + _row_number AS rid, {f.sheet_sql()} AS sheet,"
-                f" _row_number AS row_number, (_q OR _dup) AS bad, _t AS t, unnest(_f) AS x FROM {f.table}"
+                f" _row_number AS row_number, (_q OR {f.dup_sql}) AS bad, _t AS t, unnest(_f) AS x FROM {f.table}"
                 f" WHERE _f IS NOT NULL AND ({where})))")
 
     def _over_limit(self, f: FileStage) -> FileRejected | None:
@@ -331,10 +376,10 @@ class SourceStage:
         return {r: int(n) for r, n in rows}
 
     def drop(self) -> None:
-        """Drop every table of this staging."""
-        for f in self.files:
-            if f.table:
-                self.con.execute(f"DROP TABLE IF EXISTS {f.table}")
+        """Drop the tables this staging made."""
+        for table in self.created:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        self.created.clear()
 
 
 def empty_accepted(contract: Contract) -> pd.DataFrame:
