@@ -101,7 +101,7 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
         con.execute(f"CREATE OR REPLACE TABLE {table} ({raw_table_ddl(contract)})")
         same = result.stage is not None and result.stage.con is con
         # rows in the Parquet copy's order (deliveries by SHA-256, then sheet and row): no sort afterwards
-        for sql in result.ordered_parts():
+        for _, sql in result.ordered_parts():
             if same:
                 con.execute(f"INSERT INTO {table} {sql}")
             else:
@@ -130,7 +130,10 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
             con.unregister("audit_df")
         con.execute("COMMIT")
         # the engine-neutral copy of the raw layer, read by the Spark target (issue 11)
-        raw_parquet.write_source(con, contract.source_id, ordered=True)
+        # each delivery straight from the staged rows when they are on this connection (no reading back)
+        loaded = {a["sha256"]: a["rows_loaded"] for a in result.audit}
+        deliveries = [(d, sql) for d, sql in result.ordered_parts() if loaded.get(d)] if same else None
+        raw_parquet.write_source(con, contract.source_id, deliveries=deliveries)
         raw_parquet.write_audit(con)
     finally:
         if own:

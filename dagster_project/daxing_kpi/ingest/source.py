@@ -90,12 +90,12 @@ class IngestResult:
     def rows_loaded(self) -> int:
         return sum(a["rows_loaded"] for a in self.audit)
 
-    def ordered_parts(self) -> list[str]:
-        """:attr:`parts` in the raw layer's order: deliveries by SHA-256 and name, each file's rows by sheet
-        and row (the order of the Parquet copy, :func:`daxing_kpi.raw_parquet.write_source`)."""
+    def ordered_parts(self) -> list[tuple[str, str]]:
+        """``(sha256, query)`` of :attr:`parts` in the raw layer's order: deliveries by SHA-256 and name, each
+        file's rows by sheet and row (the order of the Parquet copy, :func:`daxing_kpi.raw_parquet.write_source`)."""
         out = []
-        for (_, _, several), sql in sorted(zip(self.part_keys, self.parts), key=lambda kp: kp[0][:2]):
-            out.append(f"SELECT * FROM ({sql}) ORDER BY _sheet NULLS LAST, _row_number" if several else sql)
+        for (digest, _, several), sql in sorted(zip(self.part_keys, self.parts), key=lambda kp: kp[0][:2]):
+            out.append((digest, f"SELECT * FROM ({sql}) ORDER BY _sheet NULLS LAST, _row_number" if several else sql))
         return out
 
     def accepted_batches(self, batch_rows: int = 100_000):
