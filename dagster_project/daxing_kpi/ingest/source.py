@@ -253,6 +253,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         by_index[i] = f
         if contract.delivery_scope is not None and f.rows:
             later_scopes |= f.scopes
+    stage.done_reading()
     loads = [by_index[i] for i in sorted(by_index)]
 
     # 1. re-delivery: which rows of earlier files are covered by a later file's scope

@@ -216,7 +216,13 @@ class PassPlan:
     contract: Contract
     present: dict[str, str]  # contract column name -> text column of the source
     cells: list[str]  # every text column of the source, in order
-    spec_ids: list[int] = field(default_factory=list)
+    specs: dict[str, int] = field(default_factory=dict)  # contract column -> kpi_cell spec (shared by a source's files)
+
+    def spec(self, column: Column) -> int:
+        """The ``kpi_cell`` spec of a column: its rule and the results kept per spelling (registered once)."""
+        if column.name not in self.specs:
+            self.specs[column.name] = new_spec(column)
+        return self.specs[column.name]
 
 
 def faultable(c: Column) -> bool:
@@ -260,15 +266,14 @@ def _column_sql(j: int, c: Column, x: str, plan: PassPlan) -> tuple[list[str], l
         b.append(f"CASE WHEN NOT _b{j} THEN kpi_person({xj}) END AS _p{j}")
         c_ += [f"_p{j}.k AS _v{j}", f"CASE WHEN _b{j} THEN {missing} ELSE _p{j}.r END AS _r{j}a", f"NULL AS _r{j}b"]
     else:
-        spec = new_spec(c)
-        plan.spec_ids.append(spec)
+        spec = plan.spec(c)
         # an empty cell is blank whatever the type; other spellings of blank (spaces) go to the rule
         a.append(f"({x} IS NULL OR {x} = '') AS _n{j}")
         if c.type == "text":
             fast, fast_value, fast_fault = f"{xj} IN {_in_list(_allowed(c))}", xj, "NULL"
         elif c.type in ("integer", "number"):
             a.append(f"TRY_CAST({x} AS DOUBLE) AS _d{j}")
-            fast = f"(strlen({xj}) <= 15 AND {xj} GLOB '[0-9]*' AND NOT {xj} GLOB '*[^0-9]*')"
+            fast = f"(strlen({xj}) BETWEEN 1 AND 15 AND NOT {xj} GLOB '*[!0-9]*')"
             if c.min is None:
                 fast_value, fast_fault = f"_d{j}", "NULL"
             else:

@@ -163,6 +163,7 @@ class SourceStage:
         self.tmp_dir = Path(tmp_dir)
         self.uid = uuid.uuid4().hex[:10]
         self.created: list[str] = []  # tables this staging made (a file staged earlier is only used)
+        self.specs: dict[str, int] = {}  # kpi_cell specs of the contract's columns, results kept across files
         prepare(con)
 
     # -- one file ---------------------------------------------------------------------------------------
@@ -257,33 +258,29 @@ class SourceStage:
         present = {}
         for label, col in mapping.items():
             present.setdefault(col.name, position[label])
-        plan = PassPlan(contract, present, [f"c{i}" for i in range(len(cand.labels))])
+        plan = PassPlan(contract, present, [f"c{i}" for i in range(len(cand.labels))], self.specs)
         verb = f"CREATE TEMP TABLE {table} AS" if first else f"INSERT INTO {table}"
-        con = self.con
-        try:
-            src = cand.source
-            if hasattr(src, "read_csv_sql"):
-                return self._pass_duckdb_csv(plan, src, table, verb, t)
-            if isinstance(src, CsvPieces):  # the Python CSV reader, a piece at a time
-                n = 0
-                pieces = src.pieces()
-                while True:
-                    try:
-                        piece = next(pieces)
-                    except StopIteration:
-                        break
-                    except Exception as e:  # noqa: BLE001 - bad input: words for the clerk (readers.unreadable)
-                        raise unreadable(Path(src.path).name, "text", e) from None
-                    self._pass_arrow(plan, piece, table, verb, t)
-                    verb = f"INSERT INTO {table}"
-                    n += len(piece.frame)
-                if verb.startswith("CREATE"):  # no rows under the header
-                    self._pass_arrow(plan, src.header, table, verb, t)
-                return n
-            self._pass_arrow(plan, src, table, verb, t)
-            return len(src.frame)
-        finally:
-            drop_specs(plan.spec_ids)
+        src = cand.source
+        if hasattr(src, "read_csv_sql"):
+            return self._pass_duckdb_csv(plan, src, table, verb, t)
+        if isinstance(src, CsvPieces):  # the Python CSV reader, a piece at a time
+            n = 0
+            pieces = src.pieces()
+            while True:
+                try:
+                    piece = next(pieces)
+                except StopIteration:
+                    break
+                except Exception as e:  # noqa: BLE001 - bad input: words for the clerk (readers.unreadable)
+                    raise unreadable(Path(src.path).name, "text", e) from None
+                self._pass_arrow(plan, piece, table, verb, t)
+                verb = f"INSERT INTO {table}"
+                n += len(piece.frame)
+            if verb.startswith("CREATE"):  # no rows under the header
+                self._pass_arrow(plan, src.header, table, verb, t)
+            return n
+        self._pass_arrow(plan, src, table, verb, t)
+        return len(src.frame)
 
     def _pass_arrow(self, plan: PassPlan, src, table: str, verb: str, t: int) -> None:
         """The pass over a table a Python reader produced (a :class:`daxing_kpi.ingest.readers.Table`)."""
@@ -374,6 +371,11 @@ class SourceStage:
         rows = self.con.execute(f"SELECT reason, count(DISTINCT rid) FROM {self.problems_sql(f, where)} WHERE {bad}"
                                 f" GROUP BY reason").fetchall()
         return {r: int(n) for r, n in rows}
+
+    def done_reading(self) -> None:
+        """Free what the pass needed while files were read (the Python rules' results kept per spelling)."""
+        drop_specs(self.specs.values())
+        self.specs.clear()
 
     def drop(self) -> None:
         """Drop the tables this staging made."""
