@@ -43,9 +43,9 @@ def reads(monkeypatch) -> list[str]:
 
     real = source.read_file
 
-    def spy(path, contract, label, digest):
+    def spy(path, contract, label, digest, *staging):
         seen.append(label)
-        return real(path, contract, label, digest)
+        return real(path, contract, label, digest, *staging)
 
     monkeypatch.setattr(source, "read_file", spy)
     return seen
@@ -124,3 +124,40 @@ def test_scopes_are_used_only_when_known_for_certain():
     assert known_file_scopes(roster, {"rows_read": 0, "delivery_scope": "complete export"}) is None  # nothing to skip
     assert known_file_scopes(orgs, {"rows_read": 9, "delivery_scope": None}) is None  # files add up: always read
     assert known_file_scopes(burials, None) is None
+
+
+def test_a_file_staged_at_an_earlier_night_is_not_read_again(tmp_path, monkeypatch):
+    """The work on one file is a unit (issue 20.1 for 20.2): its staged rows and facts (:meth:`FileStage.facts`,
+    valid under :func:`file_key`) stand in for reading it again; a new delivery partly superseding it, and a
+    duplicate across the two, are worked out exactly as when both files are read."""
+    import json
+
+    import duckdb
+
+    from daxing_kpi.ingest.stage import FileStage, file_key
+
+    contract = load_contracts()["funeral_burials"]
+    folder = tmp_path / "landing" / "burials"
+    folder.mkdir(parents=True)
+    head = "逝者编号,逝者姓名,死亡日期,安葬日期,户籍所在镇街,安葬方式,安葬地点"
+    (folder / "a.csv").write_text("\n".join([head, "B1,x,,2022-05-01,黄村,树葬,p", "B2,x,,2023-05-01,火星镇,树葬,p",
+                                             "B3,x,,2023-06-01,黄村,树葬,p"]) + "\n", encoding="utf-8")
+    os.utime(folder / "a.csv", (1_000, 1_000))
+    con = duckdb.connect()
+    night1 = ingest_source(contract, tmp_path / "landing", con=con)
+    (a,) = night1.files
+    con.execute(f"CREATE TABLE kept_a AS SELECT * FROM {a.table}")  # kept where a later night finds it
+    facts = json.loads(json.dumps(a.facts()))
+    key = file_key(contract)
+    (folder / "b.csv").write_text("\n".join([head, "B9,x,,2023-07-01,黄村,树葬,p", "B1,x,,2024-01-01,黄村,树葬,p"]) + "\n", encoding="utf-8")
+    os.utime(folder / "b.csv", (2_000, 2_000))
+    seen = reads(monkeypatch)
+    assert file_key(contract) == key  # same contract, rules, seeds and secret: the kept rows are valid
+    night2 = ingest_source(contract, tmp_path / "landing", con=con, staged={a.digest: FileStage.from_facts(facts, "kept_a")})
+    assert seen == ["burials/b.csv"]
+    everything = ingest_source(contract, tmp_path / "landing")
+    same_result(night2, everything)
+    assert [x["status"] for x in night2.audit] == ["partly_superseded", "loaded"]
+    assert night2.accepted.burial_id.tolist() == ["B1", "B9"] and night2.quarantine.reason.tolist() == [ingest.Reason.DUPLICATE]
+    monkeypatch.setenv("KPI_PII_KEY", "another secret of thirty-two bytes or more")
+    assert file_key(contract) != key  # another secret: other person keys, the kept rows are not valid

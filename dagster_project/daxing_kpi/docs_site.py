@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from daxing_kpi import memory
 from daxing_kpi.paths import DBT_PROJECT_DIR, dashboard_dir, warehouse_dir, work_db_path
 
 # The dbt installed beside this Python (the project's virtual environment), else the one on PATH.
@@ -75,7 +76,7 @@ def generate_static_page(target_path: Path) -> Path:
     env = {
         **os.environ,
         "KPI_WORK_DB": str(work_db_path()),
-        "KPI_DUCKDB_TEMP_DIR": os.environ.get("KPI_DUCKDB_TEMP_DIR") or str(warehouse_dir() / "tmp"),
+        **memory.subprocess_env(),  # spill folder and DuckDB's share of KPI_MEMORY_LIMIT
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     cmd = [

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from daxing_kpi import raw_parquet
+from daxing_kpi import memory
 from daxing_kpi.paths import DBT_PROJECT_DIR, warehouse_dir, work_db_path
 
 LOCAL_TARGETS = ("duckdb", "spark")
@@ -155,7 +156,7 @@ def build(
     env = {
         **os.environ,
         "KPI_WORK_DB": str(database) if target == "duckdb" else str(work_db_path()),
-        "KPI_DUCKDB_TEMP_DIR": os.environ.get("KPI_DUCKDB_TEMP_DIR") or str(warehouse_dir() / "tmp"),
+        **memory.subprocess_env(),  # spill folder and DuckDB's share of KPI_MEMORY_LIMIT
         "KPI_RAW_PARQUET_DIR": raw_parquet.engine_location(),
         "KPI_SPARK_DIR": str(scratch),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from daxing_kpi import raw_parquet
 from daxing_kpi.atomic import hold_point
+from daxing_kpi.memory import duckdb_config
 from daxing_kpi.ingest import AUDIT_COLUMNS_ADDED as INGEST_AUDIT_COLUMNS
 from daxing_kpi.ingest import Contract, IngestResult, raw_table_ddl
 from daxing_kpi.paths import analytics_db_path, warehouse_dir, work_db_path
@@ -38,12 +40,10 @@ PUBLISHED_MARTS = ("kpi_catalog", "kpi_observations", "geographies", "kpi_scorec
 
 
 def duckdb_settings() -> dict[str, str]:
-    """Memory limit and spill folder from ``$KPI_DUCKDB_MEMORY_LIMIT`` (e.g. ``2GB``) and
-    ``$KPI_DUCKDB_TEMP_DIR`` (default ``warehouse/tmp``)."""
-    settings = {"temp_directory": os.environ.get("KPI_DUCKDB_TEMP_DIR") or str(warehouse_dir() / "tmp")}
-    if os.environ.get("KPI_DUCKDB_MEMORY_LIMIT"):
-        settings["memory_limit"] = os.environ["KPI_DUCKDB_MEMORY_LIMIT"]
-    return settings
+    """Memory limit and spill folder of every DuckDB connection of the job: the share of
+    ``$KPI_MEMORY_LIMIT`` (formerly ``$KPI_DUCKDB_MEMORY_LIMIT``) one DuckDB database may use and
+    ``$KPI_DUCKDB_TEMP_DIR`` (default ``warehouse/tmp``); see :mod:`daxing_kpi.memory`."""
+    return duckdb_config()
 
 
 def connect_work(read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -81,30 +81,46 @@ def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE audit.quarantine ADD COLUMN IF NOT EXISTS disposition VARCHAR")
 
 
-def write_raw(contract: Contract, result: IngestResult, run_id: str) -> dict[str, int]:
+def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, int]:
     """Replace the raw table of a source with the accepted rows of this run, in one transaction,
     and record audit and quarantine rows (the quarantine of the source is replaced, the audit
     appended); then write the source and the audit as Parquet (:mod:`daxing_kpi.raw_parquet`).
-    Returns ``rows_read, rows_loaded, rows_quarantined, rows_superseded``."""
+    Returns ``rows_read, rows_loaded, rows_quarantined, rows_superseded``.
+
+    ``con``: an open connection to the working database (default: one is opened). When ``result`` was
+    staged on that same connection (:func:`daxing_kpi.ingest.ingest_source` with ``con``) the rows are
+    copied inside DuckDB; otherwise they stream over in Arrow batches."""
     now = dt.datetime.now()
-    with connect_work() as con:
+    own = con is None
+    if own:
+        con = connect_work()
+    try:
         ensure_audit_tables(con)
         con.execute("BEGIN")
         table = f'raw."{contract.source_id}"'
         con.execute(f"CREATE OR REPLACE TABLE {table} ({raw_table_ddl(contract)})")
-        accepted = result.accepted
-        if len(accepted):
-            con.register("accepted_df", accepted)
-            con.execute(f"INSERT INTO {table} SELECT * FROM accepted_df")
-            con.unregister("accepted_df")
+        same = result.stage is not None and result.stage.con is con
+        # rows in the Parquet copy's order (deliveries by SHA-256, then sheet and row): no sort afterwards
+        for _, sql in result.ordered_parts():
+            if same:
+                con.execute(f"INSERT INTO {table} {sql}")
+            else:
+                for batch in result.stage.con.sql(sql).to_arrow_reader(100_000):
+                    con.register("accepted_batch", pa.Table.from_batches([batch]))
+                    con.execute(f"INSERT INTO {table} SELECT * FROM accepted_batch")
+                    con.unregister("accepted_batch")
         con.execute("DELETE FROM audit.quarantine WHERE source_id = ?", [contract.source_id])
-        if len(result.quarantine):
-            q = result.quarantine.copy()
-            q.insert(0, "run_id", run_id)
-            q["quarantined_at"] = now
-            con.register("q_df", q)
-            con.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM q_df")
-            con.unregister("q_df")
+        if result.quarantine_query is not None:
+            if same:
+                con.execute(f"INSERT INTO audit.quarantine BY NAME SELECT ?::VARCHAR AS run_id, *, ?::TIMESTAMP AS quarantined_at"
+                            f" FROM ({result.quarantine_query})", [run_id, now])
+            else:
+                qdf = result.quarantine.copy()
+                qdf.insert(0, "run_id", run_id)
+                qdf["quarantined_at"] = now
+                con.register("q_df", qdf)
+                con.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM q_df")
+                con.unregister("q_df")
         audit = pd.DataFrame(result.audit)
         if len(audit):
             audit.insert(0, "run_id", run_id)
@@ -114,50 +130,59 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str) -> dict[str
             con.unregister("audit_df")
         con.execute("COMMIT")
         # the engine-neutral copy of the raw layer, read by the Spark target (issue 11)
-        raw_parquet.write_source(con, contract.source_id)
+        # each delivery straight from the staged rows when they are on this connection (no reading back)
+        loaded = {a["sha256"]: a["rows_loaded"] for a in result.audit}
+        deliveries = [(d, sql) for d, sql in result.ordered_parts() if loaded.get(d)] if same else None
+        raw_parquet.write_source(con, contract.source_id, deliveries=deliveries)
         raw_parquet.write_audit(con)
+    finally:
+        if own:
+            con.close()
     totals = {k: int(sum(a.get(k, 0) for a in result.audit)) for k in ("rows_read", "rows_loaded", "rows_quarantined", "rows_superseded")}
     return totals
 
 
-def loaded_file_facts(source_id: str) -> dict[str, dict]:
+def loaded_file_facts(source_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, dict]:
     """What the latest load of each file of a source recorded, by SHA-256: ``rows_read``,
     ``delivery_scope`` (text of the audit) and ``sheets``; files loaded, superseded or partly superseded
     only. Lets :func:`daxing_kpi.ingest.ingest_source` leave unread a file that later files wholly
-    supersede. Empty when the working database or its audit does not exist yet."""
-    if not work_db_path().exists():
-        return {}
-    try:
-        with connect_work(read_only=True) as con:
-            rows = con.execute(
-                "SELECT sha256, rows_read, delivery_scope, sheets FROM audit.ingest_audit"
-                " WHERE source_id = ? AND status IN ('loaded', 'superseded', 'partly_superseded') AND rows_read IS NOT NULL"
-                " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1",
-                [source_id],
-            ).fetchall()
-    except duckdb.Error:  # no audit table yet (a new warehouse)
-        return {}
+    supersede. Empty when the working database or its audit does not exist yet. ``con``: an open
+    connection to the working database (default: one is opened, read-only)."""
+    sql = ("SELECT sha256, rows_read, delivery_scope, sheets FROM audit.ingest_audit"
+           " WHERE source_id = ? AND status IN ('loaded', 'superseded', 'partly_superseded') AND rows_read IS NOT NULL"
+           " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1")
+    rows = _audit_query(sql, [source_id], con)
     return {r[0]: {"rows_read": r[1], "delivery_scope": r[2], "sheets": r[3]} for r in rows}
 
 
-def rejected_file_facts(source_id: str) -> dict[str, dict]:
+def rejected_file_facts(source_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, dict]:
     """Files of a source set aside at their latest reading, by SHA-256: ``rejected_reason_zh``,
     ``rejected_reason_en``, ``rules_digest``, ``rows_read``. Lets :func:`daxing_kpi.ingest.ingest_source`
-    set them aside again without reading them until they change (or the contract or rules do)."""
-    if not work_db_path().exists():
-        return {}
-    try:
-        with connect_work(read_only=True) as con:
-            rows = con.execute(
-                "SELECT sha256, status, rejected_reason_zh, rejected_reason_en, rules_digest, rows_read FROM audit.ingest_audit"
-                " WHERE source_id = ? AND status <> 'skipped_duplicate_file'"
-                " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1",
-                [source_id],
-            ).fetchall()
-    except duckdb.Error:  # no audit table, or one from before issue 15
-        return {}
+    set them aside again without reading them until they change (or the contract or rules do). ``con``:
+    as for :func:`loaded_file_facts`."""
+    sql = ("SELECT sha256, status, rejected_reason_zh, rejected_reason_en, rules_digest, rows_read FROM audit.ingest_audit"
+           " WHERE source_id = ? AND status <> 'skipped_duplicate_file'"
+           " QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY loaded_at DESC) = 1")
+    rows = _audit_query(sql, [source_id], con)
     return {r[0]: {"rejected_reason_zh": r[2], "rejected_reason_en": r[3], "rules_digest": r[4], "rows_read": r[5]}
             for r in rows if r[1] == "rejected"}
+
+
+def _audit_query(sql: str, params: list, con: duckdb.DuckDBPyConnection | None) -> list[tuple]:
+    """Rows of a query on the audit; none when the working database or the table (or one of its columns,
+    in an audit from before issue 15) does not exist."""
+    if con is None:
+        if not work_db_path().exists():
+            return []
+        try:
+            with connect_work(read_only=True) as own:
+                return own.execute(sql, params).fetchall()
+        except duckdb.Error:
+            return []
+    try:
+        return con.execute(sql, params).fetchall()
+    except duckdb.Error:
+        return []
 
 
 def query_work(sql: str, params: list | None = None) -> pd.DataFrame:

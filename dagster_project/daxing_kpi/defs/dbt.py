@@ -63,11 +63,12 @@ class LayerTranslator(DagsterDbtTranslator):
 
 
 def dbt_env() -> dict[str, str]:
-    """Environment of the dbt subprocess: the working database and the spill folder of this warehouse."""
-    return {
-        "KPI_WORK_DB": str(work_db_path()),
-        "KPI_DUCKDB_TEMP_DIR": os.environ.get("KPI_DUCKDB_TEMP_DIR") or str(warehouse_dir() / "tmp"),
-    }
+    """Environment of the dbt subprocess: the working database, the spill folder of this warehouse and
+    the memory limit of dbt's DuckDB (its share of ``KPI_MEMORY_LIMIT``)."""
+    from daxing_kpi.memory import subprocess_env
+
+    # spill folder and dbt's DuckDB share of KPI_MEMORY_LIMIT (daxing_kpi.memory)
+    return {"KPI_WORK_DB": str(work_db_path()), **subprocess_env()}
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LayerTranslator(), project=dbt_project)

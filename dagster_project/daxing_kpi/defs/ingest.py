@@ -19,7 +19,7 @@ from daxing_kpi.defs.operations import RunGuard
 from daxing_kpi.ingest import Contract, ingest_source, load_contracts, strict_files
 from daxing_kpi.paths import landing_dir, warehouse_dir
 from daxing_kpi.sample.generator import generate
-from daxing_kpi.warehouse import loaded_file_facts, query_work, rejected_file_facts, write_raw
+from daxing_kpi.warehouse import connect_work, loaded_file_facts, query_work, rejected_file_facts, write_raw
 
 CONTRACTS = load_contracts()
 
@@ -62,9 +62,10 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
         # files wholly superseded by later ones (a roster re-sent complete) are not read again
-        result = ingest_source(contract, landing_dir(), known_files=loaded_file_facts(contract.source_id),
-                               known_rejections=rejected_file_facts(contract.source_id))
-        totals = write_raw(contract, result, context.run_id)
+        with connect_work() as con:  # rows staged and loaded inside the working database, never whole in Python
+            known_files, known_rejections = loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con)
+            result = ingest_source(contract, landing_dir(), known_files=known_files, known_rejections=known_rejections, con=con)
+            totals = write_raw(contract, result, context.run_id, con=con)
         context.log.info(f"{contract.source_id}: {totals}")
         for a in result.rejected:  # set aside, the night goes on (issue 15): the clerk's words, no stack trace
             context.log.warning(f"file set aside 文件被搁置: {a['rejected_reason_en']} / {a['rejected_reason_zh']}")

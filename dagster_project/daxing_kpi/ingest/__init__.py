@@ -7,7 +7,10 @@ The modules, by what a newcomer looks for:
 | :mod:`~daxing_kpi.ingest.contracts` | the data contracts (YAML): columns, types, PII classes, key, delivery scope, ``record_needs``, quality thresholds |
 | :mod:`~daxing_kpi.ingest.readers` | reading a file by its content (Excel, HTML-as-xls, SpreadsheetML, CSV/TSV in any common encoding) into tables of text |
 | :mod:`~daxing_kpi.ingest.rows` | which header columns are the contract's; which rows are no records (totals, signatures) |
-| :mod:`~daxing_kpi.ingest.fields` | typing and checking one column: dates (with a time of day), numbers, yes/no, ID numbers, person keys |
+| :mod:`~daxing_kpi.ingest.fields` | the field rules: typing and checking a cell (dates with a time of day, numbers, yes/no, ID numbers, person keys) |
+| :mod:`~daxing_kpi.ingest.sqlpass` | the set-based pass: a table of text cells typed, checked and split (loaded / field fault / quarantined) in DuckDB |
+| :mod:`~daxing_kpi.ingest.csvread` | CSV and tab-separated text read by DuckDB's ``read_csv`` (header found in Python, transcoding, row numbers) |
+| :mod:`~daxing_kpi.ingest.stage` | one source staged in DuckDB: a table per file, re-deliveries, duplicates, the quarantine's rows |
 | :mod:`~daxing_kpi.ingest.towns` | town/street spellings and codes to 2023 statistical codes; units of other districts |
 | :mod:`~daxing_kpi.ingest.redelivery` | delivery order, re-sent files, corrected deliveries replacing earlier rows |
 | :mod:`~daxing_kpi.ingest.accounting` | the per-file audit: rows read = loaded + quarantined + superseded, field faults, rejections |
@@ -34,7 +37,7 @@ from daxing_kpi.ingest.contracts import (
     raw_table_ddl, source_rules,
 )
 from daxing_kpi.ingest.fields import (
-    ID_LIKE, PHONE_LIKE, _norm_series, check_frame, id_numbers_changed_by_excel, mask_value, norm_series, parse_dates,
+    ID_LIKE, PHONE_LIKE, _norm_series, cell_rule, id_cells, id_numbers_changed_by_excel, mask_value, norm_series, parse_dates,
     parse_numbers, parse_timestamps, person_keys, redact_text, seed_values, valid_id_numbers,
 )
 from daxing_kpi.ingest.readers import (
@@ -43,7 +46,7 @@ from daxing_kpi.ingest.readers import (
 from daxing_kpi.ingest.reasons import REASON_ZH, ROW_REASONS, ContractError, FileRejected, Reason, reason_zh
 from daxing_kpi.ingest.redelivery import known_file_scopes, landing_files, scope_values, sha256_file
 from daxing_kpi.ingest.rows import NOTE_MARKERS, TOTAL_MARKERS, header_index, marker_rows, match_headers
-from daxing_kpi.ingest.source import FIELD_FAULT, NOT_REJECTIONS, QUARANTINED, IngestResult, ingest_source, read_file
+from daxing_kpi.ingest.source import FIELD_FAULT, NOT_REJECTIONS, QUARANTINED, IngestResult, ingest_connection, ingest_source, read_file
 from daxing_kpi.ingest.towns import DISTRICT_PREFIXES, classify_town, classify_towns, resolve_towns, town_lookup
 from daxing_kpi.paths import contracts_dir  # noqa: F401  (tests point contracts elsewhere through it)
 from daxing_kpi.personkey import DEV_PII_KEY, pii_key  # noqa: F401  (part of this package's API)
@@ -67,9 +70,9 @@ __all__ = [
     "AUDIT_COLUMNS_ADDED", "CSV_SUFFIXES", "DEV_PII_KEY", "DISTRICT_PREFIXES", "DUCKDB_TYPES", "EXCEL_SUFFIXES", "FIELD_FAULT",
     "HEADER_SCAN_ROWS", "ID_LIKE", "LANDING_SUFFIXES", "NOTE_MARKERS", "NOT_REJECTIONS", "PHONE_LIKE", "PII_CLASSES", "QUARANTINED",
     "REASON_ZH", "ROW_REASONS", "RULES_VERSION", "SOURCE_RULE_DEFAULTS", "STRICT_FILES_ENV", "TOTAL_MARKERS", "TYPES", "Column",
-    "Contract", "ContractError", "FileRejected", "IngestResult", "Reason", "_norm_series", "check_frame", "classify_town",
+    "Contract", "ContractError", "FileRejected", "IngestResult", "Reason", "_norm_series", "cell_rule", "classify_town",
     "classify_towns", "contracts_dir", "decode_bytes", "header_index", "id_numbers_changed_by_excel", "ingest_source",
-    "known_file_scopes", "landing_files", "load_contract", "load_contracts", "marker_rows", "mask_value", "match_headers",
+    "id_cells", "ingest_connection", "known_file_scopes", "landing_files", "load_contract", "load_contracts", "marker_rows", "mask_value", "match_headers",
     "norm_series", "normalize_text", "parse_dates", "parse_numbers", "parse_timestamps", "person_keys", "pii_key",
     "raw_table_ddl", "read_csv_file", "read_file", "read_tables", "reason_zh", "redact_text", "resolve_towns", "scope_values",
     "seed_values", "sha256_file", "sniff", "source_rules", "strict_files", "town_lookup", "valid_id_numbers",

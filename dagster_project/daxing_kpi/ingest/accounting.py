@@ -22,12 +22,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from daxing_kpi.ingest.contracts import Contract
 from daxing_kpi.ingest.cutoff import delivery_cutoff
-from daxing_kpi.ingest.reasons import FileRejected
+from daxing_kpi.ingest.reasons import FileRejected, Reason
 
 # Columns the audit gained with issue 15 (audit.ingest_audit and the published ingest_audit).
 AUDIT_COLUMNS_ADDED = (
@@ -37,31 +34,48 @@ AUDIT_COLUMNS_ADDED = (
 )
 
 
-def _reason_json(p: pd.DataFrame) -> str:
-    counts = p.groupby("reason")["rid"].nunique().to_dict() if len(p) else {}
+def reason_json(counts: dict[str, int]) -> str:
+    """Records per reason as the audit writes them: a JSON object, reasons sorted."""
     return json.dumps({k: int(v) for k, v in sorted(counts.items())}, ensure_ascii=False)
 
 
-def file_audit_row(contract: Contract, f, problems: pd.DataFrame, superseded: np.ndarray, scope: pd.Series | None,
-                   superseded_by: set[str], order: dict[str, int], quarantined: str, field_fault: str) -> dict:
-    """The audit row of a file that was loaded (wholly or partly), from its problems (those of rows not
-    superseded) and its superseded rows."""
+def file_audit_counts(stage, f, superseded: str) -> dict:
+    """What the audit counts of a file read (``f``, a :class:`daxing_kpi.ingest.stage.FileStage` on
+    ``stage``), its rows matching the SQL condition ``superseded`` replaced by later deliveries:
+    ``n_sup`` rows superseded, ``n_q`` quarantined, ``n_ff`` loaded with a field fault, and the records
+    per reason of the quarantined (``q``) and of the field faults (``ff``) among the rows not superseded."""
+    dup = f.dup_sql
+    n_sup, n_q, n_ff, n_dup = stage.con.execute(
+        f"SELECT count(*) FILTER (WHERE {superseded}), count(*) FILTER (WHERE NOT ({superseded}) AND (_q OR {dup})),"
+        f" count(*) FILTER (WHERE NOT ({superseded}) AND NOT _q AND NOT {dup} AND _f IS NOT NULL),"
+        f" count(*) FILTER (WHERE NOT ({superseded}) AND {dup}) FROM {f.table}").fetchall()[0]
+    rows = stage.con.execute(f"SELECT bad, reason, count(DISTINCT rid) FROM {stage.problems_sql(f, f'NOT ({superseded})')}"
+                             f" GROUP BY ALL").fetchall()
+    q = {r: int(n) for b, r, n in rows if b}
+    if n_dup:
+        q[Reason.DUPLICATE] = q.get(Reason.DUPLICATE, 0) + int(n_dup)
+    return dict(n_sup=int(n_sup), n_q=int(n_q), n_ff=int(n_ff), q=q, ff={r: int(n) for b, r, n in rows if not b})
+
+
+def file_audit_row(contract: Contract, f, counts: dict, superseded_by: set[str], order: dict[str, int]) -> dict:
+    """The audit row of a file that was loaded (wholly or partly): ``f`` a
+    :class:`daxing_kpi.ingest.stage.FileStage`, ``counts`` from :func:`file_audit_counts` (or, for a
+    file not read again, ``n_sup`` = its rows), ``superseded_by`` the labels of the files replacing its
+    rows, ``order`` the delivery position of each label."""
     n_read = f.rows_read
-    n_sup = n_read if f.known_rows is not None else int(superseded.sum())
-    q = problems[problems["disposition"] == quarantined]
-    ff = problems[problems["disposition"] == field_fault]
-    n_q = int(q["rid"].nunique())
+    n_sup = counts["n_sup"]
+    n_q = counts["n_q"]
     status = "loaded" if n_sup == 0 else ("superseded" if n_sup == n_read else "partly_superseded")
     scope_text = None
     if contract.delivery_scope is not None:
-        vals = sorted(scope.dropna().unique()) if scope is not None else sorted(f.known_scopes or ())
+        vals = sorted(f.scopes) if f.known_scopes is None else sorted(f.known_scopes or ())
         scope_text = "complete export" if not contract.delivery_scope else (",".join(vals[:50]) + (" ..." if len(vals) > 50 else ""))
     cutoff = f.cutoff or (None, None)
     return dict(
         source_id=contract.source_id, file_name=f.label, sha256=f.digest, status=status,
         rows_read=n_read, rows_loaded=n_read - n_sup - n_q, rows_quarantined=n_q, rows_superseded=n_sup,
-        rows_loaded_with_field_faults=int(ff["rid"].nunique()),
-        reasons=_reason_json(q), field_fault_reasons=_reason_json(ff),
+        rows_loaded_with_field_faults=counts["n_ff"],
+        reasons=reason_json(counts["q"]), field_fault_reasons=reason_json(counts["ff"]),
         sheets=json.dumps(f.sheets, ensure_ascii=False) if f.sheets else None,
         delivery_scope=scope_text, superseded_by=", ".join(sorted(superseded_by, key=order.get)) or None,
         duplicate_of=None, file_modified_at=f.modified, rejected_reason_zh=None, rejected_reason_en=None,
@@ -69,13 +83,13 @@ def file_audit_row(contract: Contract, f, problems: pd.DataFrame, superseded: np
     )
 
 
-def rejected_audit_row(contract: Contract, path: Path, label: str, digest: str, err: FileRejected, rows_read: int, f=None) -> dict:
-    """The audit row of a file set aside: nothing loaded, its ``rows_read`` records counted as quarantined."""
+def rejected_audit_row(contract: Contract, path: Path, label: str, digest: str, err: FileRejected, rows_read: int, f=None,
+                       reasons: str = "{}") -> dict:
+    """The audit row of a file set aside: nothing loaded, its ``rows_read`` records counted as quarantined;
+    ``f`` the file's :class:`daxing_kpi.ingest.stage.FileStage` when it was read (past its limit), ``reasons``
+    the records per reason of its faults (:func:`reason_json`)."""
     modified = dt.datetime.fromtimestamp(Path(path).stat().st_mtime)
     cutoff = f.cutoff if f is not None and f.cutoff else delivery_cutoff((), Path(path).name, modified)
-    reasons = "{}"
-    if f is not None and len(f.problems):
-        reasons = _reason_json(f.problems)
     return dict(
         source_id=contract.source_id, file_name=label, sha256=digest, status="rejected",
         rows_read=rows_read, rows_loaded=0, rows_quarantined=rows_read, rows_superseded=0, rows_loaded_with_field_faults=0,

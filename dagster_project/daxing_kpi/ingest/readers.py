@@ -33,6 +33,7 @@ of day); the contract check (:mod:`daxing_kpi.ingest.fields`) types them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -228,29 +229,38 @@ def _table_from_grid(grid: list[list[str]], row_numbers: list[int], sheet: str |
         return Table(sheet, pd.DataFrame(), np.array([], dtype=np.int64), 0), 0
     first, n, labels, matched = locate_header(grid, known)
     # columns right of the last labelled column: kept only when they hold data (reported as unexpected)
-    last = max((i for i, x in enumerate(labels) if x.strip()), default=-1)
-    body = grid[first + n:]
-    rows = np.array(row_numbers[first + n:], dtype=np.int64)
-    used = last + 1
-    extra = None
-    if body:
-        arr = np.array(body, dtype=object)
-        if used < width:
-            tail = arr[:, used:]
-            extra = (np.vectorize(lambda v: bool(str(v).strip()), otypes=[bool])(tail)).any(axis=1)
-            arr = arr[:, :used]
-        nonblank = np.vectorize(lambda v: bool(str(v).strip()), otypes=[bool])(arr).any(axis=1) if arr.size else np.zeros(len(body), bool)
-        if extra is not None:
-            nonblank |= extra
-            extra = extra[nonblank]
-        arr = arr[nonblank]
-        rows = rows[nonblank]
-        frame = pd.DataFrame(arr, columns=_unique_labels(labels[:used]), dtype=object) if len(arr) else pd.DataFrame(columns=_unique_labels(labels[:used]))
-    else:
-        frame = pd.DataFrame(columns=_unique_labels(labels[:used]))
+    used = max((i for i, x in enumerate(labels) if x.strip()), default=-1) + 1
+    frame, rows, extra = _body(grid[first + n:], row_numbers[first + n:], used, labels)
     header_row = row_numbers[first + n - 1] if row_numbers else 0
     titles = tuple(" ".join(c.strip() for c in r if str(c).strip()) for r in grid[:first])
-    return Table(sheet, frame.astype(str) if len(frame) else frame, rows, header_row, extra, titles), matched
+    return Table(sheet, frame, rows, header_row, extra, titles), matched
+
+
+def _body(body: list[list[str]], row_numbers: list[int], used: int, labels: list[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """Rows under a header as ``(frame, row numbers, extra cells)``: the ``used`` first columns (named by the
+    labels), completely blank rows left out, and per row whether values stand right of the last labelled
+    column (None when no row is that wide)."""
+    columns = _unique_labels(labels[:used])
+    rows = np.array(row_numbers, dtype=np.int64)
+    extra = None
+    if not body:
+        return pd.DataFrame(columns=columns), rows, extra
+    width = max(len(r) for r in body)
+    arr = np.array([r + [""] * (width - len(r)) for r in body], dtype=object) if width else np.empty((len(body), 0), dtype=object)
+    if used < width:
+        tail = arr[:, used:]
+        extra = (np.vectorize(lambda v: bool(str(v).strip()), otypes=[bool])(tail)).any(axis=1)
+    arr = arr[:, :used]
+    if arr.shape[1] < used:
+        arr = np.hstack([arr, np.full((len(arr), used - arr.shape[1]), "", dtype=object)])
+    nonblank = np.vectorize(lambda v: bool(str(v).strip()), otypes=[bool])(arr).any(axis=1) if arr.size else np.zeros(len(body), bool)
+    if extra is not None:
+        nonblank |= extra
+        extra = extra[nonblank]
+    arr = arr[nonblank]
+    rows = rows[nonblank]
+    frame = pd.DataFrame(arr, columns=columns, dtype=object) if len(arr) else pd.DataFrame(columns=columns)
+    return (frame.astype(str) if len(frame) else frame), rows, extra
 
 
 # -- delimited text ------------------------------------------------------------------------------------
@@ -271,50 +281,126 @@ def _delimiter(text: str) -> str:
     return "\t" if head.count("\t") > head.count(",") else ","
 
 
-def read_csv_tables(path: Path, known: dict[str, object], encoding: str | None = "auto", text: str | None = None) -> list[tuple[Table, int]]:
-    """A delimited-text file (comma or tab) as one :class:`Table` (title rows skipped, header located),
-    with its match count.
+ROWS_PER_PIECE = 50_000  # records the Python CSV reader hands on at a time
 
-    Large files take a fast path (pandas' C parser) when every record is one line; otherwise, for
-    quoted line breaks or ragged rows, the standard ``csv`` module keeps the line numbers right.
-    """
-    text = decode_bytes(Path(path).read_bytes(), encoding) if text is None else text
-    sep = _delimiter(text)
-    head = list(itertools.islice(_csv_rows_with_lines(text, sep), HEADER_SCAN_ROWS + 1))
+
+def csv_encoding(path: Path, declared: str | None = "auto") -> str:
+    """The encoding of a delimited-text file, as :func:`text_encoding` decides it from the whole file (a
+    byte-order mark or UTF-16's pattern in the first bytes; else UTF-8 when every byte decodes as UTF-8,
+    checked in pieces; else GB18030), or the declared one."""
+    if declared not in ("auto", None, ""):
+        return declared
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(65536)
+        enc = text_encoding(head)
+        if enc != "utf-8" or len(head) >= size:
+            return enc  # decided by the first bytes (a mark, UTF-16, or no UTF-8 there), or the whole file was read
+        dec = codecs.getincrementaldecoder("utf-8")()
+        f.seek(0)
+        done = 0
+        try:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                dec.decode(chunk)
+                done += len(chunk)
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            at = done + e.start if e.start >= 0 else done
+            return "utf-8" if at >= size - 3 and size > 4096 else "gb18030"
+    return "utf-8"
+
+
+def _open_text(path: Path, encoding: str):
+    """The file as text (newlines kept as written; a leading byte-order mark dropped)."""
+    enc = "utf-8-sig" if encoding == "utf-8" else encoding
+    text = io.TextIOWrapper(open(path, "rb"), encoding=enc, errors="strict", newline="\n")
+    if text.read(1) != "\ufeff":
+        text.seek(0)
+    return text
+
+
+@dataclass
+class CsvPieces:
+    """A delimited-text file read with Python's ``csv`` module in pieces: the header found among the first
+    records (:attr:`header`: a :class:`Table` without rows, with :attr:`matched`), then :meth:`pieces`
+    gives the rows under it, :data:`ROWS_PER_PIECE` records at a time, each a :class:`Table` of the same
+    columns. Memory does not grow with the file."""
+
+    path: Path
+    encoding: str
+    header: Table
+    matched: int
+    delimiter: str
+    skip_records: int
+    used: int
+    labels: list[str]
+
+    def pieces(self, rows_per_piece: int = ROWS_PER_PIECE):
+        with _open_text(self.path, self.encoding) as text:
+            reader = csv.reader(text, delimiter=self.delimiter)
+            start = 1
+            body, lines = [], []
+            for i, rec in enumerate(reader):
+                line, start = start, reader.line_num + 1
+                if i < self.skip_records:
+                    continue
+                body.append(rec)
+                lines.append(line)
+                if len(body) >= rows_per_piece:
+                    yield self._piece(body, lines)
+                    body, lines = [], []
+            if body:
+                yield self._piece(body, lines)
+
+    def _piece(self, body, lines) -> Table:
+        frame, rows, extra = _body(body, lines, self.used, self.labels)
+        return Table(None, frame, rows, self.header.header_row, extra, self.header.title_lines)
+
+
+def csv_pieces(path: Path, known: dict[str, object], encoding: str | None = "auto") -> CsvPieces:
+    """Open a delimited-text file (comma or tab) for :class:`CsvPieces`: the encoding decided
+    (:func:`csv_encoding`), the header located among the first records. Raises ``UnicodeDecodeError``
+    for bytes that are no text in the encoding."""
+    enc = csv_encoding(path, encoding)
+    with _open_text(path, enc) as text:
+        sample = text.read(8192)
+    sep = _delimiter(sample)
+    head = []
+    with _open_text(path, enc) as text:
+        reader = csv.reader(text, delimiter=sep)
+        start = 1
+        for rec in itertools.islice(reader, HEADER_SCAN_ROWS + 1):
+            head.append((start, rec))
+            start = reader.line_num + 1
     if not head:
-        return [(Table(None, pd.DataFrame(), np.array([], dtype=np.int64), 0), 0)]
+        return CsvPieces(Path(path), enc, Table(None, pd.DataFrame(), np.array([], dtype=np.int64), 0), 0, sep, 0, 0, [])
     width = max(len(r) for _, r in head)
     grid = [r + [""] * (width - len(r)) for _, r in head]
     first, n, labels, matched = locate_header(grid, known)
-    titles = tuple(" ".join(c.strip() for c in r if c.strip()) for r in grid[:first])
-    header_end_line = head[first + n][0] - 1 if first + n < len(head) else None
-    if header_end_line is not None:
-        try:
-            data = text.encode("utf-8")  # pandas' C parser reads bytes far faster than a str buffer
-            start = 0  # byte offset of the first data line
-            for _ in range(header_end_line):
-                start = data.index(b"\n", start) + 1
-            n_lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") or start >= len(data) else 1)
-            df = pd.read_csv(
-                io.BytesIO(data), encoding="utf-8", header=None, skiprows=header_end_line, dtype=str, keep_default_na=False,
-                na_filter=False, skip_blank_lines=False, names=range(len(labels)), index_col=False, engine="c", sep=sep,
-                quoting=csv.QUOTE_MINIMAL,
-            ).fillna("")
-            del data
-            if n_lines == len(df):
-                rows = np.arange(header_end_line + 1, header_end_line + 1 + len(df), dtype=np.int64)
-                keep = (df != "").any(axis=1).to_numpy()
-                frame = df[keep].reset_index(drop=True)
-                frame.columns = _unique_labels(labels)
-                empty_cols = [c for c, lab in zip(frame.columns, labels) if not lab.strip() and not (frame[c] != "").any()]
-                frame = frame.drop(columns=empty_cols)
-                return [(Table(None, frame, rows[keep], head[first + n - 1][0], None, titles), matched)]
-        except (pd.errors.ParserError, ValueError):
-            pass
-    records = list(_csv_rows_with_lines(text, sep))
-    grid = [r for _, r in records]
-    lines = [ln for ln, _ in records]
-    return [_table_from_grid(grid, lines, None, known)]
+    used = max((i for i, x in enumerate(labels) if x.strip()), default=-1) + 1
+    titles = tuple(" ".join(c.strip() for c in r if str(c).strip()) for r in grid[:first])
+    header = Table(None, pd.DataFrame(columns=_unique_labels(labels[:used])), np.array([], dtype=np.int64), head[first + n - 1][0],
+                   None, titles)
+    return CsvPieces(Path(path), enc, header, matched, sep, first + n, used, labels)
+
+
+def read_csv_tables(path: Path, known: dict[str, object], encoding: str | None = "auto", text: str | None = None) -> list[tuple[Table, int]]:
+    """A delimited-text file (comma or tab) as one :class:`Table` (title rows skipped, header located),
+    with its match count, read with Python's ``csv`` module (quoted line breaks, ragged rows: the line
+    numbers stay right). The whole file in one table: ingestion reads pieces (:func:`csv_pieces`) or
+    lets DuckDB read (:mod:`daxing_kpi.ingest.csvread`)."""
+    if text is not None:
+        records = list(_csv_rows_with_lines(text, _delimiter(text)))
+        return [_table_from_grid([r for _, r in records], [ln for ln, _ in records], None, known)]
+    src = csv_pieces(path, known, encoding)
+    parts = list(src.pieces())
+    if not parts:
+        return [(src.header, src.matched)]
+    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    rows = np.concatenate([p.row_numbers for p in parts])
+    extras = [p.extra_cells if p.extra_cells is not None else np.zeros(len(p.frame), bool) for p in parts]
+    extra = np.concatenate(extras) if any(p.extra_cells is not None for p in parts) else None
+    return [(Table(None, frame, rows, src.header.header_row, extra, src.header.title_lines), src.matched)]
 
 
 # -- Excel -------------------------------------------------------------------------------------------
@@ -569,14 +655,21 @@ def read_tables(path: Path, known: dict[str, object], encoding: str | None = "au
             return read_html_tables(path, known)
         if kind == "spreadsheetml":
             return read_spreadsheetml_tables(path, known)
-        try:
-            return read_csv_tables(path, known, encoding)
-        except UnicodeDecodeError as e:
-            raise FileRejected(f"{name}：文字编码无法识别（不是 UTF-8、UTF-16 或 GBK/GB18030）。",
-                               f"{name}: the text encoding cannot be read (not UTF-8, UTF-16 or GBK/GB18030): {e.reason}.") from None
+        return read_csv_tables(path, known, encoding)
     except FileRejected:
         raise
     except Exception as e:  # noqa: BLE001 - a reader failing on bad input: the clerk gets words, not a stack trace
-        what = {"html": "网页表格（HTML）", "spreadsheetml": "Excel 2003 XML 表格", "text": "文本表格"}.get(kind, kind)
-        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise FileRejected(f"{name}：看起来是{what}，但无法读取（{first}）。", f"{name}: looks like {kind} but cannot be read ({first}).") from None
+        raise unreadable(name, kind, e) from None
+
+
+def unreadable(name: str, kind: str, e: Exception):
+    """The :class:`FileRejected` for a file a reader failed on (the clerk gets words, not a stack trace):
+    an encoding that cannot be read, or the reader's first line of complaint."""
+    from daxing_kpi.ingest.reasons import FileRejected
+
+    if isinstance(e, UnicodeDecodeError):
+        return FileRejected(f"{name}：文字编码无法识别（不是 UTF-8、UTF-16 或 GBK/GB18030）。",
+                            f"{name}: the text encoding cannot be read (not UTF-8, UTF-16 or GBK/GB18030): {e.reason}.")
+    what = {"html": "网页表格（HTML）", "spreadsheetml": "Excel 2003 XML 表格", "text": "文本表格"}.get(kind, kind)
+    first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+    return FileRejected(f"{name}：看起来是{what}，但无法读取（{first}）。", f"{name}: looks like {kind} but cannot be read ({first}).")

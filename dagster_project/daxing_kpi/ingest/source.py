@@ -25,201 +25,154 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
-from daxing_kpi.ingest.accounting import file_audit_row, rejected_audit_row
-from daxing_kpi.ingest.contracts import Contract, source_rules
+from daxing_kpi.ingest.accounting import file_audit_counts, file_audit_row, reason_json, rejected_audit_row
+from daxing_kpi.ingest.contracts import Contract
 from daxing_kpi.ingest.cutoff import delivery_cutoff
-from daxing_kpi.ingest.fields import check_frame
-from daxing_kpi.ingest.readers import normalize_text, read_tables
-from daxing_kpi.ingest.reasons import ROW_REASONS, FileRejected, Reason, reason_zh
-from daxing_kpi.ingest.redelivery import known_file_scopes, landing_files, scope_values, sha256_file
-from daxing_kpi.ingest.rows import header_index, marker_rows, match_headers
+from daxing_kpi.ingest.reasons import FileRejected, Reason
+from daxing_kpi.ingest.redelivery import known_file_scopes, landing_files, sha256_file
+from daxing_kpi.ingest.sqlpass import lit, q
+from daxing_kpi.ingest.stage import (
+    FIELD_FAULT, LINEAGE, NOT_REJECTIONS, QUARANTINE_COLUMNS, QUARANTINED, FileStage, SourceStage, empty_accepted, scope_sql,
+)
 
-QUARANTINED, FIELD_FAULT = "quarantined", "field_fault"
-PROBLEM_COLUMNS = ["rid", "sheet", "row_number", "column", "reason", "value", "disposition"]
-QUARANTINE_COLUMNS = ["source_id", "file_name", "sheet", "row_number", "column", "reason", "value", "disposition"]
-# Quarantine reasons that are not a broken record: rows that are no records, duplicates (counted apart) and
-# records of residents of another district (a correct record, out of the district's scope). They never push a
-# file past its quarantine limit.
-NOT_REJECTIONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW, Reason.DUPLICATE, Reason.OUTSIDE_DISTRICT)
-
-
-@dataclass
-class IngestResult:
-    """What :func:`ingest_source` produced for one source."""
-
-    accepted: pd.DataFrame
-    quarantine: pd.DataFrame
-    audit: list[dict]
-
-    @property
-    def rejected(self) -> list[dict]:
-        """Audit rows of the files set aside (status ``rejected``)."""
-        return [a for a in self.audit if a["status"] == "rejected"]
-
-
-@dataclass
-class _FileRows:
-    """Every row read from one file: typed kept columns, lineage, its problems (``rid`` = row id) and
-    whether each row is quarantined."""
-
-    label: str
-    digest: str
-    modified: str
-    rows: pd.DataFrame  # kept columns + _sheet, _row_number
-    problems: pd.DataFrame  # PROBLEM_COLUMNS
-    sheets: dict
-    quarantined: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    cutoff: tuple[dt.date, str] | None = None
-    rejection: FileRejected | None = None  # past the quarantine limit: set aside with its rows
-    # a file not read again (wholly superseded by later files; see known_file_scopes): rows and scopes of its last load
-    known_rows: int | None = None
-    known_scopes: frozenset[str] | None = None
-
-    @property
-    def rows_read(self) -> int:
-        return len(self.rows) if self.known_rows is None else self.known_rows
-
-
-def _empty_problems() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("rid", "row_number") else object) for c in PROBLEM_COLUMNS})
-
-
-def _min_match(contract: Contract) -> int:
-    """Contract columns a sheet's header must name to count as a data sheet (others are skipped)."""
-    required = sum(c.required for c in contract.columns)
-    return min(len(contract.columns), max(2, math.ceil(required / 2)))
+__all__ = ["FIELD_FAULT", "NOT_REJECTIONS", "QUARANTINED", "QUARANTINE_COLUMNS", "IngestResult", "ingest_source", "read_file"]
 
 
 def _modified(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(Path(path).stat().st_mtime)
 
 
-def read_file(path: Path, contract: Contract, label: str, digest: str) -> _FileRows:
-    """Read one landing file against its contract: every data sheet, every row typed or flagged.
+def ingest_connection() -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB connection for ingestion, bounded like the warehouse's (memory limit,
+    spill folder: :func:`daxing_kpi.memory.duckdb_config`)."""
+    from daxing_kpi.memory import duckdb_config
 
-    A sheet whose header names fewer than half the required columns (at least 2) is not a data
-    sheet (a cover or instructions sheet) and is skipped, and listed in the audit's ``sheets``;
-    if no sheet qualifies, the best one is checked and its header error raised.
-    Raises :class:`FileRejected` (:class:`ContractError` for a header) for a file that cannot be used;
-    a file past its quarantine limit comes back with ``rejection`` set and its rows' problems."""
-    known = header_index(contract)
-    tables = read_tables(path, known, contract.encoding)
-    if contract.sheets and any(t.sheet is not None for t, _ in tables):
-        wanted = {normalize_text(s) for s in contract.sheets}
-        chosen = [(t, m) for t, m in tables if normalize_text(t.sheet or "") in wanted]
-        if not chosen:
-            found = ", ".join(str(t.sheet) for t, _ in tables)
-            raise FileRejected(f"{label}：没有数据契约要求的工作表“{'、'.join(contract.sheets)}”；文件中的工作表：{found}。",
-                               f"{label}: no sheet {', '.join(contract.sheets)} for contract {contract.source_id!r}; sheets found: {found}")
-        tables = chosen
-    need = _min_match(contract)
-    data = [(t, m) for t, m in tables if m >= need]
-    sheets: dict[str, object] = {}
-    if not data:
-        best = max(tables, key=lambda tm: tm[1])
-        data = [best]
-    for t, m in tables:
-        if t.sheet is not None and all(t is not d for d, _ in data):
-            sheets[t.sheet] = "skipped: no header naming the contract's columns"
-    needs = set(contract.record_needs)
-    row_parts, prob_parts, quarantined_parts, titles = [], [], [], []
-    offset = 0
-    for table, matched in data:
-        where = label if table.sheet is None else f"{label} [sheet {table.sheet!r}]"
-        where += f", header row {table.header_row}"
-        mapping = match_headers(list(table.frame.columns), contract, where, header_found=matched > 0)
-        titles.extend(table.title_lines)
-        df = table.frame.reset_index(drop=True)
-        typed, problems = check_frame(df, mapping, contract)
-        n = len(df)
-        # rows that are no records: only a row with a fault can be one (a totals row lacks a record's values)
-        suspects = problems["pos"].to_numpy(dtype=np.int64) if len(problems) else np.array([], dtype=np.int64)
-        if table.extra_cells is not None:
-            suspects = np.union1d(suspects, np.flatnonzero(table.extra_cells))
-        marks, mark_values = marker_rows(df, suspects)
-        is_record = marks.isna().to_numpy()
-        if len(problems):
-            problems = problems[is_record[problems["pos"].to_numpy(dtype=int)]]  # a marker row's one reason replaces its cells'
-        disposition = np.where(problems["reason"].isin(ROW_REASONS).to_numpy() | problems["name"].isin(needs).to_numpy(),
-                               QUARANTINED, FIELD_FAULT) if len(problems) else np.array([], dtype=object)
-        problems = problems.assign(disposition=disposition).drop(columns="name")
-        extra = []
-        m_idx = np.flatnonzero(~is_record)
-        if m_idx.size:
-            extra.append(pd.DataFrame({"pos": m_idx, "column": "", "reason": marks.iloc[m_idx].to_numpy(),
-                                       "value": mark_values.iloc[m_idx].to_numpy(), "disposition": QUARANTINED}))
-        if table.extra_cells is not None:
-            e_idx = np.flatnonzero(table.extra_cells & is_record)
-            if e_idx.size:
-                extra.append(pd.DataFrame({"pos": e_idx, "column": "(beyond the header)", "reason": Reason.EXTRA_CELLS, "value": "",
-                                           "disposition": QUARANTINED}))
-        if extra:
-            problems = pd.concat([problems, *extra], ignore_index=True)
-        quarantined = np.zeros(n, dtype=bool)
-        if len(problems):
-            quarantined[problems.loc[problems["disposition"] == QUARANTINED, "pos"].to_numpy(dtype=np.int64)] = True
-            # a record not loaded: every fault of it is part of why (its disposition says the record is out)
-            problems.loc[quarantined[problems["pos"].to_numpy(dtype=np.int64)], "disposition"] = QUARANTINED
-        typed = typed.reset_index(drop=True)
-        if m_idx.size:  # marker rows carry no values
-            for c in contract.kept_columns:
-                typed.loc[m_idx, c.name] = None
-        typed["_sheet"] = table.sheet
-        typed["_row_number"] = table.row_numbers
-        pos = problems["pos"].to_numpy(dtype=np.int64)
-        problems = problems.assign(rid=pos + offset, sheet=table.sheet,
-                                   row_number=table.row_numbers[pos] if len(problems) else np.array([], dtype=np.int64)).drop(columns="pos")
-        row_parts.append(typed)
-        prob_parts.append(problems[PROBLEM_COLUMNS])
-        quarantined_parts.append(quarantined)
-        if table.sheet is not None:
-            sheets[table.sheet] = n
-        offset += n
-    rows = pd.concat(row_parts, ignore_index=True) if row_parts else pd.DataFrame()
-    probs = pd.concat(prob_parts, ignore_index=True) if any(len(p) for p in prob_parts) else _empty_problems()
-    quarantined = np.concatenate(quarantined_parts) if quarantined_parts else np.zeros(0, dtype=bool)
-    modified = _modified(path)
-    f = _FileRows(label, digest, modified.isoformat(timespec="seconds"), rows, probs, sheets, quarantined,
-                  cutoff=delivery_cutoff(titles, Path(path).name, modified))
-    f.rejection = _over_limit(f, contract)
+    return duckdb.connect(":memory:", config=duckdb_config())
+
+
+def _tmp_dir() -> Path:
+    from daxing_kpi.memory import temp_directory
+
+    return temp_directory()
+
+
+@dataclass
+class IngestResult:
+    """What :func:`ingest_source` produced for one source.
+
+    The rows stay in DuckDB (the staging's temporary tables on ``stage.con``): :meth:`accepted_sql` and
+    :meth:`quarantine_sql` select them; :attr:`accepted` and :attr:`quarantine` are the same as pandas
+    frames, built on first use (for tests and small sources: a large source is written with
+    :func:`daxing_kpi.warehouse.write_raw` without passing through Python). ``audit``: one row per file."""
+
+    audit: list[dict]
+    stage: SourceStage | None = None
+    parts: list[str] = field(default_factory=list)  # SELECTs of the accepted rows, one per file, in order
+    part_keys: list[tuple[str, str, bool]] = field(default_factory=list)  # (sha256, label, several sheets) of each part
+    files: list[FileStage] = field(default_factory=list)  # every file staged (read now or earlier), in delivery order
+    quarantine_query: str | None = None
+    _accepted: pd.DataFrame | None = field(default=None, repr=False)
+    _quarantine: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def rejected(self) -> list[dict]:
+        """Audit rows of the files set aside (status ``rejected``)."""
+        return [a for a in self.audit if a["status"] == "rejected"]
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(a["rows_loaded"] for a in self.audit)
+
+    def ordered_parts(self) -> list[tuple[str, str]]:
+        """``(sha256, query)`` of :attr:`parts` in the raw layer's order: deliveries by SHA-256 and name, each
+        file's rows by sheet and row (the order of the Parquet copy, :func:`daxing_kpi.raw_parquet.write_source`)."""
+        out = []
+        for (digest, _, several), sql in sorted(zip(self.part_keys, self.parts), key=lambda kp: kp[0][:2]):
+            out.append((digest, f"SELECT * FROM ({sql}) ORDER BY _sheet NULLS LAST, _row_number" if several else sql))
+        return out
+
+    def accepted_batches(self, batch_rows: int = 100_000):
+        """The accepted rows as Arrow record batches (file by file, in delivery and row order)."""
+        for sql in self.parts:
+            reader = self.stage.con.execute(sql).to_arrow_reader(batch_rows)
+            yield from reader
+
+    @property
+    def accepted(self) -> pd.DataFrame:
+        """The accepted rows as a frame (kept columns typed as the raw table, lineage columns)."""
+        if self._accepted is None:
+            contract = self.stage.contract if self.stage else None
+            frames = [self.stage.con.sql(sql).to_arrow_table() for sql in self.parts] if self.stage else []
+            if not frames or not sum(len(f) for f in frames):
+                self._accepted = empty_accepted(contract) if contract else pd.DataFrame()
+            else:
+                self._accepted = _to_pandas(pa.concat_tables([f for f in frames]), contract)
+        return self._accepted
+
+    @property
+    def quarantine(self) -> pd.DataFrame:
+        """One row per fault (:data:`QUARANTINE_COLUMNS`)."""
+        if self._quarantine is None:
+            if self.quarantine_query is None:
+                self._quarantine = pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else object) for c in QUARANTINE_COLUMNS})
+            else:
+                df = self.stage.con.execute(self.quarantine_query).df()
+                for c in QUARANTINE_COLUMNS:
+                    if c != "row_number":
+                        df[c] = df[c].astype(object).where(df[c].notna(), None)
+                df["row_number"] = df["row_number"].astype("int64")
+                self._quarantine = df[QUARANTINE_COLUMNS]
+        return self._quarantine
+
+    def close(self) -> None:
+        if self.stage is not None:
+            try:
+                self.stage.drop()
+            except duckdb.Error:
+                pass
+
+
+def _to_pandas(table: pa.Table, contract: Contract) -> pd.DataFrame:
+    """Arrow rows of a raw table as pandas, with the dtypes ingestion always gave them (nullable integers
+    and booleans, dates as ``datetime.date``, text as Python strings)."""
+    df = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}.get,
+                         date_as_object=True)
+    for c in contract.kept_columns:
+        if c.type == "timestamp":
+            df[c.name] = pd.to_datetime(df[c.name]).astype("datetime64[ns]")
+        elif c.type in ("text", "town", "id_number"):
+            df[c.name] = df[c.name].astype(object).where(df[c.name].notna(), None)
+    df["_row_number"] = df["_row_number"].astype("int64")
+    for c in ("_source_file", "_sheet", "_file_sha256"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
+def read_file(path: Path, contract: Contract, label: str, digest: str, stage: SourceStage | None = None, index: int = 0) -> FileStage:
+    """Read one landing file against its contract into ``stage`` (a private one when None): every data
+    sheet, every row typed or flagged by the set-based pass.
+
+    A sheet whose header names fewer than half the required columns (at least 2) is not a data sheet (a
+    cover or instructions sheet) and is skipped, and listed in the audit's ``sheets``; if no sheet
+    qualifies, the best one is checked and its header error raised. Raises :class:`FileRejected`
+    (:class:`ContractError` for a header) for a file that cannot be used; a file past its quarantine limit
+    comes back with ``rejection`` set."""
+    if stage is None:
+        stage = SourceStage(contract, ingest_connection(), _tmp_dir())
+    f = stage.read(Path(path), label, digest, index, _modified(path))
     return f
 
 
-def _over_limit(f: _FileRows, contract: Contract) -> FileRejected | None:
-    """A :class:`FileRejected` when more than ``max_rejected_share`` of the file's records are quarantined
-    for breaking the contract (rows that are no records and duplicates not counted), else None."""
-    limit = source_rules(contract)["max_rejected_share"]
-    p = f.problems
-    if not len(p):
-        return None
-    markers = p.loc[p["reason"].isin((Reason.TOTALS_ROW, Reason.NOTE_ROW)), "rid"].nunique()
-    broken = p[(p["disposition"] == QUARANTINED) & ~p["reason"].isin(NOT_REJECTIONS)]
-    records = len(f.rows) - markers
-    n_bad = broken["rid"].nunique()
-    if not records or n_bad / records <= limit:
-        return None
-    top = broken.groupby("reason")["rid"].nunique().sort_values(ascending=False)
-    first = broken.sort_values("rid").iloc[0]
-    at = (f"[sheet {first['sheet']!r}] " if isinstance(first["sheet"], str) else "") + f"row {int(first['row_number'])}, column {first['column']}"
-    at_zh = (f"工作表“{first['sheet']}”" if isinstance(first["sheet"], str) else "") + f"第 {int(first['row_number'])} 行“{first['column']}”列"
-    share, lim = f"{n_bad / records:.1%}", f"{limit:.0%}" if limit * 100 == int(limit * 100) else f"{limit:.1%}"
-    return FileRejected(
-        f"{f.label}：{records} 条记录中有 {n_bad} 条（{share}）无法使用，超过上限 {lim}，整个文件暂不加载。"
-        f"主要原因：" + "；".join(f"{reason_zh(r)} {n} 条" for r, n in top.head(3).items()) + f"。第一处：{at_zh}。请更正后重新报送。",
-        f"{f.label}: {n_bad} of {records} records ({share}) cannot be used, more than the limit of {lim}, so the file is set aside."
-        " Main reasons: " + "; ".join(f"{r} ×{n}" for r, n in top.head(3).items()) + f". First at {at}. Please correct and send it again.",
-    )
-
-
 def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str, dict] | None = None,
-                  known_rejections: dict[str, dict] | None = None) -> IngestResult:
+                  known_rejections: dict[str, dict] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
+                  staged: dict[str, FileStage] | None = None) -> IngestResult:
     """Read, check and type every file of one source's landing folder.
 
     Files are taken in delivery order (:func:`landing_files`). A file with the same SHA-256 as an
@@ -235,7 +188,17 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     it covers, it is not read again. ``known_rejections`` (SHA-256 -> ``rejected_reason_zh,
     rejected_reason_en, rules_digest, rows_read`` of files set aside before): a file set aside under the
     same contract and rules is set aside again without being read.
+
+    ``con``: the DuckDB connection to stage the rows on (the warehouse's, so that
+    :func:`daxing_kpi.warehouse.write_raw` copies them without leaving DuckDB); default a private
+    in-memory one with the same memory limit and spill folder.
+
+    ``staged`` (SHA-256 -> :class:`FileStage`, e.g. :meth:`FileStage.from_facts` over a table kept from an
+    earlier night on ``con``, staged under the same :func:`daxing_kpi.ingest.stage.file_key`): those files are
+    not read; their rows are taken as they were staged, and re-deliveries, duplicates, the audit and the
+    quarantine are worked out exactly as if they had been read now.
     """
+    stage = SourceStage(contract, con if con is not None else ingest_connection(), _tmp_dir())
     audit_skipped: list[dict] = []
     seen: dict[str, str] = {}
     todo: list[tuple[Path, str, str]] = []
@@ -256,8 +219,8 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         todo.append((path, label, digest))
     # newest first: a file whose known scopes are all covered by later files is not read again
     later_scopes: set[str] = set()
-    by_index: dict[int, _FileRows] = {}
-    rejected: list[tuple[int, dict, _FileRows | None]] = []
+    by_index: dict[int, FileStage] = {}
+    rejected: list[tuple[int, dict, FileStage | None]] = []
     for i in range(len(todo) - 1, -1, -1):
         path, label, digest = todo[i]
         before = (known_rejections or {}).get(digest)
@@ -271,112 +234,129 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         known = known_file_scopes(contract, fact)
         if known and known <= later_scopes:
             sheets = json.loads(fact["sheets"]) if fact.get("sheets") else {}
-            empty = pd.DataFrame(columns=[c.name for c in contract.kept_columns] + ["_sheet", "_row_number"])
-            by_index[i] = _FileRows(label, digest, _modified(path).isoformat(timespec="seconds"), empty, _empty_problems(),
-                                    sheets, known_rows=int(fact["rows_read"]), known_scopes=known,
+            by_index[i] = FileStage(i, label, digest, _modified(path).isoformat(timespec="seconds"), sheets=sheets,
+                                    known_rows=int(fact["rows_read"]), known_scopes=known,
                                     cutoff=delivery_cutoff((), path.name, _modified(path)))
             continue
         try:
-            f = read_file(path, contract, label, digest)
+            if digest in (staged or {}):  # staged at an earlier night under the same rules: not read again
+                f = staged[digest].adopted(i, label, path, _modified(path))
+            else:
+                f = read_file(path, contract, label, digest, stage, i)
         except FileRejected as err:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, 0), None))
             continue
         if f.rejection is not None:
-            rejected.append((i, rejected_audit_row(contract, path, label, digest, f.rejection, len(f.rows), f), f))
+            rejected.append((i, rejected_audit_row(contract, path, label, digest, f.rejection, f.rows, f,
+                                                    reasons=reason_json(stage.reason_counts(f, bad="true"))), f))
             continue
         by_index[i] = f
-        if contract.delivery_scope is not None and len(f.rows):
-            later_scopes |= set(scope_values(f.rows, contract.delivery_scope).dropna().unique())
-    order_idx = sorted(by_index)
-    loads = [by_index[i] for i in order_idx]
+        if contract.delivery_scope is not None and f.rows:
+            later_scopes |= f.scopes
+    stage.done_reading()
+    loads = [by_index[i] for i in sorted(by_index)]
 
-    kept = [c.name for c in contract.kept_columns]
     # 1. re-delivery: which rows of earlier files are covered by a later file's scope
-    scopes = [scope_values(f.rows, contract.delivery_scope) if contract.delivery_scope is not None and len(f.rows) else None for f in loads]
-    superseded = [np.zeros(len(f.rows), dtype=bool) for f in loads]
-    superseded_by: list[set[str]] = [set() for _ in loads]
+    sup_sql = {f.index: "false" for f in loads}
+    superseded_by: dict[int, set[str]] = {f.index: set() for f in loads}
     if contract.delivery_scope is not None:
         covered: dict[str, str] = {}  # scope value -> label of the latest file covering it
-        for i in range(len(loads) - 1, -1, -1):
-            sc = scopes[i]
-            if loads[i].known_scopes is not None:  # not read again: wholly superseded (checked above)
-                superseded_by[i] = {covered[v] for v in loads[i].known_scopes if v in covered}
+        for f in reversed(loads):
+            if f.known_scopes is not None:  # not read again: wholly superseded (checked above)
+                superseded_by[f.index] = {covered[v] for v in f.known_scopes if v in covered}
                 continue
-            if sc is None:
+            if not f.rows:
                 continue
-            own = set(sc.dropna().unique())
-            hit = sc.isin(set(covered)).fillna(False).to_numpy(dtype=bool, copy=True)
+            own = f.scopes
             if own and own <= set(covered):
-                hit[:] = True  # every scope of this file was delivered again: the whole file is replaced
-            superseded[i] = hit
-            superseded_by[i] = {covered[v] for v in own if v in covered}
+                sup_sql[f.index] = "true"  # every scope of this file was delivered again: the whole file is replaced
+            elif own & set(covered):
+                sup_sql[f.index] = f"coalesce(({scope_sql(contract)}) IN (" + ", ".join(lit(v) for v in sorted(own & set(covered))) + "), false)"
+            superseded_by[f.index] = {covered[v] for v in own if v in covered}
             for v in own:
-                covered.setdefault(v, loads[i].label)
+                covered.setdefault(v, f.label)
 
-    # 2. problems of the rows that still count; duplicates of the key among the records loaded
-    frames, problems = [], []
-    for i, f in enumerate(loads):
-        if f.known_rows is not None:
-            continue  # not read again: no rows, no problems
-        r = f.rows.copy()
-        r["_source_file"] = f.label
-        r["_file_sha256"] = f.digest
-        r["_file_index"] = i
-        r["_superseded"] = superseded[i]
-        p = f.problems
-        if len(p):
-            p = p[~superseded[i][p["rid"].to_numpy(dtype=np.int64)]]
-        r["_bad"] = f.quarantined & ~superseded[i]
-        r["_rid"] = np.arange(len(r))
-        frames.append(r)
-        problems.append(p.assign(file_index=i))
-    cols_out = kept + ["_source_file", "_sheet", "_row_number", "_file_sha256"]
-    allrows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols_out + ["_file_index", "_superseded", "_bad", "_rid"])
-    if contract.key and len(allrows):
-        key_cols = list(contract.key)
-        live = allrows[~allrows["_bad"].astype(bool) & ~allrows["_superseded"].astype(bool) & allrows[key_cols].notna().all(axis=1)]
-        dup = live.duplicated(subset=key_cols, keep="first")
-        if dup.any():
-            first_at = pd.Series(live.index, index=live.index).groupby([live[k] for k in key_cols], sort=False).transform("min")
-            d = live[dup]
-            fd = allrows.loc[first_at[dup].to_numpy(), ["_source_file", "_sheet", "_row_number"]]
-            fd.index = d.index
-            where = fd["_source_file"] + np.where(fd["_sheet"].isna(), "", " [sheet " + fd["_sheet"].astype(str) + "]") + " row " + fd["_row_number"].astype(str)
-            dups = pd.DataFrame({
-                "rid": d["_rid"].to_numpy(), "sheet": d["_sheet"].to_numpy(), "row_number": d["_row_number"].to_numpy(),
-                "column": "+".join(contract.column(k).header_zh for k in key_cols), "reason": Reason.DUPLICATE,
-                "value": ("same as " + where).to_numpy(), "disposition": QUARANTINED, "file_index": d["_file_index"].to_numpy(),
-            })
-            problems.append(dups)
-            allrows.loc[d.index, "_bad"] = True
-    good = ~allrows["_bad"].to_numpy(dtype=bool) & ~allrows["_superseded"].to_numpy(dtype=bool)
-    accepted = allrows.loc[good, cols_out].reset_index(drop=True)
+    # 2. duplicates of the key among the records that remain
+    read = [f for f in loads if f.table and f.known_rows is None]
+    dup_parts = []
+    if contract.key and read:
+        dup_parts = _duplicates(stage, read, sup_sql)
 
-    prob = pd.concat([p for p in problems if len(p)], ignore_index=True) if any(len(p) for p in problems) else _empty_problems().assign(file_index=pd.Series(dtype="int64"))
-    prob["file_index"] = prob["file_index"].astype(np.int64)
-    if len(prob) and len(allrows):  # a record not loaded (a duplicate too): every fault of it is part of why
-        bad = set(zip(allrows.loc[allrows["_bad"].astype(bool), "_file_index"], allrows.loc[allrows["_bad"].astype(bool), "_rid"]))
-        out = np.fromiter(((fi, r) in bad for fi, r in zip(prob["file_index"], prob["rid"])), dtype=bool, count=len(prob))
-        prob["disposition"] = np.where(out, QUARANTINED, prob["disposition"])
-    prob = prob.sort_values(["file_index", "rid", "column"], kind="stable")
-
+    # 3. the accepted rows, the faults and the audit
+    kept = [q(c.name) for c in contract.kept_columns]
+    # a file's rows in its order (the order survives a filter; where duplicates are taken out by a join, it is restored)
+    parts = [f"SELECT {', '.join(kept)}, {lit(f.label)} AS _source_file, {f.sheet_sql()} AS _sheet, _row_number, {lit(f.digest)} AS _file_sha256"
+             f" FROM {f.table} WHERE NOT _q AND NOT {f.dup_sql} AND NOT ({sup_sql[f.index]})"
+             + (" ORDER BY _t, _row_number" if f.dup_sql != "false" else "") for f in read]
     audit = []
-    order = {f.label: i for i, f in enumerate(loads)}
-    for i, f in enumerate(loads):
-        audit.append(file_audit_row(contract, f, prob[prob["file_index"] == i], superseded[i], scopes[i],
-                                    superseded_by[i], order, QUARANTINED, FIELD_FAULT))
+    order = {f.label: k for k, f in enumerate(loads)}
+    for f in loads:
+        if f.known_rows is not None:
+            counts = dict(n_sup=f.known_rows, n_q=0, n_ff=0, q={}, ff={})
+        else:
+            counts = file_audit_counts(stage, f, sup_sql[f.index])
+        audit.append(file_audit_row(contract, f, counts, superseded_by[f.index], order))
     quarantine_parts = []
-    if len(prob):
-        quarantine_parts.append(prob.assign(source_id=contract.source_id, file_name=[loads[i].label for i in prob["file_index"]]))
-    for _, row, f in rejected:
+    for f in read:
+        quarantine_parts.append(
+            f"SELECT 0 AS part, {f.index} AS fi, rid, sheet, row_number, \"column\", reason, value,"
+            f" CASE WHEN bad THEN '{QUARANTINED}' ELSE '{FIELD_FAULT}' END AS disposition, t, block, col_idx, slot, {lit(f.label)} AS file_name"
+            f" FROM {stage.problems_sql(f, 'NOT (' + sup_sql[f.index] + ')')}")
+    quarantine_parts += dup_parts
+    for k, (_, _, f) in enumerate(rejected):
+        if f is not None:
+            quarantine_parts.append(
+                f"SELECT 1 AS part, {k} AS fi, rid, sheet, row_number, \"column\", reason, value, '{QUARANTINED}' AS disposition,"
+                f" t, block, col_idx, slot, {lit(f.label)} AS file_name FROM {stage.problems_sql(f)}")
+    quarantine_query = None
+    if quarantine_parts:
+        quarantine_query = (
+            f"SELECT {lit(contract.source_id)} AS source_id, file_name, sheet, row_number, \"column\", reason, value, disposition"
+            f" FROM ({' UNION ALL '.join(quarantine_parts)})"
+            " ORDER BY part, fi, CASE WHEN part = 0 THEN rid END, CASE WHEN part = 0 THEN \"column\" END, t, block, col_idx, slot, rid")
+    for _, row, _f in rejected:
         audit.append(row)
-        if f is not None and len(f.problems):  # past its limit: its faults stay listed for the clerk, none loaded
-            quarantine_parts.append(f.problems.assign(source_id=contract.source_id, file_name=f.label, disposition=QUARANTINED))
-    q = pd.concat(quarantine_parts, ignore_index=True)[QUARANTINE_COLUMNS] if quarantine_parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    q["row_number"] = q["row_number"].astype(np.int64)
     audit.extend(audit_skipped)
     audit.sort(key=lambda a: (a["file_modified_at"], a["file_name"]))
+    staged_files = sorted([f for f in read] + [f for _, _, f in rejected if f is not None], key=lambda f: f.index)
+    result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query,
+                          part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read], files=staged_files)
     total_loaded = sum(a["rows_loaded"] for a in audit)
-    if total_loaded != len(accepted):  # the audit is computed apart from the accepted frame: prove they agree
-        raise AssertionError(f"{contract.source_id}: audit says {total_loaded} rows loaded, {len(accepted)} accepted")
-    return IngestResult(accepted=accepted, quarantine=q.reset_index(drop=True), audit=audit)
+    accepted_rows = sum(stage.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in parts)
+    if total_loaded != accepted_rows:  # the audit is computed apart from the accepted rows: prove they agree
+        raise AssertionError(f"{contract.source_id}: audit says {total_loaded} rows loaded, {accepted_rows} accepted")
+    return result
+
+
+def _duplicates(stage: SourceStage, read: list[FileStage], sup_sql: dict[int, str]) -> list[str]:
+    """Find the records repeating the key of an earlier remaining record, every key field present: each
+    file's :attr:`FileStage.dup_sql` says which of its rows; returns the quarantine SELECTs of those
+    duplicates (value: where the first one is)."""
+    contract = stage.contract
+    con = stage.con
+    keys = [q(k) for k in contract.key]
+    live = " UNION ALL ".join(
+        f"SELECT {f.index} AS fi, _t, _row_number, {f.sheet_sql()} AS _sheet, {lit(f.label)} AS file, {', '.join(keys)} FROM {f.table}"
+        f" WHERE NOT _q AND NOT ({sup_sql[f.index]}) AND " + " AND ".join(f"{k} IS NOT NULL" for k in keys) for f in read)
+    # no two keys alike when no two of their hashes are (the exact search below only when some are)
+    n = con.execute(f"SELECT count(*) - count(DISTINCT hash({', '.join(keys)})) FROM ({live})").fetchall()[0][0]
+    if not n:
+        return []
+    name = f"_ing_{stage.uid}_dups"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        SELECT fi, _t, _row_number, _sheet, first_file, first_sheet, first_row FROM (
+            SELECT *, row_number() OVER w AS n, first_value(file) OVER w AS first_file, first_value(_sheet) OVER w AS first_sheet,
+                   first_value(_row_number) OVER w AS first_row
+            FROM ({live}) WHERE ({', '.join(keys)}) IN (SELECT ({', '.join(keys)}) FROM ({live}) GROUP BY ALL HAVING count(*) > 1)
+            WINDOW w AS (PARTITION BY {', '.join(keys)} ORDER BY fi, _t, _row_number ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+        WHERE n > 1""")
+    for f in read:
+        if con.execute(f"SELECT count(*) FROM {name} WHERE fi = {f.index}").fetchall()[0][0]:
+            f.dup_sql = f"((_t, _row_number) IN (SELECT (_t, _row_number) FROM {name} WHERE fi = {f.index}))"
+    column = "+".join(contract.column(k).header_zh for k in contract.key)
+    labels = "CASE fi " + " ".join(f"WHEN {f.index} THEN {lit(f.label)}" for f in read) + " END"
+    return [f"SELECT 0 AS part, fi, _t * {1 << 40} + _row_number AS rid, _sheet AS sheet, _row_number AS row_number,"
+            f" {lit(column)} AS \"column\", {lit(Reason.DUPLICATE)} AS reason,"
+            f" 'same as ' || first_file || CASE WHEN first_sheet IS NULL THEN '' ELSE ' [sheet ' || first_sheet || ']' END"
+            f" || ' row ' || CAST(first_row AS VARCHAR) AS value, '{QUARANTINED}' AS disposition, _t AS t, 3 AS block, 0 AS col_idx,"
+            f" 0 AS slot, {labels} AS file_name FROM {name}"]
