@@ -70,16 +70,47 @@ def dbt_env() -> dict[str, str]:
     }
 
 
+def unit_tests_passed_path() -> Path:
+    """``<warehouse>/state/dbt_unit_tests.passed``: the code fingerprint the dbt unit tests last passed with."""
+    from daxing_kpi.nightplan import state_dir
+
+    return state_dir() / "dbt_unit_tests.passed"
+
+
+def unit_tests_due(context: dg.AssetExecutionContext | None = None) -> str | None:
+    """The code fingerprint when the dbt unit tests must run in this build, else ``None``.
+
+    Unit tests check the models' SQL on fixed inputs, never the data: they run when the code (dbt project,
+    seeds, package, library versions: :func:`daxing_kpi.nightplan.code_fingerprint`) differs from the one
+    they last passed with in this warehouse, and in every full rebuild (``kpi run --full``); the test
+    suite runs them too (issue 20.3)."""
+    from daxing_kpi import nightplan
+
+    code = nightplan.code_fingerprint()
+    if context is not None and nightplan.full_rebuild_requested(context):
+        return code
+    path = unit_tests_passed_path()
+    passed = path.read_text(encoding="utf-8").strip() if path.exists() else None
+    return None if passed == code else code
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LayerTranslator(), project=dbt_project)
 def daxing_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, run_guard: RunGuard):
-    """``dbt build``: seeds, staging and intermediate views, marts tables and every dbt test."""
+    """``dbt build`` of the selected models: seeds, staging and intermediate views, marts tables and their
+    data tests; the unit tests only when :func:`unit_tests_due`."""
     os.environ.update(dbt_env())
-    events = iter(dbt.cli(["build"], context=context).stream())
+    due = unit_tests_due(context)
+    args = ["build"] if due else ["build", "--exclude-resource-type", "unit_test"]
+    context.log.info("dbt unit tests: " + ("run (the code changed since they last passed, or a full rebuild)" if due
+                                           else "not run (passed with this code already)"))
+    events = iter(dbt.cli(args, context=context).stream())
     first = next(events, None)
     if first is not None:
         yield first
         hold_point("dbt:building")  # crash tests kill the run here, with dbt half-way
         yield from events
+    if due and not context.selected_asset_keys ^ set(context.assets_def.keys):  # every model's unit tests ran and passed
+        unit_tests_passed_path().write_text(due + "\n", encoding="utf-8")
 
 
 dbt_resource = DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)
