@@ -193,11 +193,12 @@ def published_inputs() -> dict | None:
     return _read_json(published_state_path())
 
 
-def save_run_inputs(run_id: str, snap: dict | None = None) -> dict:
+def save_run_inputs(run_id: str, snap: dict | None = None, replace: bool = False) -> dict:
     """Keep the inputs a run starts from (:func:`snapshot`) until it publishes; an existing record of the
-    run (written by ``kpi run`` as it planned the night) is kept. Returns the snapshot."""
+    run (written by ``kpi run`` as it planned the night) is kept unless ``replace`` (the run generated the
+    sample into its empty landing folder). Returns the snapshot."""
     path = pending_path(run_id)
-    existing = _read_json(path)
+    existing = None if replace else _read_json(path)
     if existing is not None:
         return existing
     snap = snap or snapshot()
