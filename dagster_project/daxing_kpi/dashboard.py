@@ -316,6 +316,9 @@ class PlanSite:
         self._rows = self._index_scorecard()
         self._year_end = self._index_year_end()
         self.pending = self._pending_targets()
+        self._district: dict = {}  # per-KPI frames, computed once: the pages ask for them thousands of times
+        self._district_sc: dict = {}
+        self._partly: dict = {}
 
     # paths ------------------------------------------------------------------------------------------------
     @property
@@ -372,20 +375,31 @@ class PlanSite:
 
     # per-KPI states ------------------------------------------------------------------------------------------
     def district(self, kpi_id: str) -> pd.DataFrame:
-        o = self.site.kpi_obs(kpi_id)
-        return o[o.geo_level == "district"].sort_values("period_year")
+        """The KPI's district rows by year (read-only: shared by every caller)."""
+        d = self._district.get(kpi_id)
+        if d is None:
+            o = self.site.kpi_obs(kpi_id)
+            d = self._district[kpi_id] = o[o.geo_level == "district"].sort_values("period_year")
+        return d
 
     def partly_reported(self, kpi_id: str, year) -> bool:
         """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
-        d = self.district(kpi_id)
-        if is_missing(year) or "reporting_status" not in d:
+        if is_missing(year):
             return False
-        return bool((d[d.period_year == int(year)].reporting_status.astype(str) == "partly_reported").any())
+        key = (kpi_id, int(year))
+        if key not in self._partly:
+            d = self.district(kpi_id)
+            self._partly[key] = "reporting_status" in d and bool(
+                (d[d.period_year == int(year)].reporting_status.astype(str) == "partly_reported").any())
+        return self._partly[key]
 
     def district_sc(self, kpi_id: str) -> pd.DataFrame | None:
+        """The KPI's district scorecard rows by date (read-only: shared by every caller)."""
         if self.sc is None:
             return None
-        return self.sc[(self.sc.kpi_id == kpi_id) & (self.sc.geo_level == "district")].sort_values("as_of_date")
+        if kpi_id not in self._district_sc:
+            self._district_sc[kpi_id] = self.sc[(self.sc.kpi_id == kpi_id) & (self.sc.geo_level == "district")].sort_values("as_of_date")
+        return self._district_sc[kpi_id]
 
     def state(self, kpi, view: View) -> dict:
         """The district's value and assessment at one view, as JSON for the page script."""
