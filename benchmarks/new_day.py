@@ -70,10 +70,13 @@ def records_per_day(rows: int) -> int:
     return 0 if rows < 20 else max(1, round(rows / DAYS_COVERED))
 
 
-def write_new_day(landing: Path) -> list[dict]:
-    """Write the next day's files into ``landing/<source>/``; returns ``source_id, file, rows, new_records, rule``."""
+def write_new_day(landing: Path, sources: set[str] | None = None) -> list[dict]:
+    """Write the next day's files into ``landing/<source>/`` (of every source, or of the ``sources`` named);
+    returns ``source_id, file, rows, new_records, rule``."""
     written = []
     for contract in load_contracts().values():
+        if sources is not None and contract.source_id not in sources:
+            continue
         files = landing_files(Path(landing) / contract.landing_dir)
         csvs = [p for p in files if p.suffix.lower() in CSV_SUFFIXES]
         if not csvs or len(csvs) != len(files):

@@ -194,8 +194,8 @@ def run_job(warehouse: Path, dashboard: Path, logs: Path, name: str, interval: f
     m = run_measured([sys.executable, "-m", "daxing_kpi.cli", "run"], env=env, cwd=ROOT, log=log_path, interval=interval,
                      watch=warehouse / "duckdb_tmp", kill_above=KILL_ABOVE)
     text = log_path.read_text(encoding="utf-8", errors="replace")
-    first = text.split("\n", 1)[0].split()
-    run_id = first[2] if len(first) > 2 and first[:2] == ["kpi", "run"] else None
+    first = next((ln.split() for ln in text.splitlines() if ln.startswith("kpi run ")), [])
+    run_id = first[2].rstrip(":") if len(first) > 2 else None
     out = {"log": str(log_path), "run_id": run_id, "succeeded": m.returncode == 0, **summary(m)}
     if m.returncode:
         out["error_tail"] = text[-3000:]

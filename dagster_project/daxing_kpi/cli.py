@@ -40,11 +40,15 @@ def prepare_dagster_home() -> str:
     return str(home)
 
 
-def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) -> int:
+def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False, full: bool = False) -> int:
     """Execute ``refresh_kpis_job`` in this process on the persistent Dagster instance.
 
     Takes the warehouse lock first (:mod:`daxing_kpi.runlock`): when another run holds it,
-    prints who and returns 5, or waits for it with ``wait=True``. Prints one line per stage and
+    prints who and returns 5, or waits for it with ``wait=True``. Then plans the night
+    (:mod:`daxing_kpi.nightplan`): with nothing new since the last publication it records a
+    ``no_new_data`` row in the run history and returns 0 without loading Dagster; when only some
+    sources changed it runs their assets and everything downstream; ``full=True`` (``--full``),
+    or a change of the code or settings, runs the whole job. Prints one line per stage and
     step (:mod:`daxing_kpi.progress`); Dagster's full log goes to ``warehouse/logs/`` (and to
     the console with ``verbose=True``). Returns 0 when the run succeeded, 1 otherwise (the
     failure report is printed; see :mod:`daxing_kpi.operations`).
@@ -75,9 +79,22 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
     except RunLockBusy as busy:
         print(str(busy), file=sys.stderr)
         return EXIT_BUSY
+    plan = _plan_night(full, stale)
+    if plan is not None and plan.nothing_new:
+        return _no_new_data(lock, run_id, trigger, started, plan)
     progress = None
     log_path = paths.logs_dir() / f"{dt.datetime.now():%Y%m%d-%H%M%S}_{run_id}.log"
     print(f"kpi run {run_id} (trigger {trigger}); full log: {log_path}", flush=True)
+    from daxing_kpi import nightplan
+
+    tags = {"trigger": trigger}
+    if plan is None or plan.full:
+        tags[nightplan.FULL_TAG] = "1"
+    if plan is not None:
+        for line in plan.describe():
+            print(f"  {line}", flush=True)
+        tags[nightplan.PLAN_TAG] = plan.why[:500]
+        nightplan.save_run_inputs(run_id, plan.snapshot)
     print("  loading the job (Dagster, dbt manifest, contracts) ...", flush=True)
     try:
         prepare_dagster_home()
@@ -92,6 +109,7 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
                 print(f"Note: the previous run {stale.get('run_id')} (pid {stale.get('pid')}) died without finishing;"
                       f" recorded as crashed (report {report}). Its leftovers are removed now.", flush=True)
             job = defs.resolve_job_def("refresh_kpis_job")
+            selection = None if plan is None or plan.full else nightplan_selection(plan.roots)
             progress = RunProgress(instance, run_id, log_path)
             progress.start()
             quiet = None if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -101,7 +119,8 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
                     stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(log_path, "a", encoding="utf-8"))))
                 try:
                     result = job.execute_in_process(
-                        instance=instance, run_id=run_id, run_config=quiet, tags={"trigger": trigger}, raise_on_error=False
+                        instance=instance, run_id=run_id, run_config=quiet, tags=tags, raise_on_error=False,
+                        asset_selection=selection,
                     )
                 finally:
                     progress.stop()
@@ -139,6 +158,45 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False) 
     return 0
 
 
+def nightplan_selection(roots: list[str]) -> list:
+    """Asset keys of a night that refreshes the raw assets ``roots`` (user strings): those and everything
+    downstream of them (:func:`daxing_kpi.defs.schedules.selection_of`)."""
+    from daxing_kpi.defs.schedules import selection_of
+
+    return selection_of(roots)[0]
+
+
+def _plan_night(full: bool, stale: dict | None):
+    """The night's plan (:func:`daxing_kpi.nightplan.plan_night`); ``None`` (the whole job) when the previous
+    run died holding the lock (its leftovers are handled by the job) or the plan cannot be made."""
+    if stale:
+        return None
+    from daxing_kpi import nightplan
+
+    try:
+        return nightplan.plan_night(full=full)
+    except Exception as e:  # noqa: BLE001 - planning must never stop a night: the whole job is the safe choice
+        print(f"  Note: could not compare the inputs with the last publication ({type(e).__name__}: {e}); running the whole job.",
+              flush=True)
+        return None
+
+
+def _no_new_data(lock, run_id: str, trigger: str, started, plan) -> int:
+    """A night with nothing new: its ``no_new_data`` row in the run history, the lock released; returns 0."""
+    from daxing_kpi import nightplan
+
+    try:
+        row = nightplan.record_no_new_data(run_id, trigger, started, plan)
+    finally:
+        lock.release()
+    print(f"kpi run {run_id} (trigger {trigger}): no new data.", flush=True)
+    print(f"  {plan.why}")
+    print(f"  Recorded in the run history (pipeline_runs, status no_new_data) in {row['duration_seconds']:.1f} s.")
+    print(f"Published database: {paths.analytics_db_path()} (run {plan.published_run}, published {plan.published_at})")
+    print(f"Dashboard: {paths.dashboard_dir() / 'index.html'}")
+    return 0
+
+
 def _refused_before_start(run_id: str, trigger: str, started, exc: BaseException) -> int:
     """A run refused by the configuration check: report (in the warehouse, or the fallback folder when
     the warehouse setting is the problem), history row when possible, notification; returns 1."""
@@ -171,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--trigger", default="manual", choices=["manual", "schedule", "sensor"], help="recorded with the run")
     p_run.add_argument("--wait", action="store_true", help="when another run is in progress, wait for it instead of exiting")
     p_run.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's full log on the console")
+    p_run.add_argument("--full", action="store_true", help="rebuild everything: read every landing file again, every model, "
+                       "test, page and report (default: only what changed since the last publication)")
     sub.add_parser("dagster-home", help="prepare $KPI_WAREHOUSE_DIR/dagster_home (dagster.yaml) for the Dagster services; print its path")
     analyst.add_subcommands(sub)
     report_command.add_subcommand(sub)
@@ -186,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in plans_cli.COMMANDS:
         return plans_cli.dispatch(args)
     if args.command == "run":
-        return run_job(args.trigger, wait=args.wait, verbose=args.verbose)
+        return run_job(args.trigger, wait=args.wait, verbose=args.verbose, full=args.full)
     if args.command == "dagster-home":
         print(prepare_dagster_home())
         return 0

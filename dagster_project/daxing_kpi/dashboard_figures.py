@@ -233,9 +233,10 @@ def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Seri
     shown = towns[~towns.is_suppressed.astype(bool) & towns.value.notna()].sort_values(["value", "name"], ascending=[asc, True])
     hidden = towns[towns.is_suppressed.astype(bool)].sort_values("name", ascending=False)
     traces = []
+    parts = {k: g for k, g in shown.groupby("status", sort=False)} if len(shown) else {}
     for status in STATUS_STYLE:  # one trace per key: the legend names the colours
-        part = shown[shown.status == status]
-        if part.empty:
+        part = parts.get(status)
+        if part is None or part.empty:
             continue
         label = labels.status(status).get(lang)
         values = [format_value(v, kpi.unit) for v in part.value]

@@ -62,6 +62,8 @@ KPI_STATUS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("files_rejected", "BIGINT", "landing files of the KPI's sources set aside at their latest load (issue 15; names in failed_checks)"),
     ("delivery_cutoff_date", "DATE", "数据截至 of the KPI: the oldest of its sources' delivery cut-off dates"
      " (source_freshness.delivery_cutoff_date): its figures are complete up to that day"),
+    ("checks_carried_over", "BIGINT", "checks of checks_evaluated whose latest result is from an earlier run: their inputs did"
+     " not change since, so the night that only redid what changed did not run them again (issue 20.2)"),
 )
 FRESHNESS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("source_id", "VARCHAR", "data contract"),
@@ -377,6 +379,7 @@ def kpi_status_frame(con: duckdb.DuckDBPyConnection, run_id: str, graph, freshne
             "sources": srcs, "latest_record_date": min(dates) if dates else None,
             "checked_at": concerned.checked_at.max() if len(concerned) else None,
             "delivery_cutoff_date": min(cut) if cut else None,
+            "checks_carried_over": int((concerned.run_id != run_id).sum()),
         })
     return pd.DataFrame(rows, columns=[c[0] for c in KPI_STATUS_COLUMNS])
 

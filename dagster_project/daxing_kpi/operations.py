@@ -46,11 +46,13 @@ FAILURE_COMMAND_TIMEOUT = 120  # seconds
 PIPELINE_RUNS_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("run_id", "VARCHAR", "Dagster run id"),
     ("trigger", "VARCHAR", "what started the run: schedule, sensor or manual"),
-    ("status", "VARCHAR", "running, published (this run's own copy, written as it publishes), success, failed, crashed"),
+    ("status", "VARCHAR", "running, published (this run's own copy, written as it publishes), success, failed, crashed, "
+                          "or no_new_data (nothing new since the last publication: nothing rebuilt, nothing published; why in notes)"),
     ("started_at", "TIMESTAMP", "local time the job started executing (holding the run lock)"),
     ("finished_at", "TIMESTAMP", "local time the run ended (NULL while running or when it crashed)"),
     ("duration_seconds", "DOUBLE", "finished_at - started_at, seconds"),
-    ("sources", "VARCHAR", "sources refreshed: 'all' or a comma-separated list of source ids"),
+    ("sources", "VARCHAR", "sources refreshed: 'all' (the whole job), a comma-separated list of source ids (only what changed), "
+                           "or 'none'"),
     ("files_loaded", "BIGINT", "landing files loaded, per source (a re-sent duplicate of an earlier file is not counted)"),
     ("rows_loaded", "BIGINT", "rows accepted into the raw layer, all sources"),
     ("rows_quarantined", "BIGINT", "rows set aside in audit.quarantine, all sources"),

@@ -1,10 +1,16 @@
-"""The dbt docs site (data dictionary of every model and column), built offline next to the dashboard."""
+"""The dbt docs site (data dictionary of every model and column), built offline next to the dashboard.
+
+The page describes the dbt project and the tables' columns, never the data: it is built again only when
+the product changed (:func:`daxing_kpi.nightplan.code_fingerprint`), the kept page is missing, or a full
+rebuild was asked for; otherwise every dashboard version carries the kept page (issue 20.3)."""
 
 
 import dagster as dg
 
+from daxing_kpi import nightplan
 from daxing_kpi.defs.publish import kpi_dashboard
-from daxing_kpi.docs_site import build_docs_site, docs_site_path
+from daxing_kpi.docs_site import build_docs_site, copy_docs_into, docs_site_path
+from daxing_kpi.paths import dashboard_dir
 
 
 @dg.asset(
@@ -19,6 +25,14 @@ from daxing_kpi.docs_site import build_docs_site, docs_site_path
     kinds={"dbt", "html"},
 )
 def dbt_docs_site(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    kept, digest_file = docs_site_path(), docs_site_path().with_name("code.digest")
+    code = nightplan.code_fingerprint()
+    if (kept.exists() and digest_file.exists() and digest_file.read_text(encoding="utf-8").strip() == code
+            and not nightplan.full_rebuild_requested(context)):
+        path = copy_docs_into(dashboard_dir()) if not (dashboard_dir() / "docs" / "index.html").exists() else dashboard_dir() / "docs" / "index.html"
+        context.log.info(f"dbt docs site unchanged (same dbt project and code): {path}")
+        return dg.MaterializeResult(metadata={"path": str(path), "kept_as": str(kept), "rebuilt": False})
     path = build_docs_site()
+    digest_file.write_text(code + "\n", encoding="utf-8")
     context.log.info(f"dbt docs site: {path}")
-    return dg.MaterializeResult(metadata={"path": str(path), "kept_as": str(docs_site_path()), "bytes": path.stat().st_size})
+    return dg.MaterializeResult(metadata={"path": str(path), "kept_as": str(kept), "bytes": path.stat().st_size, "rebuilt": True})

@@ -47,6 +47,9 @@ def landing_files(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.
         mark_bundled_sample(root, f"daxing_kpi.sample ({shapes} shapes, scale {scale})")
         files = [p for p in root.rglob("*") if p.is_file()]
         generated = True
+        from daxing_kpi import nightplan  # the files this run loads are the sample's, not the empty folder it started from
+
+        nightplan.save_run_inputs(context.run_id, nightplan.snapshot(), replace=True)
     return dg.MaterializeResult(metadata={"files": len(files), "sample_generated": generated, "landing_dir": str(root)})
 
 

@@ -31,10 +31,10 @@ from typing import Optional
 import dagster as dg
 from pydantic import PrivateAttr
 
-from daxing_kpi import operations, personkey, preflight, selfheal
+from daxing_kpi import nightplan, operations, personkey, preflight, selfheal
 from daxing_kpi.ingest import landing_files as data_files
 from daxing_kpi.ingest import load_contracts
-from daxing_kpi.paths import landing_dir
+from daxing_kpi.paths import landing_dir, work_db_path
 from daxing_kpi.runlock import RunLock, RunLockBusy, describe_owner, held_by_this_process, pid_alive
 
 QUIET_SECONDS_ENV = "KPI_SENSOR_QUIET_SECONDS"
@@ -90,10 +90,16 @@ class RunGuard(dg.ConfigurableResource):
             if removed:
                 context.log.info(f"removed {len(removed)} leftovers of killed runs: {', '.join(p.name for p in removed[:5])}")
             notes = selfheal.heal(personkey.key_fingerprint(personkey.pii_key()))  # issue 19.5
+            if run.asset_selection and not work_db_path().exists():
+                # a run of some sources only would publish a working database holding just those (issue 20.2)
+                raise RuntimeError("the working database is new or was rebuilt, so this run, which refreshes only some "
+                                   "sources, cannot publish complete data: run the whole job (`kpi run --full`, or wait "
+                                   "for the nightly run).")
             facts_sources = "all" if not run.asset_selection else operations.refreshed_sources(
                 operations.RunFacts(run.run_id, asset_selection=sorted(k.to_user_string() for k in run.asset_selection))
             )
             operations.record_run_start(run.run_id, trigger, facts_sources, notes=" ".join(notes) or None)
+            nightplan.save_run_inputs(run.run_id)  # what this run starts from: the state a publication records (issue 20.2)
         except Exception as exc:
             self._refuse_start(context, trigger, started, exc, "could not start: preparing the warehouse")
             if self._lock is not None:
@@ -233,16 +239,31 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
             f" {quiet_seconds():.0f} s (last change {quiet_for:.0f} s ago)"
         )
     graph = _asset_graph(context)
-    raw_keys = [dg.AssetKey(["raw", sid]) for sid in changes]
-    selected = dg.AssetSelection.assets(*raw_keys).downstream().resolve(graph)
-    checks = [ck for ck in graph.asset_check_keys if ck.asset_key in selected]
     files = sorted(f for v in changes.values() for f in v)
     run_key = hashlib.sha256(json.dumps([[f, snapshot.get(f)] for f in files]).encode()).hexdigest()[:20]
+    tags = {"trigger": "sensor", "kpi/sources": ",".join(changes), "kpi/files": str(n_files)}
+    roots = [f"raw/{sid}" for sid in changes]
+    try:  # issue 20.2: also what earlier runs left unpublished; the whole job when a partial run cannot do
+        plan = nightplan.plan_night()
+    except Exception as exc:  # noqa: BLE001 - the sensor's own changes are still refreshed
+        context.log.warning(f"could not compare the inputs with the last publication: {exc}")
+        plan = None
+    if plan is not None and plan.nothing_new:
+        return dg.SensorResult(skip_reason=f"landing files changed, but they are as published: {plan.why}",
+                               cursor=json.dumps({"handled": snapshot}))
+    if plan is not None and plan.full:
+        request = dg.RunRequest(run_key=run_key, tags={**tags, nightplan.FULL_TAG: "1", nightplan.PLAN_TAG: plan.why[:500]})
+        context.log.info(f"requesting the whole job for {n_files} files: {plan.why}")
+        return dg.SensorResult(run_requests=[request], cursor=json.dumps({"handled": snapshot}))
+    if plan is not None:
+        roots = sorted(set(roots) | set(plan.roots))
+    selected = dg.AssetSelection.assets(*[dg.AssetKey.from_user_string(r) for r in roots]).downstream().resolve(graph)
+    checks = [ck for ck in graph.asset_check_keys if ck.asset_key in selected]
     request = dg.RunRequest(
         run_key=run_key,
         asset_selection=sorted(selected, key=lambda k: k.to_user_string()),
         asset_check_keys=checks,
-        tags={"trigger": "sensor", "kpi/sources": ",".join(changes), "kpi/files": str(n_files)},
+        tags=tags,
     )
     context.log.info(f"requesting a refresh of {', '.join(changes)} for {n_files} files")
     return dg.SensorResult(run_requests=[request], cursor=json.dumps({"handled": snapshot}))

@@ -9,7 +9,7 @@ the database alone; a failure anywhere before the switches changes neither."""
 
 import dagster as dg
 
-from daxing_kpi import dq
+from daxing_kpi import dq, nightplan
 from daxing_kpi.dashboard import build_dashboard
 from daxing_kpi.defs.operations import RunGuard
 from daxing_kpi.warehouse import PUBLISHED_MARTS, publish, publish_together, stage_publication, staged_db_path
@@ -48,8 +48,17 @@ def analytics_database(context: dg.AssetExecutionContext, run_guard: RunGuard) -
     else:
         path = publish(context.run_id)
         dq.record_source_baselines(context.run_id)  # row counts of this publication: the next run compares with them
+        record_published_inputs(context)
         context.log.info(f"published database: {path}")
     return dg.MaterializeResult(metadata={"path": str(path), "tables": ", ".join(PUBLISHED_MARTS), **gate})
+
+
+def record_published_inputs(context: dg.AssetExecutionContext) -> None:
+    """After a publication: the inputs this run started from become those of the published data, for the
+    units it refreshed (:func:`daxing_kpi.nightplan.record_publication`; the next night compares with them)."""
+    selection = context.run.asset_selection
+    refreshed = None if not selection else nightplan.units_of_selection(k.to_user_string() for k in selection)
+    nightplan.record_publication(context.run_id, refreshed)
 
 
 def _dashboard_in_run(context: dg.AssetExecutionContext) -> bool:
@@ -73,6 +82,7 @@ def kpi_dashboard(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.
     if staged.exists():  # this run built a new database: publish it and its dashboard as one step
         db, path = publish_together(context.run_id, staged, lambda db_file: build_dashboard(db=db_file))
         dq.record_source_baselines(context.run_id)  # row counts of this publication: the next run compares with them
+        record_published_inputs(context)
         context.log.info(f"published database {db} and dashboard {path}")
     else:
         path = build_dashboard()
