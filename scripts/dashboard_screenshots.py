@@ -7,7 +7,7 @@ machine) and writes, for a laptop (1366x768) and a phone (390x844) screen: the o
 on the plan's default view: the final review once the plan's target years have passed), the
 towns/streets x KPIs table, the top of one KPI page and its towns/streets comparison, and one
 town/street page; plus, on the laptop, the overview in English and the overview of every other
-plan (``plan/<plan_id>/``, e.g. the example next plan).
+plan (``plan/<plan_id>/``: the example next plan as ``overview_example_plan_1366x768.png``).
 
     .venv/bin/python scripts/dashboard_screenshots.py [--dashboard dashboards/build] [--out docs/screenshots]
                                                       [--kpi social_org.community_social_orgs] [--town 110115105]
@@ -41,7 +41,9 @@ def shots(dashboard: Path, kpi_id: str, town: str) -> list[tuple[str, str, str |
         ("overview_en", overview + "#lang=en", None, ("laptop",)),
     ]
     for other in sorted((dashboard / "plan").glob("*/index.html")) if (dashboard / "plan").exists() else []:
-        out.append((f"overview_{other.parent.name}", other.resolve().as_uri(), None, ("laptop",)))
+        example = 'class="example-banner"' in other.read_text(encoding="utf-8")
+        name = "overview_example_plan" if example else f"overview_plan_{other.parent.name}"
+        out.append((name, other.resolve().as_uri(), None, ("laptop",)))
     return out
 
 

@@ -24,8 +24,9 @@ import pytest
 
 from daxing_kpi.docs_site import DocsSiteError, external_loads, make_offline
 from daxing_kpi.paths import PROJECT_ROOT, SEEDS_DIR
-from daxing_kpi.plans.bundled import catalog_with_targets
+from daxing_kpi.plans.bundled import catalog_with_targets, plans
 from daxing_kpi.sample.generator import CUTOFF, DISTRICT_CODE
+from progress_reference import judged_series
 
 PLAN_14 = "daxing_civil_affairs_14th_fyp"  # the bundled plan whose worked queries the README shows
 
@@ -113,19 +114,29 @@ def status_of(y0, t0, yi, ti, yt, tt, direction) -> str:
 
 
 def truth_with_dates(warehouse) -> pd.DataFrame:
+    """The ground truth with each year's snapshot date and ``judged``: the value the bundled plan's target is
+    judged on (kpi_scorecard.assessed_value: the additions since the plan's first year for count_basis
+    new_in_period, else the value)."""
     truth = warehouse.ground_truth()
     truth["period_end"] = [min(dt.date(int(y), 12, 31), CUTOFF) for y in truth.period_year]
+    cat = catalog()
+    plan = plans().loc[PLAN_14]
+    truth["judged"] = truth.value
+    for (kpi_id, _), g in truth.groupby(["kpi_id", "geo_code"]):
+        if kpi_id in cat.index:
+            j = judged_series(g, cat.loc[kpi_id].count_basis, int(plan.period_start_year), int(plan.baseline_year))
+            truth.loc[j.index, "judged"] = j.value
     return truth
 
 
 def expected_status(truth: pd.DataFrame, cat: pd.DataFrame, kpi_id: str, geo_code: str, as_of: dt.date, own: dict) -> str:
     kpi_row = cat.loc[kpi_id]
-    s = truth[(truth.kpi_id == kpi_id) & (truth.geo_code == geo_code) & truth.value.notna()
+    s = truth[(truth.kpi_id == kpi_id) & (truth.geo_code == geo_code) & truth.judged.notna()
               & (truth.period_end <= as_of) & (truth.period_year >= kpi_row.baseline_year)].sort_values("period_year")
     yt, tt = target_for(kpi_row, kpi_id, geo_code, own)
     if s.empty:
         return status_of(None, None, None, None, yt, tt, kpi_row.direction)
-    return status_of(float(s.value.iloc[0]), int(s.period_year.iloc[0]), float(s.value.iloc[-1]),
+    return status_of(float(s.judged.iloc[0]), int(s.period_year.iloc[0]), float(s.judged.iloc[-1]),
                      int(s.period_year.iloc[-1]), yt, tt, kpi_row.direction)
 
 
@@ -196,8 +207,9 @@ def test_q3_district_values_against_the_2025_target(warehouse, tmp_path):
         assert math.isclose(row.value, exp_value, abs_tol=1e-9) or (pd.isna(row.value) and pd.isna(exp_value)), kpi_id
         target = cat.loc[kpi_id, "target_value"]
         assert (pd.isna(row.target_value) and pd.isna(target)) or row.target_value == target, kpi_id
-        if pd.notna(target) and pd.notna(exp_value):
-            assert bool(row.meets_target) == meets(exp_value, target, cat.loc[kpi_id, "direction"]), kpi_id
+        if pd.notna(target) and pd.notna(exp_value):  # judged on the additions for a count of what the plan adds
+            judged = district.loc[kpi_id, "judged"]
+            assert bool(row.meets_target) == meets(judged, target, cat.loc[kpi_id, "direction"]), kpi_id
         assert row.status == expected_status(truth, cat, kpi_id, DISTRICT_CODE, FINAL, own), kpi_id
 
 

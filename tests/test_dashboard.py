@@ -393,6 +393,12 @@ def test_a_scorecard_row_shows_the_verdict_with_the_gap_after_the_target_year():
     assert dp.mark({"geo_level": "district", "status": "on_track", "verdict": None}, count, MID, LABELS)["key"] == "on_track"
 
 
+def test_a_gap_to_a_milestone_says_so():
+    m = dp.mark({"geo_level": "district", "status": "on_track", "gap_to_target": 3.0, "is_milestone_target": True, "target_year": 2028},
+                kpi_row(target_year=2030, target_value=70.0), dp.View("latest", pd.Timestamp("2026-10-31"), dd.Text("", ""), False), LABELS)
+    assert (m["key"], m["gap"].zh, m["gap"].en) == ("on_track", "差 3.0 人/万老年人（对2028年阶段目标）", "3.0 short (to the 2028 milestone)")
+
+
 def test_a_town_without_a_target_of_its_own_shows_its_share_and_trend_never_a_status_word():
     count = kpi_row(unit="count", unit_zh="家", target_value=6000.0)
     row = {"geo_level": "town_street", "status": "on_track", "target_source": "none", "verdict": None, "trend": "worsening",

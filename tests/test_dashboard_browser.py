@@ -458,6 +458,7 @@ def test_plan_selector_opens_the_example_plan_marked_on_every_page(warehouse, pu
         measurable = targets.dropna(subset=["kpi_id"])
         assert sorted(cards) == sorted(measurable.kpi_id)
         assert page.locator(".pending-card").count() == int(targets.kpi_id.isna().sum()) >= 1  # 待建指标, with its clause
+        assert page.locator("#shown-count").inner_text() == f"显示 {len(cards)} / {len(cards)} 项指标"
         rows = sc.set_index("kpi_id")
         for kpi_id, card in cards.items():
             assert card["status"] == expected_key(rows.loc[kpi_id], "latest", int(plans.period_end_year[plan_id])), kpi_id

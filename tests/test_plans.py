@@ -244,8 +244,11 @@ def test_the_newest_accepted_workbook_of_a_plan_is_in_force(tmp_path, monkeypatc
 def reference_scorecard(truth: pd.DataFrame, plan: dict, targets: pd.DataFrame, milestones: pd.DataFrame,
                         as_of_dates: list[dt.date]) -> pd.DataFrame:
     """Every measurable target x geography x as-of date of one plan, assessed by :mod:`progress_reference`."""
+    from daxing_kpi.sample.generator import towns
+
     definitions = pd.read_csv(SEEDS_DIR / "kpi_catalog.csv").set_index("kpi_id")
-    truth = truth.copy()
+    # the scorecard assesses the district and the towns/streets (special zones, unassigned: the district only)
+    truth = truth[truth.geo_code.isin({DISTRICT_CODE} | {t.code for t in towns()})].copy()
     truth["period_end"] = [min(dt.date(int(y), 12, 31), CUTOFF) for y in truth.period_year]
     rows = []
     for t in targets[targets.kpi_id.notna()].itertuples():

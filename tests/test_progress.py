@@ -300,9 +300,22 @@ def test_after_the_target_year_every_geography_has_a_verdict_or_a_contribution(w
     assert set(own.verdict) == {"achieved", "not_achieved", "deterioration"}
     assert own.verdict.notna().all() and (own.verdict_year == 2025).all()
     without = rows[(rows.target_source == "none") & (rows.target_kind != "direction_only")]
+    # a town/street that sent no return form (未报送, issue 16.3) has no value to assess: no contribution, no trend
+    silent = without.latest_value.isna()
+    assert (without[silent].kpi_id.isin(["community.secretary_studio_demo_sites", "community.building_governance_demo_sites"])).all()
+    assert without[silent].contribution_share.isna().all() and without[silent].trend.isna().all()
+    without = without[~silent]
     assert len(without) >= 2 * 22 * 6 and set(without.unit) == {"count"} and set(without.geo_level) == {"town_street"}
     assert without.verdict.isna().all() and without.verdict_year.isna().all() and without.gap_to_target.isna().all()
-    assert without.contribution_share.between(0, 1).all() and without.trend.notna().all()
+    # a town/street that never reported (return forms 未报送) has no data: no trend, no share
+    assert (without.trend.notna() == (without.status != "insufficient_data")).all()
+    assert (without.status == "insufficient_data").sum() < len(without) / 10
+    # a share of the district's judged value: none where the district has none (no additions since the plan began)
+    district = rows[rows.geo_level == "district"].set_index(["kpi_id", "as_of_date"]).assessed_value
+    at_district = [district.get((r.kpi_id, r.as_of_date)) for r in without.itertuples()]
+    defined = [bool(v) and pd.notna(r.assessed_value) for v, r in zip(at_district, without.itertuples())]
+    assert without.contribution_share[defined].between(0, 1).all() and without.contribution_share[[not d for d in defined]].isna().all()
+    assert sum(defined) > len(without) / 2
     # the towns' shares add up to the district (the district total counts every town/street)
     shares = without[without.review == "final"].groupby("kpi_id").contribution_share.sum()
     assert (shares <= 1 + 1e-9).all() and (shares > 0.5).all()

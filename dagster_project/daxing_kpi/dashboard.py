@@ -230,6 +230,10 @@ class Site:
         self.files_rejected = self._files_rejected()
         self.contracts = self._contracts()
         self._obs_by_kpi = {k: g for k, g in self.obs.groupby("kpi_id", sort=False)}
+        self._district: dict[str, pd.DataFrame] = {}
+        part = self.obs[(self.obs.geo_level == "district") & (self.obs.reporting_status.astype(str) == "partly_reported")] \
+            if "reporting_status" in self.obs else self.obs.iloc[0:0]
+        self.partly = {(k, int(y)) for k, y in zip(part.kpi_id, part.period_year, strict=True)}
         self.plans = load_plans(data, labels)
         if data.plans is not None and len(data.plans):
             self.main_plan = default_plan(self.plans, data.meta["data_as_of"])
@@ -275,6 +279,13 @@ class Site:
     def kpi_obs(self, kpi_id: str) -> pd.DataFrame:
         return self._obs_by_kpi.get(kpi_id, self.obs.iloc[0:0])
 
+    def district(self, kpi_id: str) -> pd.DataFrame:
+        """A KPI's district rows by year."""
+        if kpi_id not in self._district:
+            o = self.kpi_obs(kpi_id)
+            self._district[kpi_id] = o[o.geo_level == "district"].sort_values("period_year")
+        return self._district[kpi_id]
+
     def source_title(self, source_id: str) -> Text:
         """A source's title from the published ``source_freshness`` (without a contract to read it from)."""
         f = self.data.source_freshness
@@ -316,6 +327,7 @@ class PlanSite:
         self._rows = self._index_scorecard()
         self._year_end = self._index_year_end()
         self.pending = self._pending_targets()
+        self._states: dict = {}
 
     # paths ------------------------------------------------------------------------------------------------
     @property
@@ -372,15 +384,11 @@ class PlanSite:
 
     # per-KPI states ------------------------------------------------------------------------------------------
     def district(self, kpi_id: str) -> pd.DataFrame:
-        o = self.site.kpi_obs(kpi_id)
-        return o[o.geo_level == "district"].sort_values("period_year")
+        return self.site.district(kpi_id)
 
     def partly_reported(self, kpi_id: str, year) -> bool:
         """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
-        d = self.district(kpi_id)
-        if is_missing(year) or "reporting_status" not in d:
-            return False
-        return bool((d[d.period_year == int(year)].reporting_status.astype(str) == "partly_reported").any())
+        return not is_missing(year) and (kpi_id, int(year)) in self.site.partly
 
     def district_sc(self, kpi_id: str) -> pd.DataFrame | None:
         if self.sc is None:
@@ -388,7 +396,13 @@ class PlanSite:
         return self.sc[(self.sc.kpi_id == kpi_id) & (self.sc.geo_level == "district")].sort_values("as_of_date")
 
     def state(self, kpi, view: View) -> dict:
-        """The district's value and assessment at one view, as JSON for the page script."""
+        """The district's value and assessment at one view, as JSON for the page script (a copy: pages add to it)."""
+        key = (kpi.kpi_id, view.key)
+        if key not in self._states:
+            self._states[key] = self._state(kpi, view)
+        return dict(self._states[key])
+
+    def _state(self, kpi, view: View) -> dict:
         L = self.labels
         row = self.row(view.key, kpi.kpi_id, "district")
         if row is None and view.key == "latest":

@@ -59,10 +59,14 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
     o["_level"] = o.geo_level.map(GEO_LEVEL_ORDER).fillna(9)
     o = o.sort_values(["kpi_id", "_level", "geo_code", "period_year"])
     rows = []
+    by_id = {}
+    for k in kpis.index:
+        kpi_t = kpis.loc[k].copy()
+        kpi_t["kpi_id"] = k
+        by_id[k] = (kpi_t, target_text(kpi_t, labels).zh)
     for r in o.itertuples(index=False):
-        kpi = kpis.loc[r.kpi_id]
-        kpi_t = kpi.copy()
-        kpi_t["kpi_id"] = r.kpi_id
+        kpi, target = by_id[r.kpi_id]
+        kpi_t = kpi
         suppressed = bool(getattr(r, "is_suppressed", False))
         year = int(r.period_year)
         end = pd.Timestamp(r.period_end_date)
@@ -83,7 +87,7 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
             "value": None if suppressed else rounded(r.value, kpi.unit),
             "numerator": None if suppressed else whole(r.numerator),
             "denominator": None if suppressed or kpi.unit == "count" else whole(r.denominator),
-            "target": target_text(kpi_t, labels).zh,
+            "target": target,
             "target_year": None if is_missing(kpi.target_year) else int(kpi.target_year),
             "gap": None if m is None or m["gap"] is None else m["gap"].zh,
             "completion": None if m is None or m["completion"] is None else m["completion"].zh,

@@ -337,6 +337,11 @@ def mark(row, kpi, view: View, labels: Labels, district_target: bool | None = No
         m["share"] = None if share is None else labels["ui.share_of_district"].format(value=f"{100 * float(share):.1f}")
         return m
     gap = gap_text(_get(row, "gap_to_target"), kpi, labels)
+    if gap is not None and _get(row, "is_milestone_target") and _get(row, "target_year") is not None:
+        # judged against the next milestone, not the final target: say which
+        m = labels["ui.gap_to_milestone"]
+        year = int(_get(row, "target_year"))
+        gap = Text(m.zh.format(gap=gap.zh, year=year), m.en.format(gap=gap.en, year=year))
     completion = completion_text(row, labels)
     if view.after_plan:
         held = _get(row, "is_target_held")

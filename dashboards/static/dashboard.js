@@ -163,7 +163,7 @@
   /* -- overview ------------------------------------------------------------------------------ */
 
   function renderOverview() {
-    var cards = $$(".kpi-card");
+    var cards = $$(".kpi-card[data-kpi-id]");  // a target without a KPI yet (待建指标) has no states
     var counts = {};
     Object.keys(STATUSES).forEach(function (s) { counts[s] = 0; });
     var shown = 0;
