@@ -67,7 +67,7 @@ def sheet_html(wb, sheet_name: str, max_rows: int, max_cols: int, tall_rows: dic
                 c0, r0, c1, r1 = range_boundaries(str(rng))
                 dropdown |= {(r, c) for r in range(r0, min(r1, nrows) + 1) for c in range(c0, c1 + 1)}
     widths = [max(6.0, (ws.column_dimensions[get_column_letter(c)].width or 9)) * 7.2 for c in range(1, ncols + 1)]
-    out = ['<table><colgroup><col style="width:34px">']
+    out = [f'<table style="width:{34 + sum(widths):.0f}px"><colgroup><col style="width:34px">']
     out += [f'<col style="width:{w:.0f}px">' for w in widths]
     out.append('</colgroup><tr class="letters"><th></th>')
     out += [f"<th>{get_column_letter(c)}</th>" for c in range(1, ncols + 1)]

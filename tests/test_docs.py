@@ -264,8 +264,10 @@ def test_every_kpi_command_shown_exists_with_its_options():
 def test_settings_named_in_the_docs_exist_in_the_code():
     """Every KPI_* setting a guide names is read somewhere in the product, its scripts or dbt profiles."""
     code = "\n".join(p.read_text(encoding="utf-8", errors="replace")
-                     for root in ("dagster_project/daxing_kpi", "dbt", "scripts", "benchmarks")
-                     for p in (PROJECT_ROOT / root).rglob("*") if p.suffix in {".py", ".yml", ".yaml", ".sql", ".sh"})
+                     for root in ("dagster_project/daxing_kpi", "dbt/models", "dbt/macros", "scripts", "benchmarks")
+                     for p in (PROJECT_ROOT / root).rglob("*")
+                     if p.is_file() and p.suffix in {".py", ".yml", ".yaml", ".sql", ".sh"})
+    code += (PROJECT_ROOT / "dbt" / "profiles.yml").read_text(encoding="utf-8")
     unknown = set()
     for path in markdown_files():
         for name in set(re.findall(r"\bKPI_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8"))):
