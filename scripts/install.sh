@@ -6,7 +6,7 @@
 #                               for the browser tests (Playwright never downloads a browser)
 #   scripts/install.sh --bench  the product plus psutil for benchmarks/run_benchmarks.py
 #   scripts/install.sh --spark  the product plus the Spark extra (dbt-spark, pyspark; needs Java 17):
-#                               the models on Spark (README, "Scale-out"); --test installs it too, for
+#                               the models on Spark (docs/development.md, "Spark"); --test installs it too, for
 #                               the Spark parity test, with Debian's Java 17 runtime
 set -euo pipefail
 cd "$(dirname "$0")/.."

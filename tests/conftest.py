@@ -1,7 +1,7 @@
 """Shared fixtures: one real run of the nightly Dagster job on a small generated sample.
 
 The job runs in a subprocess through the product's command (``kpi run``), exactly as the
-README's main command does, with the warehouse and dashboard in temporary folders.
+the README's Quick start command does, with the warehouse and dashboard in temporary folders.
 """
 
 from __future__ import annotations

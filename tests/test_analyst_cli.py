@@ -1,7 +1,7 @@
 """Analysts' access (issue 9): ``kpi sql``, ``kpi export``, ``kpi status``, ``kpi_long``, the data dictionary
 and the offline dbt docs site, on the published database of one real run of the nightly job.
 
-The five worked queries are read from README.md (section "Analyst guide"), run through ``kpi sql`` and
+The five worked queries are read from the analysts' guide (docs/analysts.md, section "Example queries"), run through ``kpi sql`` and
 their answers compared with values computed from the sample generator's ground truth; statuses are
 computed by this module's own implementation of the progress method (issue 4).
 """
@@ -28,9 +28,9 @@ from daxing_kpi.plans.bundled import catalog_with_targets, plans
 from daxing_kpi.sample.generator import CUTOFF, DISTRICT_CODE
 from progress_reference import judged_series
 
-PLAN_14 = "daxing_civil_affairs_14th_fyp"  # the bundled plan whose worked queries the README shows
+PLAN_14 = "daxing_civil_affairs_14th_fyp"  # the bundled plan whose worked queries the analysts' guide shows
 
-README = PROJECT_ROOT / "README.md"
+ANALYSTS_GUIDE = PROJECT_ROOT / "docs" / "analysts.md"
 MID_TERM, FINAL = dt.date(2023, 12, 31), dt.date(2025, 12, 31)
 
 
@@ -46,10 +46,10 @@ def kpi(warehouse, *args: str, stdin: str | None = None, env: dict | None = None
 
 
 def readme_queries() -> dict[str, str]:
-    """The ```sql blocks of the README's "Analyst guide" section, by their ``-- Qn`` label."""
-    text = README.read_text(encoding="utf-8")
-    section = re.search(r"^## Analyst guide.*?(?=^## )", text, re.S | re.M)
-    assert section, "README.md has no '## Analyst guide' section"
+    """The ```sql blocks of the analysts' guide's "Example queries" section, by their ``-- Qn`` label."""
+    text = ANALYSTS_GUIDE.read_text(encoding="utf-8")
+    section = re.search(r"^## Example queries.*?(?=^## )", text, re.S | re.M)
+    assert section, "docs/analysts.md has no '## Example queries' section"
     blocks = re.findall(r"```sql\n(.*?)```", section.group(0), re.S)
     return {re.match(r"-- (Q\d):", b).group(1): b for b in blocks if re.match(r"-- Q\d:", b)}
 
@@ -141,7 +141,7 @@ def expected_status(truth: pd.DataFrame, cat: pd.DataFrame, kpi_id: str, geo_cod
 
 
 def run_readme_query(warehouse, tmp_path: Path, label: str, mode: str) -> pd.DataFrame:
-    """Run README query ``label`` through ``kpi sql`` (``mode``: file, stdin or argument) as CSV."""
+    """Run the guide's query ``label`` through ``kpi sql`` (``mode``: file, stdin or argument) as CSV."""
     sql = readme_queries()[label]
     out = tmp_path / f"{label}.csv"
     if mode == "file":
@@ -159,7 +159,7 @@ def file_fingerprint(path: Path) -> tuple[str, int]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
 
 
-# --------------------------------------------------------------------------- the five README queries
+# --------------------------------------------------------------------------- the five worked queries of docs/analysts.md
 
 
 def test_readme_has_five_worked_queries_against_contract_tables():

@@ -5,7 +5,7 @@ DuckDB raw tables and the Parquet raw layer. The dbt project is then built from 
 both engines: DuckDB (a fresh database file, sources as views over the Parquet files) and Spark (a local
 in-process session, ``method: session``). Only what parity needs is built (``engines.PARITY_SELECT``: the
 two KPI marts, everything upstream and the singular tests on them); the full Spark build with every dbt test
-is documented in the README. About three minutes on two busy cores, most of it Spark.
+is documented in docs/development.md (Spark). About three minutes on two busy cores, most of it Spark.
 """
 
 from __future__ import annotations

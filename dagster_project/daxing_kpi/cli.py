@@ -6,7 +6,7 @@ Subcommands:
   kpi export   export published tables to CSV, XLSX or Parquet (daxing_kpi.analyst)
   kpi status   latest publication, data freshness per source, failed checks (daxing_kpi.analyst)
   kpi report   a plan's review report (总结评估报告, .docx and PDF) and its explanations workbook (daxing_kpi.report)
-  kpi dagster-home   prepare DAGSTER_HOME for the Dagster services (see README, Running as a service)
+  kpi dagster-home   prepare DAGSTER_HOME for the Dagster services (see docs/operators.md, Services)
   kpi build    dbt build of the prepared warehouse on another target, e.g. Spark, timed (daxing_kpi.engines)
   kpi plan-template / plan-check   the plan workbook for planners: write the template, check a filled one (daxing_kpi.plans.cli)
 

@@ -5,7 +5,7 @@ The same dbt project builds on two targets of ``dbt/profiles.yml``:
 * ``duckdb`` (the default, the nightly job): the working database ``warehouse/work/work.duckdb``;
 * ``spark``: an in-process Spark session (``method: session``, pyspark, ``local[2]``), with its metastore
   (Derby), table files and scratch space in ``<warehouse>/spark`` (or ``spark_dir``); ``spark_thrift``
-  for a cluster (see README, "Scale-out: running the models on Spark").
+  for a cluster (see docs/development.md, "Spark").
 
 Both read the same raw layer: on Spark, and on DuckDB with ``raw_from_parquet=True``, the dbt sources
 ``raw.<source_id>`` and ``audit.ingest_audit`` are views over the Parquet files ingestion writes
