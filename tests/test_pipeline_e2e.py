@@ -66,6 +66,11 @@ def test_analyst_contract_tables(warehouse):
     assert geos[geos.geo_level == "district"].geo_code.item() == "110115"
     assert geos.geo_code.str.fullmatch(r"110115(\d{3})?").all()
     catalog = warehouse.query("SELECT * FROM kpi_catalog")
+    assert not catalog.duplicated(["plan_id", "kpi_id"]).any()  # one row per plan and KPI
+    # the bundled example 15th plan (sample/example_plan.py) sets its own target: 不少于70名
+    example = catalog[catalog.plan_id == "daxing_civil_affairs_2026_2030_example"].set_index("kpi_id")
+    assert example.target_value["eldercare.care_workers_per_10k_elderly"] == 70
+    catalog = catalog[catalog.plan_id == "daxing_civil_affairs_14th_fyp"]  # the 14th plan's words
     targets = catalog.set_index("kpi_id").target_value.to_dict()
     assert targets["eldercare.care_workers_per_10k_elderly"] == 50
     assert targets["funeral.eco_burial_rate"] == 65

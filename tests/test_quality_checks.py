@@ -431,7 +431,8 @@ def test_kpi_lineage_and_status_from_the_real_asset_graph():
         {"asset": "raw/volunteer_volunteers", "check_name": "records_conform_to_the_contract", "severity": "ERROR", "passed": True, "observed_value": "ok"},
     ])
     fresh = pd.DataFrame({"source_id": ["funeral_burials", "volunteer_volunteers", "statbureau_population"],
-                          "latest_record_date": pd.to_datetime(["2026-10-30", "2026-10-31", "2026-12-31"]).date})
+                          "latest_record_date": pd.to_datetime(["2026-10-30", "2026-10-31", "2026-12-31"]).date,
+                          "delivery_cutoff_date": pd.to_datetime(["2026-10-31", "2026-11-01", "2025-12-31"]).date})
     status = dq.kpi_status_frame(con, "r1", graph, fresh).set_index("kpi_id")
     eco, vol = status.loc["funeral.eco_burial_rate"], status.loc["volunteer.registered_share_of_residents"]
     # both KPIs' lineage holds both raw checks (int_periods reads burials and volunteers); the WARN names eco only
@@ -439,6 +440,9 @@ def test_kpi_lineage_and_status_from_the_real_asset_graph():
     assert eco.failed_checks == "marts/kpi_observations year_over_year_changes_are_within_bounds [WARN]: 1 change"
     assert (vol.status, vol.checks_evaluated, vol.checks_warned) == ("passed", 2, 0)
     assert str(eco.latest_record_date) == "2026-10-30" and str(vol.latest_record_date) == "2026-10-31"
+    # 数据截至: the oldest cut-off among the KPI's sources (the population register's year end for volunteers)
+    assert str(eco.delivery_cutoff_date) == "2026-10-31" and str(vol.delivery_cutoff_date) == "2025-12-31"
+    assert eco.checks_carried_over == 0 and eco.files_rejected == 0  # every check ran in r1; no file set aside
 
 
 def test_dq_results_from_the_dagster_event_log(tmp_path):

@@ -327,13 +327,8 @@ class PlanSite:
         self._rows = self._index_scorecard()
         self._year_end = self._index_year_end()
         self.pending = self._pending_targets()
-<<<<<<< HEAD
         self._states: dict = {}
-=======
-        self._district: dict = {}  # per-KPI frames, computed once: the pages ask for them thousands of times
-        self._district_sc: dict = {}
-        self._partly: dict = {}
->>>>>>> s3/night
+        self._district_sc: dict = {}  # per-KPI district scorecard rows, computed once
 
     # paths ------------------------------------------------------------------------------------------------
     @property
@@ -390,31 +385,11 @@ class PlanSite:
 
     # per-KPI states ------------------------------------------------------------------------------------------
     def district(self, kpi_id: str) -> pd.DataFrame:
-<<<<<<< HEAD
         return self.site.district(kpi_id)
 
     def partly_reported(self, kpi_id: str, year) -> bool:
         """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
         return not is_missing(year) and (kpi_id, int(year)) in self.site.partly
-=======
-        """The KPI's district rows by year (read-only: shared by every caller)."""
-        d = self._district.get(kpi_id)
-        if d is None:
-            o = self.site.kpi_obs(kpi_id)
-            d = self._district[kpi_id] = o[o.geo_level == "district"].sort_values("period_year")
-        return d
-
-    def partly_reported(self, kpi_id: str, year) -> bool:
-        """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
-        if is_missing(year):
-            return False
-        key = (kpi_id, int(year))
-        if key not in self._partly:
-            d = self.district(kpi_id)
-            self._partly[key] = "reporting_status" in d and bool(
-                (d[d.period_year == int(year)].reporting_status.astype(str) == "partly_reported").any())
-        return self._partly[key]
->>>>>>> s3/night
 
     def district_sc(self, kpi_id: str) -> pd.DataFrame | None:
         """The KPI's district scorecard rows by date (read-only: shared by every caller)."""
