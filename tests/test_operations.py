@@ -301,6 +301,10 @@ def test_pipeline_runs_in_published_database(warehouse):
     assert len(evaluations) > 20  # raw checks, GX on the marts, dbt tests
     root = warehouse.root / "landing"
     files = [p for c in load_contracts().values() for p in landing_files(root / c.landing_dir)]  # per source
+    # a plan workbook is audited once per sheet (plans/contract: plan, targets, milestones, sections)
+    from daxing_kpi.plans.contract import LANDING_FOLDER, sheets
+
+    files += [p for _ in sheets() for p in landing_files(root / LANDING_FOLDER)]
     with duckdb.connect(str(warehouse.root / "work" / "work.duckdb"), read_only=True) as con:
         audit = con.execute(
             "SELECT count(*), sum(rows_loaded), sum(rows_quarantined)"

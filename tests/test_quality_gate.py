@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from conftest import Warehouse, make_warehouse
 
+from daxing_kpi.ingest.report import rejected_files
 from daxing_kpi.paths import CONTRACTS_DIR
 
 
@@ -105,8 +106,10 @@ CASES = {
                             "repeat an earlier file's records (worst: social_orgs/"),
     "half_the_rows": (deliver_half_the_volunteers, "raw/volunteer_volunteers", "row_count_is_plausible_against_the_last_delivery",
                       "at the last publication"),
-    "negative_count": (a_negative_count_in_population, "raw/statbureau_population", "records_conform_to_the_contract",
-                       "quarantined for breaking the contract: below the minimum 0 ×1"),
+    # the population file allows no quarantined row (limit 0 %): one negative count sets the whole file aside
+    # (issue 15), the other sources load, and the source's empty night fails its row-count check
+    "negative_count": (a_negative_count_in_population, "raw/statbureau_population", "row_count_is_plausible_against_the_last_delivery",
+                       "0 rows loaded, 616 at the last publication"),
 }
 
 
@@ -127,10 +130,17 @@ def test_a_corrupted_delivery_fails_its_check_and_publishes_nothing(warehouse, t
     row = failed[(failed.asset == asset) & (failed.check_name == check)]
     assert len(row) == 1, f"{asset} {check} did not fail; failed: {failed[['asset', 'check_name', 'observed_value']].values.tolist()}"
     assert observed in row.observed_value.item()
-    if case != "duplicated_delivery":  # a second copy also moves the row count (+100 %): both fail, rightly
-        assert failed[["asset", "check_name"]].values.tolist() == [[asset, check]]
-    else:
+    if case == "duplicated_delivery":  # a second copy also moves the row count (+100 %): both fail, rightly
         assert set(failed.check_name) == {check, "row_count_is_plausible_against_the_last_delivery"}
+    elif case == "negative_count":  # no population at all: no town/street present either
+        assert set(failed.check_name) == {check, "every_town_street_is_present_and_known"}
+        assert set(failed.asset) == {asset}
+        with duckdb.connect(str(wh.root / "work" / "work.duckdb"), read_only=True) as con:
+            (aside,) = rejected_files(con).itertuples()
+        assert aside.source_id == "statbureau_population" and aside.rows_read == 616
+        assert "常住人口" in aside.rejected_reason_zh and "row 102" in aside.rejected_reason_en  # header row 1, data from row 2
+    else:
+        assert failed[["asset", "check_name"]].values.tolist() == [[asset, check]]
 
     # the one-paragraph summary: printed by `kpi run` and in the failure report
     (report,) = (wh.root / "failures").glob(f"*_{run_id}.txt")
