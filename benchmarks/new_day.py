@@ -12,11 +12,12 @@ following the source's data contract, so the run that loads it is a normal night
 * another scope (statistical year, catalog year): the latest year's rows again, unchanged values
   (a re-sent annual table; annual statistics have no daily records).
 
-New records copy the last rows of the existing file with the identifying text columns (the key, else
+New records copy the last rows of the existing file with the identifying text columns (the key's, else
 the first all-distinct required text column) suffixed ``-D20261101-<n>``, required dates set to
-2026-11-01 and optional dates blank; their number is the file's records per day
-(:func:`records_per_day`). The towns' Excel return forms (monthly) get no new file. Returns one
-dict per file written.
+2026-11-01 and optional dates blank; a key holding a required date (an employment from its start, e.g.
+person, employer and hire date) is new by that date, and its text columns are kept. Their number is the
+file's records per day (:func:`records_per_day`), fewer when two copied rows would share a key. The towns'
+Excel return forms (monthly) get no new file. Returns one dict per file written.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def new_records(contract: Contract, df: pd.DataFrame, cols: dict[str, str], n: i
     new = df.tail(n).copy().reset_index(drop=True)
     suffix = f"-D{NEW_DAY:%Y%m%d}"
     key_text = [k for k in contract.key if contract.column(k).type == "text" and k in cols]
+    if any(contract.column(k).type == "date" and contract.column(k).required and k in cols for k in contract.key):
+        key_text = []  # a key with a required date (a person's employment from its start): the new date makes the record new
     if not contract.key:  # no key: the first required text column whose values are all distinct (an identifier)
         ids = [c.name for c in contract.kept_columns if c.type == "text" and c.required and not c.allowed
                and not c.allowed_from_seed and c.name in cols and df[cols[c.name]].is_unique]
@@ -60,6 +63,8 @@ def new_records(contract: Contract, df: pd.DataFrame, cols: dict[str, str], n: i
     for c in contract.columns:
         if c.type == "date" and c.name in cols:
             new[cols[c.name]] = NEW_DAY.isoformat() if c.required else ""
+    if contract.key and all(k in cols for k in contract.key):  # two copied rows alike in the key would be one record
+        new = new.drop_duplicates(subset=[cols[k] for k in contract.key]).reset_index(drop=True)
     return new
 
 
@@ -83,21 +88,20 @@ def write_new_day(landing: Path, sources: set[str] | None = None) -> list[dict]:
             continue  # Excel return forms: monthly, nothing new on a day
         df = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig") for p in csvs], ignore_index=True)
         cols = _columns(contract, list(df.columns))
-        per_day = records_per_day(len(df))
+        new = new_records(contract, df, cols, records_per_day(len(df)))
         scope = contract.delivery_scope
         if scope is None:
-            if not per_day:
+            if not len(new):
                 continue
-            out, n_new, rule = new_records(contract, df, cols, per_day), per_day, "new records only (files add up)"
+            out, n_new, rule = new, len(new), "new records only (files add up)"
         elif scope == ():
-            out, n_new, rule = pd.concat([df, new_records(contract, df, cols, per_day)], ignore_index=True), per_day, \
-                "complete export again + new records"
+            out, n_new, rule = pd.concat([df, new], ignore_index=True), len(new), "complete export again + new records"
         else:
             name, _, part = scope[0].partition(".")
             if part == "year" and contract.column(name).type == "date" and name in cols:
                 same_year = df[cols[name]].str[:4] == str(NEW_DAY.year)
-                out = pd.concat([df[same_year], new_records(contract, df, cols, per_day)], ignore_index=True)
-                n_new, rule = per_day, f"year-to-date {NEW_DAY.year} export + new records"
+                out = pd.concat([df[same_year], new], ignore_index=True)
+                n_new, rule = len(new), f"year-to-date {NEW_DAY.year} export + new records"
             else:
                 latest = df[cols[name]].astype(str).max() if name in cols else None
                 out = df[df[cols[name]].astype(str) == latest] if latest is not None else df.iloc[0:0]

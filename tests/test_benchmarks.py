@@ -104,9 +104,19 @@ def test_new_day_files_follow_each_contracts_redelivery_rule(tmp_path):
     result = ingest_source(contracts["funeral_burials"], tmp_path / "landing")
     assert len(result.accepted) == counts["burials"] + bur["new_records"]
     assert (pd.to_datetime(result.accepted.burial_date).dt.date == NEW_DAY).sum() == bur["new_records"]
-    orgs = written["social_org_organisations"]  # no delivery_scope: files add up, only the new records are sent
-    assert orgs["rows"] == orgs["new_records"] == 1
+    orgs = written["social_org_organisations"]  # delivery_scope [] (the whole register every time): register + 1 new
+    assert (orgs["rows"], orgs["new_records"]) == (counts["social_orgs"] + 1, 1)
     result = ingest_source(contracts["social_org_organisations"], tmp_path / "landing")
     assert len(result.accepted) == counts["social_orgs"] + 1 and not len(result.quarantine)
-    assert "social_work_agencies" not in written  # 8 records: a register that small gets nothing new on a day
+    statuses = {a["file_name"].split("/")[1]: (a["status"], a["rows_loaded"], a["rows_superseded"]) for a in result.audit}
+    assert statuses == {"social_orgs_20261101.csv": ("superseded", 0, counts["social_orgs"]),
+                        "social_orgs_20261102.csv": ("loaded", counts["social_orgs"] + 1, 0)}
+    pros = written["social_work_professionals"]  # keyed by person, employer and entry date: new by the new entry date
+    result = ingest_source(contracts["social_work_professionals"], tmp_path / "landing")
+    assert len(result.accepted) == pros["rows"] == counts["social_work_professionals"] + pros["new_records"]
+    assert pros["new_records"] == 1 and not len(result.quarantine)
+    # 8 records: a register that small gets nothing new on a day; re-sent unchanged, byte for byte: skipped
+    assert (written["social_work_agencies"]["rows"], written["social_work_agencies"]["new_records"]) == (8, 0)
+    result = ingest_source(contracts["social_work_agencies"], tmp_path / "landing")
+    assert [a["status"] for a in result.audit] == ["loaded", "skipped_duplicate_file"] and len(result.accepted) == 8
     assert written["statbureau_population"]["rows"] == 88 and written["statbureau_population"]["new_records"] == 0

@@ -139,9 +139,10 @@ def _orgs(n, town="清源街道"):
 
 
 def test_a_duplicated_delivery_of_a_source_without_key_fails(wh):
-    """social_orgs (no key, files add up): b.csv repeats a.csv's 10 records (a re-export, not
-    byte-identical): 10 of b's 10 records repeat an earlier file."""
-    contract = load_contracts()["social_org_organisations"]
+    """A contract without key or delivery scope (files add up; e.g. a site's own contract in
+    KPI_CONTRACTS_DIR): b.csv repeats a.csv's 10 records (a re-export, not byte-identical): 10 of b's 11
+    records repeat an earlier file."""
+    contract = dataclasses.replace(load_contracts()["social_org_organisations"], key=(), delivery_scope=None)
     folder = wh / "landing" / "social_orgs"
     _write(folder, "a.csv", ORG_HEADER, _orgs(10), 1_000)
     _write(folder, "b.csv", ORG_HEADER, _orgs(10) + [["ORG999", "新协会", "应急类", "社会团体", "登记", "清源街道", "2021-01-01", "正常", ""]], 2_000)
@@ -150,6 +151,34 @@ def test_a_duplicated_delivery_of_a_source_without_key_fails(wh):
     assert not out.passed
     assert out.observed == "10 of 21 records repeat an earlier file's records (worst: social_orgs/b.csv, 10 of 11 = 90.9%)"
     assert out.offending == ["social_orgs/b.csv: 10 of 11 records repeat social_orgs/a.csv"]
+
+
+def test_a_resent_complete_register_supersedes_the_earlier_one_and_passes(wh):
+    """The organisation register is exported whole every time (key org_id, delivery_scope []): b.csv is
+    a.csv's 22 records (one per town/street) again, ORG003 now deregistered, plus one new organisation.
+    a.csv's 22 rows are superseded, b.csv's 23 loaded, nothing quarantined; every landed-file check passes."""
+    contract = load_contracts()["social_org_organisations"]
+    assert (contract.key, contract.delivery_scope) == (("org_id",), ())
+    register = [[f"ORG{i:03d}", f"协会{i}", "应急类", "社会团体", "登记", NAME[code], "2020-05-18", "正常", ""] for i, code in enumerate(TOWNS)]
+    folder = wh / "landing" / "social_orgs"
+    _write(folder, "a.csv", ORG_HEADER, register, 1_000)
+    again = [list(r) for r in register]
+    again[3][7:9] = ["已注销", "2021-06-30"]
+    _write(folder, "b.csv", ORG_HEADER, again + [["ORG999", "新协会", "应急类", "社会团体", "登记", "清源街道", "2021-01-01", "正常", ""]], 2_000)
+    _load(contract, wh / "landing")
+    a, b = _audit("social_orgs/a.csv"), _audit("social_orgs/b.csv")
+    assert (a["status"], a["rows_read"], a["rows_loaded"], a["rows_quarantined"], a["rows_superseded"]) == ("superseded", 22, 0, 0, 22)
+    assert (b["status"], b["rows_read"], b["rows_loaded"], b["rows_quarantined"], b["rows_superseded"]) == ("loaded", 23, 23, 0, 0)
+    assert a["superseded_by"] == "social_orgs/b.csv"
+    with connect_work(read_only=True) as con:
+        raw = con.execute('SELECT org_id, status_zh, _source_file FROM raw."social_org_organisations"').df()
+    assert len(raw) == 23 and raw.org_id.is_unique and set(raw._source_file) == {"social_orgs/b.csv"}
+    assert raw.set_index("org_id").status_zh["ORG003"] == "已注销"
+    dup = _outcome(contract, "no_record_is_delivered_twice")
+    assert dup.passed and dup.observed == "0 of 23 records repeat an earlier file's records"
+    with connect_work(read_only=True) as con:
+        outcomes = checks.landed_file_outcomes(con, contract, "run-1")
+    assert {o.name: o.passed for o in outcomes} == dict.fromkeys(checks.landed_file_check_names(contract), True)
 
 
 def test_a_byte_identical_resend_is_skipped_and_passes(wh):

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from conftest import Warehouse, make_warehouse
 
+from daxing_kpi.checks import LANDED_FILE_CHECKS
 from daxing_kpi.ingest.report import rejected_files
 from daxing_kpi.paths import CONTRACTS_DIR
 
@@ -77,7 +78,16 @@ def zero_residents_of_a_town_year(wh):
 
 
 def deliver_social_orgs_twice(wh):
-    """The organisation register (no key: files add up) re-exported and sent again under another name."""
+    """The organisation register under a site's own contract whose files add up (no key, no
+    delivery_scope, in KPI_CONTRACTS_DIR) re-exported and sent again under another name."""
+    contracts = wh.root.parent / "contracts"
+    shutil.copytree(CONTRACTS_DIR, contracts)
+    orgs = contracts / "social_org_organisations.yaml"
+    text = orgs.read_text(encoding="utf-8")
+    adding_up = text.replace("key: [org_id]\ndelivery_scope: []\n", "")
+    assert adding_up != text
+    orgs.write_text(adding_up, encoding="utf-8")
+    wh.env["KPI_CONTRACTS_DIR"] = str(contracts)
     path = landing_csv(wh, "social_orgs")
     again = path.with_name(path.stem + "_重报.csv")
     again.write_bytes(path.read_bytes() + b"\n")  # not byte-identical: a re-export
@@ -153,6 +163,58 @@ def test_a_corrupted_delivery_fails_its_check_and_publishes_nothing(warehouse, t
     assert digest(wh.analytics) == before
     assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == v0
     assert wh.query("SELECT count(*) AS n FROM kpi_observations").n.item() > 0
+
+
+def test_a_resent_complete_register_supersedes_the_earlier_one_and_publishes(warehouse, tmp_path):
+    """The social-organisation register re-sent whole the next month, as the department exports it
+    (contract: key org_id, delivery_scope []), with one change and one new organisation: a community
+    organisation of town/street X deregistered on 30 June 2026, a new one founded in Y on 1 June 2026. The
+    night publishes with every check passed; the earlier file's rows are all superseded and the new file's
+    all loaded; social_org.community_social_orgs counts the newest register once: the ground truth in
+    every year before 2026 and in the district in 2026 (one out, one in), X one fewer and Y one more."""
+    wh = clone(warehouse, tmp_path / "wh")
+    old = landing_csv(wh, "social_orgs")
+    df = pd.read_csv(old, dtype=str, keep_default_na=False)
+    community = (df["组织类别"] == "社区社会组织") & df["登记备案状态"].isin(["登记", "备案"])
+    live = community & (df["状态"] == "正常") & (df["注销日期"] == "") & (df["成立日期"] < "2026-01-01")
+    x = df.index[live][0]
+    town_x = df.at[x, "所在镇街"]
+    town_y = df.loc[live & (df["所在镇街"] != town_x), "所在镇街"].iloc[0]
+    df.loc[x, ["状态", "注销日期"]] = ["已注销", "2026-06-30"]
+    new = {**df.iloc[0].to_dict(), "组织编号": "DXBA99999999", "组织名称": f"{town_y}新成立读书会", "组织类别": "社区社会组织",
+           "组织形式": "", "登记备案状态": "备案", "所在镇街": town_y, "成立日期": "2026-06-01", "状态": "正常", "注销日期": ""}
+    resent = old.with_name("social_orgs_20261201.csv")
+    rewrite(resent, pd.concat([df, pd.DataFrame([new])], ignore_index=True))
+    assert resent.stat().st_mtime > old.stat().st_mtime  # the newest file: read last, supersedes the earlier one
+
+    proc = wh.run("run", check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_id = run_id_of(proc.stdout)
+    res = run_results(wh, run_id)
+    failed = res[~res.passed.astype(bool) & (res.severity == "ERROR")]
+    assert failed.empty, failed[["asset", "check_name", "observed_value"]].values.tolist()
+    orgs = res[res.asset == "raw/social_org_organisations"]
+    assert set(orgs.check_name) == set(LANDED_FILE_CHECKS) and orgs.passed.astype(bool).all()
+    dup = orgs[orgs.check_name == "no_record_is_delivered_twice"]
+    assert dup.passed.astype(bool).item() and dup.observed_value.item().startswith(f"0 of {len(df) + 1:,} records repeat")
+    assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == run_id
+
+    audit = wh.query("SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, rows_superseded, coalesce(superseded_by, '') FROM ingest_audit"
+                     " WHERE source_id = 'social_org_organisations' ORDER BY file_modified_at").values.tolist()
+    n = len(df)
+    assert audit == [[f"social_orgs/{old.name}", "superseded", n, 0, 0, n, f"social_orgs/{resent.name}"],
+                     [f"social_orgs/{resent.name}", "loaded", n + 1, n + 1, 0, 0, ""]]
+
+    code = wh.query("SELECT geo_code, geo_name_zh FROM geographies").set_index("geo_name_zh").geo_code
+    truth = wh.ground_truth().query("kpi_id == 'social_org.community_social_orgs'").set_index(["period_year", "geo_code"]).numerator
+    obs = wh.query("SELECT period_year, geo_code, numerator FROM kpi_observations WHERE kpi_id = 'social_org.community_social_orgs'"
+                   ).set_index(["period_year", "geo_code"]).numerator
+    assert len(obs) == len(truth)
+    expected = truth.copy()
+    expected[(2026, code[town_x])] -= 1
+    expected[(2026, code[town_y])] += 1
+    assert obs.sort_index().astype(float).to_dict() == expected.sort_index().astype(float).to_dict()
+    assert obs[(2026, "110115")] == truth[(2026, "110115")]
 
 
 def test_a_failing_dbt_test_also_blocks_publication(warehouse, tmp_path):

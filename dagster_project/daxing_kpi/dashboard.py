@@ -45,7 +45,6 @@ from plotly.offline import get_plotlyjs
 from daxing_kpi.atomic import staged_folder
 from daxing_kpi.dashboard_data import (
     DASHBOARDS_DIR,
-    SMALL_COUNT_THRESHOLD,
     ZH_TEXT_COLUMNS,
     DashboardData,
     Labels,
@@ -63,7 +62,6 @@ from daxing_kpi.dashboard_data import (
     plan_ref,
     required_path,
     source_freshness,
-    suppress_small_counts,
     zh_punctuation,
 )
 from daxing_kpi.dashboard_exports import planner_frame, write_csv, write_xlsx
@@ -89,6 +87,7 @@ from daxing_kpi.dashboard_plans import (
 from daxing_kpi.dashboard_towns import kpi_geography_notes, town_matrix, town_page_context, towns_of
 from daxing_kpi.docs_site import copy_docs_into
 from daxing_kpi.paths import analytics_db_path, dashboard_dir
+from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD, suppress_small_counts
 
 try:  # issue 6: the quality gate's Great Expectations Data Docs, kept beside each dashboard version
     from daxing_kpi.quality_docs import copy_quality_site_into

@@ -8,7 +8,8 @@ The rest are pure functions on frames, tested directly:
 - :func:`load_labels`: the one translation file ``dashboards/i18n.yaml``;
 - :func:`format_value`, :func:`format_date`, :func:`zh_punctuation`, :func:`plan_ref`: how values,
   dates, Chinese text and references into the plan read on the pages;
-- :func:`suppress_small_counts`: the small-count rule for per-person KPIs by town/street;
+- :func:`daxing_kpi.smallcounts.suppress_small_counts` (imported here): the small-count rule for per-person
+  KPIs by town/street, shared with the review report;
 - :func:`required_path`: the path from the baseline to the target that the progress method assumes;
 - :func:`kpi_quality` and :func:`source_freshness`: per-KPI quality status and data freshness.
 """
@@ -27,14 +28,11 @@ import pandas as pd
 import yaml
 
 from daxing_kpi.paths import PROJECT_ROOT
+from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD, SUPPRESSED_LEVELS, suppress_small_counts  # noqa: F401 (the rule lives there)
 
 DASHBOARDS_DIR = PROJECT_ROOT / "dashboards"
 I18N_FILE = DASHBOARDS_DIR / "i18n.yaml"
 LANGS = ("zh", "en")
-# Town/street counts below this in the numerator or denominator of a per-person KPI are suppressed.
-SMALL_COUNT_THRESHOLD = 5
-# The places below the district whose small counts are hidden (the unassigned records are no place).
-SUPPRESSED_LEVELS = ("town_street", "special_zone")
 NUMERALS = "一二三四五六七八九十"
 
 REQUIRED_TABLES = ("kpi_catalog", "kpi_observations", "publish_metadata")
@@ -217,39 +215,6 @@ def period_label(labels: Labels, year, is_partial: bool, end_date) -> Text:
         d = pd.Timestamp(end_date)
         return labels["ui.year_to_date"].format(year=int(year), month=d.month, day=d.day, date=f"{d.day} {d:%b}")
     return labels["ui.year_suffix"].format(year=int(year))
-
-
-# -- small counts -----------------------------------------------------------------------------------
-
-
-def suppress_small_counts(obs: pd.DataFrame, catalog: pd.DataFrame, threshold: int = SMALL_COUNT_THRESHOLD) -> pd.DataFrame:
-    """Hide town/street values that could identify a person; returns a copy with ``is_suppressed``.
-
-    Rule (one place for the dashboard and its downloads): for KPIs with ``is_per_person`` in the
-    catalog, a town/street or special-zone row (:data:`SUPPRESSED_LEVELS`) is suppressed when its numerator, or its denominator where the KPI
-    has one (unit other than ``count``, whose denominator is the constant 1), is below
-    ``threshold`` (5). Complementary suppression: when exactly one of these rows of a KPI and year is
-    suppressed, the remaining one with the smallest numerator is suppressed too, so the hidden count
-    cannot be derived from the published district total. Suppressed rows keep their keys; their
-    ``numerator``, ``denominator`` and ``value`` become missing. District rows are never suppressed.
-    """
-    out = obs.copy()
-    meta = catalog.set_index("kpi_id")[["is_per_person", "unit"]]
-    per_person = out.kpi_id.map(meta.is_per_person).fillna(False).astype(bool)
-    has_denominator = out.kpi_id.map(meta.unit).ne("count")
-    town = out.geo_level.isin(SUPPRESSED_LEVELS)
-    small = out.numerator.lt(threshold) | (has_denominator & out.denominator.lt(threshold))
-    primary = per_person & town & small.fillna(False)
-    suppressed = primary.copy()
-    candidates = out[per_person & town]
-    for _, group in candidates.groupby(["kpi_id", "period_year"], sort=False):
-        if int(primary.loc[group.index].sum()) == 1 and len(group) > 1:
-            rest = group.loc[~primary.loc[group.index]].sort_values(["numerator", "geo_code"])
-            suppressed.loc[rest.index[0]] = True
-    out["is_suppressed"] = suppressed.to_numpy()
-    for col in ("numerator", "denominator", "value"):
-        out[col] = out[col].astype("float64").mask(out.is_suppressed)
-    return out
 
 
 # -- the progress method's path ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ or status as the pages word it, and values rounded as the pages show them.
 
 The analyst export (``kpi export``) keeps every digit; these files are what a planner pastes into a
 report. Rows: one per KPI, year and geography of ``kpi_observations`` (small counts already
-suppressed by :func:`daxing_kpi.dashboard_data.suppress_small_counts`: their numbers, gap and
+suppressed by :func:`daxing_kpi.smallcounts.suppress_small_counts`: their numbers, gap and
 verdict are empty and 已隐去 reads 是), assessed as of the end of that year (the partial year: as of the
 data cut-off) by the plan's ``kpi_scorecard`` rows, worded as the pages word them.
 """

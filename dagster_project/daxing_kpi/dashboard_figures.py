@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from daxing_kpi.dashboard_data import Labels, Text, format_target, format_value, is_missing, period_label, required_path
+from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD
 
 FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 # Progress statuses: strong colour (chart bars, card stripe; >= 3:1 on white), badge background and
@@ -247,7 +248,7 @@ def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Seri
             "hovertemplate": "%{y} (" + html.escape(period) + "): %{customdata} · " + html.escape(label) + "<extra></extra>",
         })
     if len(hidden):
-        mark = labels["ui.suppressed"].format(threshold=5).get(lang)
+        mark = labels["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD).get(lang)
         traces.append({
             "type": "scatter", "x": [0] * len(hidden), "y": list(hidden.name), "mode": "text", "text": [mark] * len(hidden),
             "textposition": "middle right", "textfont": {"color": COLORS["suppressed"]}, "name": mark,

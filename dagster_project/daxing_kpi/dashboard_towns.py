@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from daxing_kpi.dashboard_data import Text, format_count, format_value, is_missing
 from daxing_kpi.dashboard_plans import MET_KEYS, PROGRESS_KEYS, View, target_label, target_text
+from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD
 
 TOWN_LEVEL = "town_street"
 ZONE_LEVEL = "special_zone"
@@ -81,7 +82,7 @@ class TownCells:
             return {"key": "insufficient_data", "word": L["statuses.insufficient_data"], "detail": None, "sort": None,
                     "value_text": L["ui.na"], "mark": None, "rank": None}
         if bool(obs.is_suppressed):
-            mark_s = L["ui.suppressed"].format(threshold=5)
+            mark_s = L["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD)
             return {"key": "suppressed", "word": mark_s, "detail": None, "sort": None, "value_text": mark_s, "mark": None, "rank": None}
         if "reporting_status" in obs and str(obs.reporting_status) == "not_reported":
             return {"key": "not_reported", "word": L["ui.not_reported"], "detail": None, "sort": None, "value_text": L["ui.na"],

@@ -12,7 +12,8 @@ Outline (numbered as a Chinese government report):
 * 五、评估说明: method and data;
 * 附件1 (towns/streets: verdict counts, those with the most targets missed first) and 附件2 (each
   town/street: every KPI with its value, its own target and verdict, or where the district's target is
-  none of its own, its progress and share of the district).
+  none of its own, its progress and share of the district); a value the dashboard hides as a small count
+  (:mod:`daxing_kpi.smallcounts`) reads 已隐去（<5） there too.
 
 Nothing here names a plan: titles, years and dates come from the data.
 """
@@ -28,6 +29,7 @@ import pandas as pd
 from daxing_kpi.report import fmt
 from daxing_kpi.report.data import NEEDS_EXPLANATION, VERDICTS, ReportData, Target
 from daxing_kpi.report.document import Document, Figure, Heading, PageBreak, Para, Table
+from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD, suppressed_mark
 
 
 def explanations_reason(reason: str) -> str:
@@ -147,34 +149,47 @@ def _figures_sentence(t: Target, data: ReportData) -> str:
     return text + "。"
 
 
+def suppression_note() -> str:
+    """The sentence that explains the small-count mark (the rule of :mod:`daxing_kpi.smallcounts`)."""
+    return (f"按人计的指标中，镇（街）的分子或分母小于{SMALL_COUNT_THRESHOLD}的数值不予显示，标注为“{suppressed_mark()}”，以免识别到个人；"
+            "为防止用全区合计反推，同一年只有一个镇（街）被隐去时，另一数值最小的镇（街）也一并隐去。隐去的数值不计入本表。")
+
+
 def _town_tables(data: ReportData, first_number: int) -> tuple[Table, list[Table]]:
     """附件1 (one row per town/street: how many of its targets reached each verdict, those with the most targets
-    missed first) and 附件2 (one table per town/street). Before the final review: statuses instead of verdicts."""
+    missed first) and 附件2 (one table per town/street). Before the final review: statuses instead of verdicts.
+    A value the dashboard hides as a small count (``is_suppressed``) reads as the dashboard's mark, without
+    its gap, verdict or share, and is left out of the counts of 附件1."""
     towns = data.towns
+    hidden = towns.is_suppressed.fillna(False).astype(bool) if "is_suppressed" in towns else pd.Series(False, index=towns.index)
+    shown_all = towns[~hidden]
+    mark = suppressed_mark()
     final = data.review.kind == "final"
     names = {t.kpi_id: t.name_zh for t in data.targets}
     units = {t.kpi_id: (t.unit, t.unit_zh) for t in data.targets}
     order_of = {t.kpi_id: i for i, t in enumerate(data.targets)}
-    statuses = [st for st in STATUS_ORDER if st and (towns.status == st).any()]
+    statuses = [st for st in STATUS_ORDER if st and (shown_all.status == st).any()]
     summary_rows, details = [], []
     for (code, name), g in towns.groupby(["geo_code", "geo_name_zh"], sort=True):
+        shown = g[~hidden.loc[g.index]]
         if final:
-            own = g[g.verdict.notna()]
+            own = shown[shown.verdict.notna()]
             missed = own[own.verdict.isin(NEEDS_EXPLANATION)]
-            no_own = g[g.verdict.isna()]
+            no_own = shown[shown.verdict.isna()]
             counts = [str(len(own))] + [str(int((own.verdict == v).sum())) for v in VERDICTS] + [
                 str(len(no_own)), str(int((no_own.trend == "worsening").sum()))]
         else:
-            missed = g[g.status.isin(["deterioration", "limited_progress", "target_not_achieved"])]
-            counts = [str(int((g.status == st).sum())) for st in statuses]
+            missed = shown[shown.status.isin(["deterioration", "limited_progress", "target_not_achieved"])]
+            counts = [str(int((shown.status == st).sum())) for st in statuses]
         summary_rows.append((len(missed), code, [name, *counts, "、".join(names.get(k, k) for k in missed.kpi_id) or "无"]))
         rows, highlight = [], set()
         for r in sorted(g.itertuples(index=False), key=lambda r: order_of.get(r.kpi_id, 999)):
             unit, unit_zh = units.get(r.kpi_id, (r.unit, ""))
             target, gap = fmt.fmt_number(r.target_value, unit), fmt.fmt_gap(r.gap_to_target, unit)
+            suppressed = bool(getattr(r, "is_suppressed", False))
             if final and pd.notna(r.verdict):
                 status = fmt.verdict_label(r.verdict)
-                if r.verdict in NEEDS_EXPLANATION:
+                if r.verdict in NEEDS_EXPLANATION and not suppressed:
                     highlight.add(len(rows))
             elif final:
                 share = fmt.fmt_share(r.contribution_share) if pd.notna(r.contribution_share) else None
@@ -184,9 +199,12 @@ def _town_tables(data: ReportData, first_number: int) -> tuple[Table, list[Table
                 status = fmt.verdict_label(None, r.status)
                 if r.target_source == "none":
                     target, gap = fmt.NA, fmt.NA
-                if r.status in ("deterioration", "limited_progress", "target_not_achieved"):
+                if r.status in ("deterioration", "limited_progress", "target_not_achieved") and not suppressed:
                     highlight.add(len(rows))
-            rows.append([names.get(r.kpi_id, r.kpi_id), unit_zh or fmt.NA, fmt.fmt_number(r.value, unit), target, gap, status])
+            value = fmt.fmt_number(r.value, unit)
+            if suppressed:  # the value, and what would give it away (gap, verdict, progress, share), as the dashboard hides them
+                value, gap, status = mark, fmt.NA, mark
+            rows.append([names.get(r.kpi_id, r.kpi_id), unit_zh or fmt.NA, value, target, gap, status])
         details.append(Table(0, f"{name}分指标评估情况", ["指标", "单位", "评估值", "目标值", "差距", "评估结论或进展"], rows,
                              [34, 11, 11, 11, 11, 22], align=["left", "center", "right", "right", "right", "left"],
                              highlight=highlight))
@@ -201,8 +219,9 @@ def _town_tables(data: ReportData, first_number: int) -> tuple[Table, list[Table
         header = ["镇（街）", *[fmt.verdict_label(None, st) for st in statuses], "进展有限、退步或未实现的指标"]
         widths = [12] + [8] * len(statuses) + [max(20, 88 - 8 * len(statuses))]
         note = "按进展有限、退步或未实现目标的指标数从多到少排列。"
+    notes = [note] + ([suppression_note()] if hidden.any() else [])
     summary = Table(first_number, "镇（街）评估结论汇总表", header, [r for _, _, r in summary_rows], widths, unit_line="单位：项",
-                    align=["left"] + ["right"] * (len(header) - 2) + ["left"], notes=[note])
+                    align=["left"] + ["right"] * (len(header) - 2) + ["left"], notes=notes)
     for i, t in enumerate(details, start=first_number + 1):
         t.number = i
     return summary, details
@@ -320,7 +339,10 @@ def build_document(data: ReportData, charts: dict[str, Path] | None, today: dt.d
         doc.add(summary)
         doc.add(PageBreak())
         doc.add(Heading(1, "附件2"))
-        doc.add(Para("镇（街）分指标评估情况（底色标注的为未实现目标或退步的指标）。", indent=False))
+        doc.add(Para("镇（街）分指标评估情况（底色标注的为未实现目标或退步的指标）。"
+                     + (f"标注“{suppressed_mark()}”的，为人数过少、不予显示的数值（见附件1表注）。"
+                        if "is_suppressed" in data.towns and data.towns.is_suppressed.fillna(False).astype(bool).any() else ""),
+                     indent=False))
         for t in details:
             doc.add(t)
     return doc

@@ -10,7 +10,8 @@
   and verdict, with units, and the planners' explanation when one was filled in
   (``review_explanations``);
 * the yearly district series of every KPI (``kpi_observations``) for the charts;
-* the towns/streets at the same date (``kpi_scorecard`` ``town_street`` rows) for the annex;
+* the towns/streets at the same date (``kpi_scorecard`` ``town_street`` rows) for the annex, with the
+  values the dashboard hides as small counts marked (``is_suppressed``, :mod:`daxing_kpi.smallcounts`);
 * the data cut-off of the sources (``source_freshness``) and the reading problems of the
   explanations workbook (``ingest_audit``).
 
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
+
+from daxing_kpi.smallcounts import SUPPRESSED_LEVELS, suppress_small_counts
 
 # kpi_scorecard.verdict values (after a plan's target year), best first
 VERDICTS = ("achieved", "not_achieved", "deterioration")
@@ -100,7 +103,7 @@ class ReportData:
     review: Review
     targets: list[Target]
     series: pd.DataFrame  # kpi_id, period_year, value, is_partial_year, period_end_date (district)
-    towns: pd.DataFrame  # geo_code, geo_name_zh, kpi_id, value, target_value, verdict, trend, gap, contribution_share
+    towns: pd.DataFrame  # geo_code, geo_name_zh, kpi_id, value, target_value, verdict, trend, gap, contribution_share, is_suppressed
     data_cutoff: tuple  # (earliest, latest) delivery cut-off of the plan's KPIs (数据截至, see data_cutoff)
     published_at: dt.datetime | None
     unmeasurable: list[Target] = field(default_factory=list)  # targets no KPI measures yet (待建指标), from plan_targets
@@ -290,14 +293,36 @@ def load_explanations(con, plan_id: str) -> dict[str, dict]:
             for r in df.itertuples(index=False)}
 
 
+def town_suppression(con, plan_id: str) -> pd.DataFrame:
+    """``kpi_id, period_year, geo_code, is_suppressed`` of the plan's town/street and special-zone
+    observations under the small-count rule the dashboard applies
+    (:func:`daxing_kpi.smallcounts.suppress_small_counts`, on the same rows: a place hidden on the dashboard
+    for a KPI and year is hidden in the report)."""
+    cols = _columns(con, "kpi_catalog")
+    per_person = "is_per_person" if "is_per_person" in cols else "false AS is_per_person"
+    catalog = con.execute(f"SELECT DISTINCT kpi_id, {per_person}, unit FROM kpi_catalog WHERE plan_id = ?", [plan_id]).df()
+    obs = con.execute(
+        f"""SELECT kpi_id, period_year, geo_level, geo_code, numerator, denominator, value FROM kpi_observations
+            WHERE geo_level IN ({', '.join(f"'{lv}'" for lv in SUPPRESSED_LEVELS)})
+              AND kpi_id IN (SELECT kpi_id FROM kpi_catalog WHERE plan_id = ?)""", [plan_id]).df()
+    return suppress_small_counts(obs, catalog)[["kpi_id", "period_year", "geo_code", "is_suppressed"]]
+
+
 def load_towns(con, plan_id: str, review: Review) -> pd.DataFrame:
     """Town/street rows of the scorecard at the review's date, with their own verdict (a town with a target
     of its own), or their progress (``trend``) and share of the district (``contribution_share``) where the
-    district's target is none of theirs."""
+    district's target is none of theirs; ``is_suppressed`` where the dashboard hides the town's value of that
+    year (``latest_year``) as a small count (:func:`town_suppression`)."""
     df = _scorecard(con, plan_id, review.as_of_date, "town_street")
     if df.empty:
+        df["is_suppressed"] = pd.Series(dtype=bool)
         return df
     df["value"] = df.assessed_value.where(df.assessed_value.notna(), df.latest_value)
+    hidden = town_suppression(con, plan_id)
+    hidden = hidden[hidden.is_suppressed.astype(bool)]
+    keys = set(zip(hidden.kpi_id, hidden.period_year.astype(int), hidden.geo_code.astype(str)))
+    df["is_suppressed"] = [pd.notna(y) and (k, int(y), str(g)) in keys
+                           for k, y, g in zip(df.kpi_id, df.latest_year, df.geo_code, strict=True)]
     return df
 
 
