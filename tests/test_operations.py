@@ -27,7 +27,7 @@ import pytest
 import yaml
 from conftest import TEST_PII_KEY, Warehouse, make_warehouse
 
-from daxing_kpi import atomic, operations
+from daxing_kpi import atomic, nightplan, operations
 from daxing_kpi.dashboard import build_dashboard
 from daxing_kpi.ingest import landing_files, load_contracts
 from daxing_kpi.paths import PACKAGE_DIR
@@ -219,7 +219,8 @@ def test_kill_during_dbt_and_publication_then_two_runs_while_readers_query(wareh
         # 1. two runs killed half-way
         killed = []
         for point in ("dbt:building", "publish:before-replace"):
-            proc, out, _ = start_run(wh, name=point.replace(":", "-"), env={"KPI_FAULT_HOLD": point})
+            # --full: the inputs are those of v0, so a plain night would have nothing new to do (issue 20.2)
+            proc, out, _ = start_run(wh, "--full", name=point.replace(":", "-"), env={"KPI_FAULT_HOLD": point})
             wait_for(wh.root / f".hold-{point.replace(':', '-')}", proc)
             if point == "publish:before-replace":
                 assert list(wh.root.glob(".analytics.duckdb.*.tmp")), "the new file is built, not yet swapped in"
@@ -232,7 +233,7 @@ def test_kill_during_dbt_and_publication_then_two_runs_while_readers_query(wareh
             assert owner["state"] == "running" and owner["run_id"] == killed[-1]
 
         # 2. two runs at once, both waiting for the lock if they must
-        runs = [start_run(wh, "--wait", name=f"run{i}") for i in (1, 2)]
+        runs = [start_run(wh, "--wait", "--full", name=f"run{i}") for i in (1, 2)]
         codes = [p.wait(timeout=RUN_TIMEOUT) for p, _, _ in runs]
         time.sleep(1)
     finally:
@@ -453,8 +454,15 @@ def test_landing_sensor_requests_one_run_per_burst_of_files(tmp_path, monkeypatc
     _write(landing / "burials" / "burials_2026-10.csv", "a\n1\n")
     waiting = evaluate(cursor)
     assert isinstance(waiting, dg.SkipReason) and "waiting" in waiting.skip_message
-    # ... then requests one run for it: the source and everything downstream
+    # ... then requests one run for it; nothing was ever published here, so the whole job (issue 20.2) ...
     _write(landing / "burials" / "burials_2026-10.csv", "a\n1\n", age_seconds=120)
+    (request,) = evaluate(cursor).run_requests
+    assert request.asset_selection is None and request.tags[nightplan.FULL_TAG] == "1"
+    assert "published" in request.tags[nightplan.PLAN_TAG]  # why: the published database is missing (never made)
+    # ... and, once a publication holds every other source as it is now, the source and everything downstream
+    published_but = {"roots": ["raw/funeral_burials"]}
+    monkeypatch.setattr(nightplan, "plan_night", lambda *a, **k: nightplan.NightPlan(
+        full=False, why="changed since the last publication", roots=list(published_but["roots"])))
     result = evaluate(cursor)
     (request,) = result.run_requests
     keys = {k.to_user_string() for k in request.asset_selection}
@@ -469,6 +477,7 @@ def test_landing_sensor_requests_one_run_per_burst_of_files(tmp_path, monkeypatc
     assert isinstance(evaluate(cursor), dg.SkipReason)  # handled: no second run for the same file
 
     # a burst of three files in two folders (one changed, two new): one run for both sources
+    published_but["roots"] = ["raw/funeral_burials", "raw/volunteer_volunteers"]
     _write(landing / "burials" / "burials_2026-10.csv", "a\n1\n2\n", age_seconds=90)
     _write(landing / "volunteers" / "volunteers_2026-10.csv", "a\n1\n", age_seconds=90)
     _write(landing / "volunteers" / "volunteers_2026-10b.csv", "a\n1\n", age_seconds=80)
