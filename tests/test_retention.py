@@ -1,10 +1,16 @@
-"""Bounded storage (issue 19.6): ten nights in a row on a small sample, with a retention of three
-runs, keep ``dbt/target``, Dagster's home and the logs within what three runs take; items older than
+"""Bounded storage (issue 19.6): five nights in a row on a small sample, with a retention of two
+runs, keep ``dbt/target``, Dagster's home and the logs within what two runs take; items older than
 the retention in days go too; build outputs are ignored by git.
+
+The first night builds everything; on each later night one small source's file is delivered again
+(touched), so the night plan (issue 20.2) runs that source and what is downstream: a real Dagster run
+with its dbt step each night, at a fraction of a whole night's cost. A last night with nothing new
+leaves only its line in the run history.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -16,7 +22,8 @@ from conftest import make_warehouse
 from daxing_kpi import retention
 from daxing_kpi.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 
-NIGHTS, KEEP = 10, 3
+NIGHTS, KEEP = 5, 2
+TOUCHED = "charity_stations"  # a small source, delivered again each night after the first
 
 
 def dbt_run_folders() -> list[Path]:
@@ -40,7 +47,11 @@ def test_ten_nights_stay_within_a_retention_of_three_runs(tmp_path):
     largest_folder = largest_log = home_at_keep = 0
     seen = []
     for night in range(1, NIGHTS + 1):
+        if night > 1:
+            (delivery,) = (wh.root / "landing" / TOUCHED).glob("*.csv")
+            os.utime(delivery, ns=(time.time_ns(), time.time_ns()))
         proc = wh.run("run", "--trigger", "schedule")
+        assert ("Whole job" if night == 1 else "Only what changed") in proc.stdout + proc.stderr, proc.stdout[-2000:]
         run_id = [x for x in proc.stdout.splitlines() if x.startswith("kpi run ")][0].split()[2]
         seen.append(run_id)
         if night == 1:  # the run generated the bundled sample and marked it (issue 19.2)
@@ -65,9 +76,16 @@ def test_ten_nights_stay_within_a_retention_of_three_runs(tmp_path):
             assert now["dbt run folders"] <= KEEP * largest_folder * 1.1, (night, now)
             assert now["dagster_home"] <= home_at_keep * 1.25, (night, now, home_at_keep)
             assert now["logs"] <= KEEP * largest_log * 1.25, (night, now)
+    # a night with nothing new: no Dagster run, no dbt folder, no log; its line in the run history
+    proc = wh.run("run", "--trigger", "schedule")
+    assert "): no new data." in proc.stdout
+    with _instance(wh) as instance:
+        assert {r.run_id for r in instance.get_runs()} == set(seen[-KEEP:])
+    assert {p.name for p in dbt_run_folders()} == {p.name for p in folders}
     # the run history keeps every night, one line each
-    lines = (wh.root / "history" / "pipeline_runs.jsonl").read_text().splitlines()
-    assert len(lines) == NIGHTS
+    lines = [json.loads(x) for x in (wh.root / "history" / "pipeline_runs.jsonl").read_text().splitlines()]
+    assert [x["status"] for x in lines][-1:] == ["no_new_data"]
+    assert len({x["run_id"] for x in lines}) == NIGHTS + 1
     published = wh.query("SELECT run_id, trigger FROM pipeline_runs")
     assert set(published.run_id) == set(seen) and set(published.trigger) == {"schedule"}
 
