@@ -4,8 +4,9 @@ publishes what a full rebuild of the same files publishes).
 :func:`compare_published` compares, table by table, every published mart
 (:data:`daxing_kpi.warehouse.PUBLISHED_MARTS`) and the quality gate's per-KPI and per-source tables
 (``dq_kpi_status``, ``source_freshness``) as multisets of rows, leaving out only the columns that name
-the run that made them or the time it ran (:data:`RUN_COLUMNS`) and, in ``dq_kpi_status``, the count of
-check results carried over from earlier runs (which a partial night has by design). Row order is not
+the run that made them or the time it ran (:data:`RUN_COLUMNS`), in ``dq_kpi_status``, the count of
+check results carried over from earlier runs (which a partial night has by design) and, in ``ingest_audit``,
+``read_mode`` (a file taken from the stage cache rather than read: how the run worked, not what it loaded). Row order is not
 compared: no published table promises one. ``dq_results``, ``pipeline_runs`` and ``publish_metadata`` are
 histories of runs and differ by nature.
 """
@@ -19,7 +20,7 @@ import duckdb
 
 # columns naming the run that made a row, or when (they differ between any two runs)
 RUN_COLUMNS = frozenset({"run_id", "loaded_at", "first_loaded_at", "last_loaded_at", "checked_at", "published_at"})
-EXCLUDED = {"dq_kpi_status": frozenset({"checks_carried_over"})}
+EXCLUDED = {"dq_kpi_status": frozenset({"checks_carried_over"}), "ingest_audit": frozenset({"read_mode"})}
 OPERATOR_TABLES_COMPARED = ("dq_kpi_status", "source_freshness")
 
 

@@ -57,7 +57,9 @@ def connect_work(read_only: bool = False) -> duckdb.DuckDBPyConnection:
 AUDIT_COLUMNS_ADDED = (
     ("rows_superseded", "BIGINT"), ("sheets", "VARCHAR"), ("delivery_scope", "VARCHAR"),
     ("superseded_by", "VARCHAR"), ("duplicate_of", "VARCHAR"), ("file_modified_at", "VARCHAR"),
-) + INGEST_AUDIT_COLUMNS  # field faults, rejected files, delivery cut-off (issue 15)
+) + INGEST_AUDIT_COLUMNS + (  # field faults, rejected files, delivery cut-off (issue 15)
+    ("read_mode", "VARCHAR"),  # read, stage_cache or not_read (issue 20.2, daxing_kpi.ingest.source)
+)
 
 
 def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -121,7 +123,7 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
                 con.register("q_df", qdf)
                 con.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM q_df")
                 con.unregister("q_df")
-        audit = pd.DataFrame(result.audit)
+        audit = pd.DataFrame(result.audit_rows())
         if len(audit):
             audit.insert(0, "run_id", run_id)
             audit["loaded_at"] = now

@@ -8,15 +8,23 @@ checks (row accounting, town/street coverage, contract conformance, duplicated d
 count against the last publication) are in :mod:`daxing_kpi.defs.quality`. ``audit/ingest_audit``
 is the per-file audit all of them append to (the dbt source of
 the published ``ingest_audit``).
+
+A raw asset reads only the files it has not staged before: the staged rows of every file read are kept in
+the working database (schema ``stage_cache``, :mod:`daxing_kpi.ingest.stagecache`) and taken as they are
+on later nights; a full rebuild (run tag ``kpi/full``) reads every file again and rebuilds them.
 """
 
 
 import os
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 
+from daxing_kpi import nightplan
 from daxing_kpi.defs.operations import RunGuard
-from daxing_kpi.ingest import Contract, ingest_source, load_contracts, strict_files
+from daxing_kpi.ingest import Contract, IngestResult, ingest_source, load_contracts, strict_files
+from daxing_kpi.ingest.stagecache import StageCache
 from daxing_kpi.paths import landing_dir, warehouse_dir
 from daxing_kpi.sample.generator import generate
 from daxing_kpi.warehouse import connect_work, loaded_file_facts, query_work, rejected_file_facts, write_raw
@@ -53,6 +61,35 @@ def landing_files(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.
     return dg.MaterializeResult(metadata={"files": len(files), "sample_generated": generated, "landing_dir": str(root)})
 
 
+def load_source(contract: Contract, con: duckdb.DuckDBPyConnection, run_id: str, *, landing_root: Path | None = None,
+                full: bool = False, log=None) -> tuple[IngestResult, dict[str, int]]:
+    """Ingest one source into the working database (``con``) and keep its files' staged rows for later nights.
+
+    Files wholly superseded by later ones (a roster re-sent complete) and files set aside before are not
+    read again (the audit's last facts); files staged at an earlier night under the same rules are taken
+    from the stage cache (:class:`StageCache`), unless ``full`` (``kpi run --full``: every file read, the
+    cache rebuilt). The cache is written after the raw table's commit; a failure there is logged
+    (``log``: a logger) and does not fail the load. Returns the result (staged on ``con``) and the totals
+    of :func:`write_raw` with ``files_from_stage_cache``."""
+    root = landing_dir() if landing_root is None else Path(landing_root)
+    known_files, known_rejections = loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con)
+    cache = StageCache(con, contract, root, full=full)
+    result = ingest_source(contract, root, known_files=known_files, known_rejections=known_rejections, con=con,
+                           staged=cache.staged)
+    totals = write_raw(contract, result, run_id, con=con)
+    totals["files_from_stage_cache"] = len(result.files_from_cache())
+    try:
+        kept = cache.save(result, run_id)
+    except (duckdb.Error, OSError) as exc:  # the cache only saves work: the next night reads those files again
+        if log is not None:
+            log.warning(f"{contract.source_id}: staged rows not kept for later nights ({type(exc).__name__}: {exc})")
+    else:
+        if log is not None:
+            log.info(f"{contract.source_id}: stage cache: {totals['files_from_stage_cache']} file(s) not read again,"
+                     f" {kept['added']} kept, {kept['dropped']} dropped, {kept['kept']} in all")
+    return result, totals
+
+
 def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
     """The ingestion asset of one source: every landing file checked against its contract."""
 
@@ -64,11 +101,9 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
         kinds={"duckdb", "python"},
     )
     def _raw(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
-        # files wholly superseded by later ones (a roster re-sent complete) are not read again
+        # only files not staged before are read (a full rebuild reads them all): see load_source
         with connect_work() as con:  # rows staged and loaded inside the working database, never whole in Python
-            known_files, known_rejections = loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con)
-            result = ingest_source(contract, landing_dir(), known_files=known_files, known_rejections=known_rejections, con=con)
-            totals = write_raw(contract, result, context.run_id, con=con)
+            result, totals = load_source(contract, con, context.run_id, full=nightplan.full_rebuild_requested(context), log=context.log)
         context.log.info(f"{contract.source_id}: {totals}")
         for a in result.rejected:  # set aside, the night goes on (issue 15): the clerk's words, no stack trace
             context.log.warning(f"file set aside 文件被搁置: {a['rejected_reason_en']} / {a['rejected_reason_zh']}")

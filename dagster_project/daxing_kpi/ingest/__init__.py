@@ -11,6 +11,7 @@ The modules, by what a newcomer looks for:
 | :mod:`~daxing_kpi.ingest.sqlpass` | the set-based pass: a table of text cells typed, checked and split (loaded / field fault / quarantined) in DuckDB |
 | :mod:`~daxing_kpi.ingest.csvread` | CSV and tab-separated text read by DuckDB's ``read_csv`` (header found in Python, transcoding, row numbers) |
 | :mod:`~daxing_kpi.ingest.stage` | one source staged in DuckDB: a table per file, re-deliveries, duplicates, the quarantine's rows |
+| :mod:`~daxing_kpi.ingest.stagecache` | files' staged tables kept in the working database between nights: a file loaded before is not read again |
 | :mod:`~daxing_kpi.ingest.towns` | town/street spellings and codes to 2023 statistical codes; units of other districts |
 | :mod:`~daxing_kpi.ingest.redelivery` | delivery order, re-sent files, corrected deliveries replacing earlier rows |
 | :mod:`~daxing_kpi.ingest.accounting` | the per-file audit: rows read = loaded + quarantined + superseded, field faults, rejections |

@@ -13,7 +13,9 @@ count as quarantined, ``rejected_reason_zh``/``rejected_reason_en`` say why).
 
 ``delivery_cutoff_date`` / ``delivery_cutoff_source``: :mod:`daxing_kpi.ingest.cutoff`;
 ``rules_digest``: the contract and rules the file was read under (a rejected file is read again when
-they change).
+they change). ``read_mode`` (added by :meth:`daxing_kpi.ingest.IngestResult.audit_rows`): ``read``,
+``stage_cache`` (taken as staged at an earlier night, :mod:`daxing_kpi.ingest.stagecache`) or ``not_read``;
+the other columns are the same whichever it is.
 """
 
 from __future__ import annotations

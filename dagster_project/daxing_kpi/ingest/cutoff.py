@@ -27,13 +27,22 @@ def _date(y: str, m: str, d: str) -> dt.date | None:
         return None
 
 
+def cutoff_statement(title_lines: list[str] | tuple[str, ...]) -> str | None:
+    """The first statement of a valid cut-off date in the title rows, alone (``截至日期：2026年10月31日``): all of
+    them that :func:`delivery_cutoff` reads; None when there is none."""
+    for line in title_lines:
+        m = _STATEMENT.search(line)
+        if m and _date(*m.groups()):
+            return m.group(0)
+    return None
+
+
 def delivery_cutoff(title_lines: list[str] | tuple[str, ...], file_name: str, modified: dt.datetime) -> tuple[dt.date, str]:
     """``(date, source)``: see the module text. ``title_lines``: text of the rows above the header of
     every table of the file."""
-    for line in title_lines:
-        m = _STATEMENT.search(line)
-        if m and (d := _date(*m.groups())):
-            return d, "statement"
+    statement = cutoff_statement(title_lines)
+    if statement is not None:
+        return _date(*_STATEMENT.search(statement).groups()), "statement"
     stem = Path(file_name).stem
     for rx in _NAME_DATES:
         for m in rx.finditer(stem):

@@ -19,6 +19,12 @@ or checking it (empty, binary, damaged, no header matching the contract, or more
 ``quality.max_rejected_share`` of its records quarantined) gives it status ``rejected`` with a reason
 in Chinese and English, and the source's other files go on. A file set aside earlier (same SHA-256,
 same contract and rules: ``known_rejections``) is not read again until it changes.
+
+How each file was come by (:attr:`IngestResult.read_modes`, the audit's ``read_mode``): ``read`` (read and
+checked now), ``stage_cache`` (not read again: its rows as staged at an earlier night under the same
+rules, ``staged``; :mod:`daxing_kpi.ingest.stagecache`) or ``not_read`` (not needed: an identical copy, a
+file wholly superseded by later deliveries, a file set aside earlier). What is loaded, quarantined and
+audited does not depend on it.
 """
 
 from __future__ import annotations
@@ -42,7 +48,12 @@ from daxing_kpi.ingest.stage import (
     FIELD_FAULT, LINEAGE, NOT_REJECTIONS, QUARANTINE_COLUMNS, QUARANTINED, FileStage, SourceStage, empty_accepted, scope_sql,
 )
 
-__all__ = ["FIELD_FAULT", "NOT_REJECTIONS", "QUARANTINED", "QUARANTINE_COLUMNS", "IngestResult", "ingest_source", "read_file"]
+__all__ = ["FIELD_FAULT", "NOT_READ", "NOT_REJECTIONS", "QUARANTINED", "QUARANTINE_COLUMNS", "READ", "READ_MODES", "STAGE_CACHE",
+           "IngestResult", "ingest_source", "read_file"]
+
+# How a file's rows were come by (audit column ``read_mode``)
+READ, STAGE_CACHE, NOT_READ = "read", "stage_cache", "not_read"
+READ_MODES = (READ, STAGE_CACHE, NOT_READ)
 
 
 def _modified(path: Path) -> dt.datetime:
@@ -70,7 +81,9 @@ class IngestResult:
     The rows stay in DuckDB (the staging's temporary tables on ``stage.con``): :meth:`accepted_sql` and
     :meth:`quarantine_sql` select them; :attr:`accepted` and :attr:`quarantine` are the same as pandas
     frames, built on first use (for tests and small sources: a large source is written with
-    :func:`daxing_kpi.warehouse.write_raw` without passing through Python). ``audit``: one row per file."""
+    :func:`daxing_kpi.warehouse.write_raw` without passing through Python). ``audit``: one row per file;
+    ``read_modes``: file label -> :data:`READ`, :data:`STAGE_CACHE` or :data:`NOT_READ` (how its rows were
+    come by; :meth:`audit_rows` adds it to the audit as ``read_mode``)."""
 
     audit: list[dict]
     stage: SourceStage | None = None
@@ -78,6 +91,7 @@ class IngestResult:
     part_keys: list[tuple[str, str, bool]] = field(default_factory=list)  # (sha256, label, several sheets) of each part
     files: list[FileStage] = field(default_factory=list)  # every file staged (read now or earlier), in delivery order
     quarantine_query: str | None = None
+    read_modes: dict[str, str] = field(default_factory=dict)
     _accepted: pd.DataFrame | None = field(default=None, repr=False)
     _quarantine: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -89,6 +103,14 @@ class IngestResult:
     @property
     def rows_loaded(self) -> int:
         return sum(a["rows_loaded"] for a in self.audit)
+
+    def audit_rows(self) -> list[dict]:
+        """:attr:`audit` with each file's ``read_mode`` (the rows ``audit.ingest_audit`` gets)."""
+        return [{**a, "read_mode": self.read_modes.get(a["file_name"])} for a in self.audit]
+
+    def files_from_cache(self) -> list[str]:
+        """Labels of the files taken as staged at an earlier night (not read again), in the audit's order."""
+        return [a["file_name"] for a in self.audit if self.read_modes.get(a["file_name"]) == STAGE_CACHE]
 
     def ordered_parts(self) -> list[tuple[str, str]]:
         """``(sha256, query)`` of :attr:`parts` in the raw layer's order: deliveries by SHA-256 and name, each
@@ -200,6 +222,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     """
     stage = SourceStage(contract, con if con is not None else ingest_connection(), _tmp_dir())
     audit_skipped: list[dict] = []
+    modes: dict[str, str] = {}
     seen: dict[str, str] = {}
     todo: list[tuple[Path, str, str]] = []
     for path in landing_files(Path(landing_root) / contract.landing_dir):
@@ -214,6 +237,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
                 rejected_reason_zh=None, rejected_reason_en=None, delivery_cutoff_date=None, delivery_cutoff_source=None,
                 rules_digest=contract.digest,
             ))
+            modes[label] = NOT_READ
             continue
         seen[digest] = label
         todo.append((path, label, digest))
@@ -229,6 +253,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
             err = FileRejected(str(before["rejected_reason_zh"]).removesuffix(note_zh) + note_zh,
                                str(before["rejected_reason_en"]).removesuffix(note_en) + note_en)
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, int(before.get("rows_read") or 0)), None))
+            modes[label] = NOT_READ
             continue
         fact = (known_files or {}).get(digest)
         known = known_file_scopes(contract, fact)
@@ -237,11 +262,14 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
             by_index[i] = FileStage(i, label, digest, _modified(path).isoformat(timespec="seconds"), sheets=sheets,
                                     known_rows=int(fact["rows_read"]), known_scopes=known,
                                     cutoff=delivery_cutoff((), path.name, _modified(path)))
+            modes[label] = NOT_READ
             continue
         try:
             if digest in (staged or {}):  # staged at an earlier night under the same rules: not read again
+                modes[label] = STAGE_CACHE
                 f = staged[digest].adopted(i, label, path, _modified(path))
             else:
+                modes[label] = READ
                 f = read_file(path, contract, label, digest, stage, i)
         except FileRejected as err:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, 0), None))
@@ -319,7 +347,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     audit.extend(audit_skipped)
     audit.sort(key=lambda a: (a["file_modified_at"], a["file_name"]))
     staged_files = sorted([f for f in read] + [f for _, _, f in rejected if f is not None], key=lambda f: f.index)
-    result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query,
+    result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query, read_modes=modes,
                           part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read], files=staged_files)
     total_loaded = sum(a["rows_loaded"] for a in audit)
     accepted_rows = sum(stage.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in parts)

@@ -39,7 +39,8 @@ select
     loads.rejected_reason_zh,
     loads.rejected_reason_en,
     loads.delivery_cutoff_date,
-    loads.delivery_cutoff_source
+    loads.delivery_cutoff_source,
+    loads.read_mode
 from loads
 inner join latest_run
     on loads.source_id = latest_run.source_id

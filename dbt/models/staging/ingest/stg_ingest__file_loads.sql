@@ -26,7 +26,9 @@ renamed as (
         rejected_reason_zh,
         rejected_reason_en,
         cast(delivery_cutoff_date as date) as delivery_cutoff_date,
-        delivery_cutoff_source
+        delivery_cutoff_source,
+        -- issue 20.2: read now, taken as staged at an earlier night, or not needed (audit rows before it: null)
+        read_mode
     from source
 )
 
