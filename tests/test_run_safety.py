@@ -192,8 +192,9 @@ def run_id_from_report_line(stderr: str, folder: Path) -> str:
 
 
 @pytest.mark.parametrize("setting,value,words", [
-    ("KPI_DUCKDB_MEMORY_LIMIT", "lots", "KPI_DUCKDB_MEMORY_LIMIT='lots' is not a memory size DuckDB accepts"),
-    ("KPI_DUCKDB_MEMORY_LIMIT", "1MB", "KPI_DUCKDB_MEMORY_LIMIT='1MB' (976.5 KiB) is below the 256 MB a run needs"),
+    ("KPI_MEMORY_LIMIT", "lots", "KPI_MEMORY_LIMIT='lots' is not a memory size: write for example 4GB"),
+    ("KPI_MEMORY_LIMIT", "1MB", "KPI_MEMORY_LIMIT='1MB' (1.0 MiB) is below the 256 MB a run needs"),  # 10^6 bytes
+    ("KPI_DUCKDB_MEMORY_LIMIT", "2 lots", "KPI_DUCKDB_MEMORY_LIMIT='2 lots' is not a memory size"),  # the former name
     ("KPI_RETENTION_RUNS", "0", "KPI_RETENTION_RUNS='0' is below its minimum 1"),
     ("KPI_RETENTION_DAYS", "a month", "KPI_RETENTION_DAYS='a month' is not a whole number"),
     ("KPI_PII_KEY", "short", "KPI_PII_KEY: the person-key secret in its value is 5 bytes, fewer than the 32 required"),

@@ -252,8 +252,8 @@ def assert_no_stale_failures(con: duckdb.DuckDBPyConnection, run_id: str, check_
         lines = [f"{r.asset} {r.check_name} (failed in run {r.run_id}: {r.observed_value})" for r in stale.itertuples()]
         raise StaleFailureError(
             f"{len(stale)} blocking check(s) failed in an earlier run and were not re-run since, so their data is"
-            " still the data that failed: " + "; ".join(lines[:8]) + ". Refresh those sources (fix the files, then"
-            " `kpi run`, which re-checks every source)."
+            " still the data that failed: " + "; ".join(lines[:8]) + ". Refresh those sources: fix the files, then"
+            " `kpi run` (it redoes every source changed since the last publication) or `kpi run --full` (every source)."
         )
 
 

@@ -9,7 +9,7 @@ warehouse folder) and runs the daemon starts (in the run guard), and checks in t
    or creatable; those holding personal data (:data:`PERSONAL_DATA_DIRS`: landing files, the working
    database with its quarantine, the raw Parquet layer, DuckDB's spill files) are made owner-only
    (mode ``700``);
-3. ``KPI_DUCKDB_MEMORY_LIMIT``: a size DuckDB accepts, at least :data:`MIN_MEMORY_BYTES`;
+3. ``KPI_MEMORY_LIMIT`` (formerly ``KPI_DUCKDB_MEMORY_LIMIT``): a memory size, at least :data:`MIN_MEMORY_BYTES`;
 4. ``DAGSTER_HOME`` (when set and not the warehouse's own): an existing folder holding ``dagster.yaml``;
 5. ``KPI_RETENTION_DAYS``, ``KPI_RETENTION_RUNS`` (:mod:`daxing_kpi.retention`) and
    ``KPI_SENSOR_QUIET_SECONDS``: numbers in range;
@@ -22,10 +22,7 @@ The first problem raises :class:`ConfigError`, whose message is one sentence nam
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-
-import duckdb
 
 from daxing_kpi import personkey
 from daxing_kpi.paths import PROJECT_ROOT
@@ -84,21 +81,21 @@ PERSONAL_DATA_DIRS = ("landing", "work", "raw_parquet", "tmp")
 
 
 def _memory_limit() -> None:
-    value = os.environ.get("KPI_DUCKDB_MEMORY_LIMIT")
-    if value is None:
-        return
-    try:
-        con = duckdb.connect(":memory:", config={"memory_limit": value})
-        shown = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        con.close()
-    except duckdb.Error as exc:
-        raise ConfigError("KPI_DUCKDB_MEMORY_LIMIT", f"KPI_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size DuckDB "
-                                                     f"accepts ({str(exc).splitlines()[0]}): write for example 4GB or 512MB.") from exc
-    m = re.match(r"([\d.]+)\s*(\w+)", shown)
-    units = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
-    if m and m.group(2) in units and float(m.group(1)) * units[m.group(2)] < MIN_MEMORY_BYTES:
-        raise ConfigError("KPI_DUCKDB_MEMORY_LIMIT", f"KPI_DUCKDB_MEMORY_LIMIT={value!r} ({shown}) is below the 256 MB a run "
-                                                     "needs: give DuckDB at least 256MB, 2GB or more for the full district.")
+    """``KPI_MEMORY_LIMIT`` (or its former name ``KPI_DUCKDB_MEMORY_LIMIT``): a size as
+    :func:`daxing_kpi.memory.parse_size` reads it, at least :data:`MIN_MEMORY_BYTES`."""
+    from daxing_kpi.memory import FORMER_MEMORY_ENV, MEMORY_ENV, parse_size
+
+    for name in (MEMORY_ENV, FORMER_MEMORY_ENV):
+        value = os.environ.get(name)
+        if value is None or value.strip() == "":
+            continue
+        try:
+            size = parse_size(value)
+        except ValueError as exc:
+            raise ConfigError(name, f"{name}={value!r} is not a memory size: write for example 4GB, 2GiB or 512MB.") from exc
+        if size < MIN_MEMORY_BYTES:
+            raise ConfigError(name, f"{name}={value!r} ({size / 2**20:.1f} MiB) is below the 256 MB a run needs: "
+                                    "give the job at least 256MB, 2GB or more for the full district.")
 
 
 def _number(name: str, minimum: float, integer: bool) -> None:
