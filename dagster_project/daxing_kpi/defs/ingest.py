@@ -14,9 +14,11 @@ the published ``ingest_audit``).
 import os
 
 import dagster as dg
+import duckdb
 
+from daxing_kpi import nightplan
 from daxing_kpi.defs.operations import RunGuard
-from daxing_kpi.ingest import Contract, ingest_source, load_contracts, strict_files
+from daxing_kpi.ingest import Contract, ingest_source, kept, load_contracts, strict_files
 from daxing_kpi.paths import landing_dir, warehouse_dir
 from daxing_kpi.sample.generator import generate
 from daxing_kpi.warehouse import connect_work, loaded_file_facts, query_work, rejected_file_facts, write_raw
@@ -64,12 +66,30 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
         kinds={"duckdb", "python"},
     )
     def _raw(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
-        # files wholly superseded by later ones (a roster re-sent complete) are not read again
+        # files wholly superseded by later ones (a roster re-sent complete) and files set aside before are not
+        # read again, nor files staged at an earlier night under the same contract, rules, seeds, secret and code
+        # (issue 20.2), unless the run is a full rebuild (kpi run --full: every file read again, the kept tables replaced)
+        full = nightplan.full_rebuild_requested(context)
         with connect_work() as con:  # rows staged and loaded inside the working database, never whole in Python
-            known_files, known_rejections = loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con)
-            result = ingest_source(contract, landing_dir(), known_files=known_files, known_rejections=known_rejections, con=con)
+            known_files, known_rejections, staged = ({}, {}, {}) if full else (
+                loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con), kept.kept_stages(con, contract))
+            result = ingest_source(contract, landing_dir(), known_files=known_files, known_rejections=known_rejections, con=con,
+                                   staged=staged)
             totals = write_raw(contract, result, context.run_id, con=con)
-        context.log.info(f"{contract.source_id}: {totals}")
+            try:  # an optimisation for the next night: its failure never fails this one (the files are read again)
+                keeping = kept.keep(con, contract, result, context.run_id, replace=full)
+            except duckdb.Error as exc:
+                keeping = {"kept": 0, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+                context.log.warning(f"{contract.source_id}: the staged files could not be kept for the next night: {keeping['error']}")
+        # files whose rows were staged by this run (read now) and files taken as staged at an earlier night
+        read = sum(1 for f in result.files if f.digest not in staged)
+        reused = sum(1 for f in result.files if f.digest in staged)
+        parsed = sum(f.rows for f in result.files if f.digest not in staged)
+        staged_now = {f.digest for f in result.files}  # wholly superseded files left unread (their scopes known)
+        unread = [a for a in result.audit if a["status"] == "superseded" and a["sha256"] not in staged_now]
+        context.log.info(f"{contract.source_id}: {totals}; files read {read}, taken as staged at an earlier night {reused},"
+                         f" wholly superseded and not read {len(unread)}"
+                         f"{' (full rebuild: every file read)' if full else ''}; kept {keeping}")
         for a in result.rejected:  # set aside, the night goes on (issue 15): the clerk's words, no stack trace
             context.log.warning(f"file set aside 文件被搁置: {a['rejected_reason_en']} / {a['rejected_reason_zh']}")
         if result.rejected and strict_files():
@@ -78,7 +98,10 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
                 + "\n".join(f"- {a['rejected_reason_en']}\n  {a['rejected_reason_zh']}" for a in result.rejected),
                 allow_retries=False,
             )
-        return dg.MaterializeResult(metadata={**totals, "files": len(result.audit), "files_rejected": len(result.rejected)})
+        return dg.MaterializeResult(metadata={**totals, "files": len(result.audit), "files_rejected": len(result.rejected),
+                                              "files_read": read, "files_reused": reused, "rows_parsed": parsed,
+                                              "files_superseded_unread": len(unread),
+                                              "rows_superseded_unread": int(sum(a["rows_read"] for a in unread))})
 
     return _raw
 

@@ -16,6 +16,7 @@ The modules, by what a newcomer looks for:
 | :mod:`~daxing_kpi.ingest.accounting` | the per-file audit: rows read = loaded + quarantined + superseded, field faults, rejections |
 | :mod:`~daxing_kpi.ingest.cutoff` | the date a delivery covers to |
 | :mod:`~daxing_kpi.ingest.source` | one source end to end: :func:`ingest_source`; a bad file set aside, never the night |
+| :mod:`~daxing_kpi.ingest.kept` | each file's checked rows kept in the working database: a later night does not read the file again |
 | :mod:`~daxing_kpi.ingest.report` | the files set aside, for the operator's report and the quality page |
 | :mod:`~daxing_kpi.ingest.reasons` | reason texts (English, Chinese), :class:`FileRejected`, :class:`ContractError` |
 
