@@ -8,8 +8,9 @@ the limit set by the engine itself:
    yes/no, town/street names through the alias table, ID numbers replaced by the same keyed
    HMAC-SHA256 ``person_key``, names/phones/addresses never selected) into ``raw.<source_id>``,
    plus one ``audit.ingest_audit`` row per file. No quarantine, no duplicate or re-delivery rules,
-   no checks. Excel files (the towns' return forms, a few hundred rows) have no reader built into
-   DuckDB (the machine is offline, no extensions): they are read with the product's own reader.
+   no checks. Excel files (the towns' return forms, a few hundred rows, and the planners' plan
+   workbooks) have no reader built into DuckDB (the machine is offline, no extensions): they are read
+   with the product's own readers.
 2. models: the SQL dbt compiled for every model (``manifest.json`` ``compiled_code``), executed as
    ``CREATE OR REPLACE VIEW/TABLE`` in dependency order. No dbt tests, no hooks.
 
@@ -186,6 +187,19 @@ def ingest(con: duckdb.DuckDBPyConnection, landing: Path) -> dict:
                 audit.append((contract.source_id, label, digest, n, n))
                 n_source += n
         rows[contract.source_id] = n_source
+    # the planners' workbooks (landing/plans/, plans as data): the product's reader, then one INSERT per raw table
+    from daxing_kpi.plans.load import LINEAGE, RAW_TABLES, ingest_plan_workbooks
+
+    plans = ingest_plan_workbooks(landing)
+    for role, (source_id, columns) in RAW_TABLES.items():
+        ddl = ", ".join(f"{_q(c)} {t}" for c, t in {**columns, **LINEAGE}.items())
+        con.execute(f"CREATE OR REPLACE TABLE raw.{_q(source_id)} ({ddl})")
+        frame = plans.frame(role)
+        if len(frame):
+            con.register("plan_rows", frame)
+            con.execute(f"INSERT INTO raw.{_q(source_id)} BY NAME SELECT * FROM plan_rows")
+            con.unregister("plan_rows")
+        rows[source_id] = len(frame)
     con.executemany(
         "INSERT INTO audit.ingest_audit (run_id, source_id, file_name, sha256, rows_read, rows_loaded, rows_quarantined,"
         " status, reasons, loaded_at, rows_superseded) VALUES ('bare', ?, ?, ?, ?, ?, 0, 'loaded', '{}', ?, 0)",
