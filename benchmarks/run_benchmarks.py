@@ -15,7 +15,11 @@ For every scale (1 = a district of 2.0 million residents, 16 = a city of about 3
 3. runs the bare-DuckDB baseline on the same files (``bare_duckdb.py``: read_csv + the dbt-compiled SQL,
    no orchestration, no checks) and prints the ratio pipeline / bare and the fixed overhead (the
    pipeline's time at the smallest scale);
-4. delivers one more day of records for every source (``new_day.py``) and times the run that loads it;
+4. the nights after the full run (issue 20.2; ``--incremental-scales``): times a night with no new file (it
+   records ``no_new_data`` without starting Dagster; target < 8 s at scale 1), then delivers one more day of
+   records for every source (``new_day.py``) and times the night that loads it (only what changed; target
+   < 15 s at scale 1), then runs ``kpi run --full`` on a copy of the same state and files and compares the
+   two publications table by table (:mod:`daxing_kpi.pubcompare`): "identical" or the tables that differ;
 5. at the largest scale (``--memory-scale``), runs the job again in a fresh warehouse with the DuckDB
    memory limit ``--memory-limit`` (default 2 GiB) and a spill folder, and reports peak memory per stage
    against the limit and the bytes spilled.
@@ -52,7 +56,7 @@ STAGE_ORDER = ("startup", "ingest", "checks", "dbt", "publish", "dashboard", "do
 DOCS_STEPS = {"dbt_docs_site", "quality_data_docs"}  # built after the dashboard: shown apart from publish
 TARGETS = {
     "scale1_full_run_seconds": 60, "pipeline_over_bare_at_largest": 2.0, "fixed_overhead_seconds": 20,
-    "incremental_scale1_seconds": 15, "ingest_rows_per_cpu_second": 500_000,
+    "incremental_scale1_seconds": 15, "ingest_rows_per_cpu_second": 500_000, "no_new_data_scale1_seconds": 8,
 }
 PACKAGES = ("duckdb", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "pandas", "numpy", "great-expectations", "psutil")
 GiB = 1024 ** 3
@@ -156,8 +160,10 @@ def stage_of_step(step: str) -> str:
         return stage_of(step)
 
 
-def step_windows(warehouse: Path, run_id: str) -> dict[str, tuple[float, float]]:
-    """``step key -> (start, end)`` from the run's Dagster event log (``warehouse/dagster_home``)."""
+def run_record(warehouse: Path, run_id: str) -> dict:
+    """From the run's Dagster event log (``warehouse/dagster_home``): ``windows`` (step key -> (start, end)),
+    ``selection`` (the assets the run selected; None = the whole job) and ``materialized`` (asset key ->
+    metadata of its materialization)."""
     import dagster as dg
 
     from daxing_kpi.operations import run_facts
@@ -168,12 +174,23 @@ def step_windows(warehouse: Path, run_id: str) -> dict[str, tuple[float, float]]
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             facts = run_facts(instance, run_id)
+            materialized = {}
+            for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+                m = e.dagster_event.event_specific_data.materialization
+                materialized[m.asset_key.to_user_string()] = {k: v.value for k, v in m.metadata.items()
+                                                              if isinstance(v.value, (int, float, str, bool))}
     finally:
         if old is None:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = old
-    return {s: (t0, facts.step_end.get(s, t0)) for s, t0 in facts.step_start.items()}
+    return {"windows": {s: (t0, facts.step_end.get(s, t0)) for s, t0 in facts.step_start.items()},
+            "selection": facts.asset_selection, "materialized": materialized}
+
+
+def step_windows(warehouse: Path, run_id: str) -> dict[str, tuple[float, float]]:
+    """``step key -> (start, end)`` from the run's Dagster event log (``warehouse/dagster_home``)."""
+    return run_record(warehouse, run_id)["windows"]
 
 
 def dbt_test_seconds(run_id: str) -> float | None:
@@ -187,11 +204,13 @@ def dbt_test_seconds(run_id: str) -> float | None:
     return None
 
 
-def run_job(warehouse: Path, dashboard: Path, logs: Path, name: str, interval: float, memory_limit: str | None = None) -> dict:
-    """``kpi run`` in its own process on ``warehouse``; wall/CPU/peak memory per stage and totals."""
+def run_job(warehouse: Path, dashboard: Path, logs: Path, name: str, interval: float, memory_limit: str | None = None,
+            args: tuple[str, ...] = ()) -> dict:
+    """``kpi run [args]`` in its own process on ``warehouse``; wall/CPU/peak memory per stage and totals. A night
+    that found nothing new (no Dagster run) has ``no_new_data`` set and no stages."""
     env = base_env(warehouse, dashboard, memory_limit)
     log_path = logs / f"{name}.log"
-    m = run_measured([sys.executable, "-m", "daxing_kpi.cli", "run"], env=env, cwd=ROOT, log=log_path, interval=interval,
+    m = run_measured([sys.executable, "-m", "daxing_kpi.cli", "run", *args], env=env, cwd=ROOT, log=log_path, interval=interval,
                      watch=warehouse / "duckdb_tmp", kill_above=KILL_ABOVE)
     text = log_path.read_text(encoding="utf-8", errors="replace")
     first = next((ln.split() for ln in text.splitlines() if ln.startswith("kpi run ")), [])
@@ -199,9 +218,22 @@ def run_job(warehouse: Path, dashboard: Path, logs: Path, name: str, interval: f
     out = {"log": str(log_path), "run_id": run_id, "succeeded": m.returncode == 0, **summary(m)}
     if m.returncode:
         out["error_tail"] = text[-3000:]
-    if not run_id:
+    out["no_new_data"] = any(ln.startswith("kpi run ") and ln.rstrip().endswith(": no new data.") for ln in text.splitlines())
+    if not run_id or out["no_new_data"]:
         return out
-    windows = step_windows(warehouse, run_id)
+    record = run_record(warehouse, run_id)
+    windows = record["windows"]
+    out["selected_assets"] = None if record["selection"] is None else len(record["selection"])
+    raw = {k.split("/", 1)[1]: v for k, v in record["materialized"].items() if k.startswith("raw/") and "files_read" in v}
+    out["sources_loaded"] = len(raw)
+    out["files_parsed"] = sum(v["files_read"] for v in raw.values())
+    out["files_reused"] = sum(v["files_reused"] for v in raw.values())
+    out["rows_parsed"] = sum(v.get("rows_parsed", 0) for v in raw.values())
+    out["files_superseded_unread"] = sum(v.get("files_superseded_unread", 0) for v in raw.values())
+    out["rows_superseded_unread"] = sum(v.get("rows_superseded_unread", 0) for v in raw.values())
+    out["models_built"] = sum(1 for k in record["materialized"] if k.split("/", 1)[0] in ("staging", "intermediate", "marts"))
+    docs = record["materialized"].get("dbt_docs_site", {})
+    out["docs_site_rebuilt"] = docs.get("rebuilt")
     by_stage: dict[str, list[tuple[float, float]]] = {}
     for step, w in windows.items():
         by_stage.setdefault(stage_of_step(step), []).append(w)
@@ -337,9 +369,21 @@ def verdicts(results: dict) -> list[tuple[str, str, str, str]]:
     if cmp_.get("fixed_overhead_seconds") is not None:
         v = cmp_["fixed_overhead_seconds"]
         rows.append((f"fixed overhead (pipeline at scale {cmp_['smallest_scale']:g})", "< 20 s", f"{v:.1f} s", "yes" if v < 20 else "no"))
+    if s1 and s1.get("no_new_data", {}).get("wall_seconds") is not None:
+        q = s1["no_new_data"]
+        v, aim = q["wall_seconds"], TARGETS["no_new_data_scale1_seconds"]
+        rows.append(("night with no new file at scale 1", f"< {aim} s", f"{v:.1f} s" + ("" if q.get("no_new_data") else " (a Dagster run was started)"),
+                     "yes" if v < aim and q.get("no_new_data") and q.get("succeeded") else "no"))
     if s1 and s1.get("incremental", {}).get("wall_seconds") is not None:
-        v = s1["incremental"]["wall_seconds"]
-        rows.append(("incremental run at scale 1", "< 15 s", f"{v:.1f} s", "yes" if v < 15 else "no"))
+        v, aim = s1["incremental"]["wall_seconds"], TARGETS["incremental_scale1_seconds"]
+        ok = s1["incremental"].get("succeeded")
+        rows.append(("night with one more day of every source at scale 1", f"< {aim} s", f"{v:.1f} s" + ("" if ok else " (FAILED)"),
+                     "yes" if v < aim and ok else "no"))
+    for s in results["scales"]:
+        c = s.get("nights_compared")
+        if c:
+            rows.append((f"incremental night and full night publish identical marts (scale {s['scale']:g})", "identical", c["summary"],
+                         "yes" if c.get("identical") else "no"))
     rates = [s["pipeline"].get("ingest_rows_per_cpu_second") for s in results["scales"] if s.get("pipeline", {}).get("ingest_rows_per_cpu_second")]
     if rates:
         v = max(rates)
@@ -412,7 +456,8 @@ def markdown(results: dict) -> str:
               "| scale | run | generate | " + " | ".join(STAGE_ORDER) + " | dbt tests (inside dbt) |",
               "|---|---|---|" + "---|" * len(STAGE_ORDER) + "---|"]
     for s in results["scales"]:
-        for label, key in (("full", "pipeline"), ("incremental", "incremental"), (f"memory limit {results.get('memory_limit')}", "memory_limited")):
+        for label, key in (("full", "pipeline"), ("incremental", "incremental"), ("full night (--full)", "full_night"),
+                           (f"memory limit {results.get('memory_limit')}", "memory_limited")):
             p = s.get(key)
             if not p or "stages" not in p:
                 continue
@@ -421,13 +466,27 @@ def markdown(results: dict) -> str:
             gen = cell(g) if g else "–"
             lines.append(f"| {s['scale']:g} | {label} | {gen} | " + " | ".join(cell(p['stages'].get(st)) for st in STAGE_ORDER)
                          + f" | {sec(p.get('dbt_test_seconds'))} |")
-    inc = [(s["scale"], s["incremental"]) for s in results["scales"] if s.get("incremental")]
+    inc = [s for s in results["scales"] if s.get("incremental") or s.get("no_new_data")]
     if inc:
-        lines += ["", "## Incremental nightly run (one more day for every source)", "",
-                  "| scale | new records | rows in the new files | run time | rows read by ingestion | what was reprocessed |", "|---|---|---|---|---|---|"]
-        for sc, i in inc:
-            lines.append(f"| {sc:g} | {i['new_records']:,} | {i['rows_in_new_files']:,} | {i.get('wall_seconds', float('nan')):.1f} s"
-                         f"{'' if i.get('succeeded') else ' (FAILED)'} | {i.get('rows_read', 0):,} | {i['reprocessed']} |")
+        lines += ["", "## Nights after the full run: no new file; one more day of every source; the same inputs rebuilt in full", "",
+                  "| scale | night | new records | rows in the new files | run time | what was processed | published marts |",
+                  "|---|---|---|---|---|---|---|"]
+        for s in inc:
+            sc = s["scale"]
+            q = s.get("no_new_data")
+            if q:
+                lines.append(f"| {sc:g} | no new file | 0 | 0 | {q.get('wall_seconds', float('nan')):.1f} s{'' if q.get('succeeded') else ' (FAILED)'} "
+                             f"| {'nothing: no_new_data recorded, Dagster not started' if q.get('no_new_data') else 'a Dagster run was started'} "
+                             f"| untouched |")
+            i, f = s.get("incremental"), s.get("full_night")
+            same = s.get("nights_compared", {}).get("summary", "–")
+            if i:
+                lines.append(f"| {sc:g} | one more day (incremental) | {i.get('new_records', 0):,} | {i.get('rows_in_new_files', 0):,} "
+                             f"| {i.get('wall_seconds', float('nan')):.1f} s{'' if i.get('succeeded') else ' (FAILED)'} | {i.get('reprocessed', '')} "
+                             f"| {same} |")
+            if f:
+                lines.append(f"| {sc:g} | same inputs, `kpi run --full` | – | – | {f.get('wall_seconds', float('nan')):.1f} s"
+                             f"{'' if f.get('succeeded') else ' (FAILED)'} | {f.get('reprocessed', '')} | (the reference) |")
     mem = [(s["scale"], s["memory_limited"]) for s in results["scales"] if s.get("memory_limited")]
     if mem:
         lines += ["", f"## Memory bounded by configuration (KPI_DUCKDB_MEMORY_LIMIT={results.get('memory_limit')})", "",
@@ -524,7 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results", help="folder of the JSON and Markdown results")
     ap.add_argument("--work", type=Path, help="scratch folder for warehouses (default: a new folder in the system temp dir)")
     ap.add_argument("--skip", default="", help="comma-separated parts to leave out: pipeline, bare, incremental, memory, extras")
-    ap.add_argument("--incremental-scales", help="scales of the incremental run (default: all)")
+    ap.add_argument("--incremental-scales", help="scales of the nights after the full run: no new file, one more day, "
+                    "the same inputs in full (default: all)")
     ap.add_argument("--memory-scale", type=float, help="scale of the memory-limited run (default: the largest)")
     ap.add_argument("--memory-limit", default="2GiB", help="DuckDB memory limit of that run (KPI_DUCKDB_MEMORY_LIMIT); default 2GiB")
     ap.add_argument("--check-memory-scale", type=float, default=10, help="scale of benchmarks/check_memory.py (issue 6); default 10")
@@ -614,16 +674,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep:
                 shutil.rmtree(sdir / "memory_limited", ignore_errors=True)
         if "incremental" not in skip and "pipeline" not in skip and scale in inc_scales and s.get("pipeline", {}).get("succeeded"):
-            from new_day import write_new_day
-
-            files = write_new_day(warehouse / "landing")
-            log(f"  incremental: {len(files)} new files, {sum(x['new_records'] for x in files):,} new records "
-                f"({sum(x['rows'] for x in files):,} rows in the new files); nightly run ...")
-            p = run_job(warehouse, dashboard, logs, f"incremental_{scale:g}", args.interval)
-            p.update(new_files=files, new_records=sum(x["new_records"] for x in files), rows_in_new_files=sum(x["rows"] for x in files))
-            p["reprocessed"] = reprocessed(p)
-            s["incremental"] = p
-            log(f"    {'ok' if p['succeeded'] else 'FAILED'} {p['wall_seconds']:.1f} s; {p['reprocessed']}")
+            nights(s, sdir, warehouse, dashboard, logs, args)
         save(results, args)  # after every scale: a long run leaves its partial results
 
     if results["scales"] and "bare" not in skip and "pipeline" not in skip:
@@ -657,16 +708,83 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def copy_warehouse(sdir: Path, twin: Path) -> None:
+    """A copy of a scale's warehouse and dashboard (state, working database, Dagster home, published files);
+    the landing files as hard links (same bytes and times, no space)."""
+    if twin.exists():
+        shutil.rmtree(twin)
+    twin.mkdir(parents=True)
+    landing = (sdir / "warehouse" / "landing").resolve()
+
+    def link_or_copy(src, dst):
+        if Path(src).resolve().is_relative_to(landing):
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(sdir / "warehouse", twin / "warehouse", symlinks=True, copy_function=link_or_copy)
+    if (sdir / "dashboards").exists():
+        shutil.copytree(sdir / "dashboards", twin / "dashboards", symlinks=True)
+
+
+def nights(s: dict, sdir: Path, warehouse: Path, dashboard: Path, logs: Path, args) -> None:
+    """The nights after the full run of a scale (issue 20.2): a night with no new file; a night with one more day
+    of every source (``new_day.py``); ``kpi run --full`` on a copy of the same state and files; whether the
+    incremental night and the full night publish the same marts (:mod:`daxing_kpi.pubcompare`)."""
+    from new_day import write_new_day
+
+    from daxing_kpi import pubcompare
+
+    scale = s["scale"]
+    log("  night with no new file ...")
+    q = run_job(warehouse, dashboard, logs, f"no_new_data_{scale:g}", args.interval)
+    s["no_new_data"] = q
+    log(f"    {'ok' if q['succeeded'] else 'FAILED'} {q['wall_seconds']:.1f} s "
+        f"(target at scale 1: < {TARGETS['no_new_data_scale1_seconds']} s); "
+        + ("recorded no_new_data, Dagster not started" if q.get("no_new_data") else "NOT a no-new-data night: a Dagster run was started"))
+    files = write_new_day(warehouse / "landing")
+    twin = sdir / "full_twin"
+    copy_warehouse(sdir, twin)  # the same state and files, for kpi run --full
+    log(f"  one more day: {len(files)} new files, {sum(x['new_records'] for x in files):,} new records "
+        f"({sum(x['rows'] for x in files):,} rows in the new files); nightly run ...")
+    p = run_job(warehouse, dashboard, logs, f"incremental_{scale:g}", args.interval)
+    p.update(new_files=files, new_records=sum(x["new_records"] for x in files), rows_in_new_files=sum(x["rows"] for x in files))
+    p["reprocessed"] = reprocessed(p)
+    s["incremental"] = p
+    log(f"    {'ok' if p['succeeded'] else 'FAILED'} {p['wall_seconds']:.1f} s (target at scale 1: < {TARGETS['incremental_scale1_seconds']} s); "
+        f"{p['reprocessed']}")
+    for st, v in p.get("stages", {}).items():
+        log(f"    {st:<10} {v['wall_seconds']:8.1f} s wall {v['cpu_seconds']:8.1f} s CPU  peak {mib(v['peak_rss_bytes'])}")
+    log("  the same inputs rebuilt in full (kpi run --full on a copy) ...")
+    f = run_job(twin / "warehouse", twin / "dashboards" / "build", logs, f"full_night_{scale:g}", args.interval, args=("--full",))
+    f["reprocessed"] = reprocessed(f)
+    s["full_night"] = f
+    log(f"    {'ok' if f['succeeded'] else 'FAILED'} {f['wall_seconds']:.1f} s; {f['reprocessed']}")
+    if p.get("succeeded") and f.get("succeeded"):
+        diffs = pubcompare.compare_published(warehouse / "analytics.duckdb", twin / "warehouse" / "analytics.duckdb")
+        s["nights_compared"] = {"identical": all(d.equal for d in diffs), "summary": pubcompare.describe(diffs),
+                                "tables": {d.table: {"rows_incremental": d.rows_a, "rows_full": d.rows_b, "only_incremental": d.only_a,
+                                                     "only_full": d.only_b} for d in diffs}}
+    else:
+        s["nights_compared"] = {"identical": None, "summary": "not compared: a night failed"}
+    log(f"  published marts, incremental night vs full night: {s['nights_compared']['summary']}")
+    if not args.keep:
+        shutil.rmtree(twin, ignore_errors=True)
+
+
 def reprocessed(p: dict) -> str:
-    """What the incremental run processed again, from its audit rows."""
-    st = p.get("audit_by_status", {})
-    sup = st.get("superseded", {"files": 0, "rows_read": 0})
-    dup = st.get("skipped_duplicate_file", {"files": 0})
-    parsed_files = p.get("files_read", 0) - sup["files"]
-    parsed_rows = p.get("rows_read", 0) - sup["rows_read"]
-    return (f"ingestion parsed {parsed_files} files / {parsed_rows:,} rows (files that add up or are partly superseded are read "
-            f"again, old ones included); {sup['files']} files wholly superseded by the new deliveries ({sup['rows_read']:,} rows) "
-            f"not read again; {dup['files']} byte-identical re-sent files skipped; dbt rebuilt every model and ran every test")
+    """What a night processed, from its raw assets' materializations and its audit rows."""
+    if p.get("no_new_data"):
+        return "nothing: no new data"
+    dup = p.get("audit_by_status", {}).get("skipped_duplicate_file", {"files": 0})
+    sel = p.get("selected_assets")
+    return (f"{p.get('sources_loaded', 0)} sources loaded; ingestion parsed {p.get('files_parsed', 0)} files / "
+            f"{p.get('rows_parsed', 0):,} rows; {p.get('files_reused', 0)} files taken as staged at an earlier night (not read); "
+            f"{p.get('files_superseded_unread', 0)} files wholly superseded by later deliveries "
+            f"({p.get('rows_superseded_unread', 0):,} rows) not read; "
+            f"{dup['files']} byte-identical re-sent files skipped; {p.get('models_built', 0)} dbt models built "
+            f"({'the whole job' if sel is None else f'{sel} assets selected'}); docs site "
+            f"{'rebuilt' if p.get('docs_site_rebuilt') else 'kept'}")
 
 
 def _bytes(text: str) -> int | None:

@@ -122,3 +122,36 @@ def test_new_day_files_follow_each_contracts_redelivery_rule(tmp_path):
     result = ingest_source(contracts["social_work_agencies"], tmp_path / "landing")
     assert [a["status"] for a in result.audit] == ["loaded", "skipped_duplicate_file"] and len(result.accepted) == 8
     assert written["statbureau_population"]["rows"] == 88 and written["statbureau_population"]["new_records"] == 0
+
+
+def test_nights_are_reported_beside_their_targets():
+    """The nights after the full run (issue 20.2) are printed beside their targets: the night with no new file
+    (< 8 s at scale 1), the night with one more day of every source (< 15 s), and whether the incremental night
+    and a full night on the same inputs publish identical marts (or which tables differ)."""
+    import run_benchmarks as rb
+
+    def scale(s, no_new, inc, identical, summary):
+        return {"scale": s, "generate": {"records": 1, "counts": {}, "landing_bytes": 0, "wall_seconds": 1, "cpu_seconds": 1,
+                                         "peak_rss_bytes": 1},
+                "no_new_data": {"wall_seconds": no_new, "succeeded": True, "no_new_data": True},
+                "incremental": {"wall_seconds": inc, "succeeded": True, "new_records": 5, "rows_in_new_files": 50,
+                                "reprocessed": "1 sources loaded"},
+                "full_night": {"wall_seconds": 40.0, "succeeded": True, "reprocessed": "26 sources loaded"},
+                "nights_compared": {"identical": identical, "summary": summary}}
+
+    results = {"scales": [scale(0.05, 0.5, 9.0, True, "identical: 15 tables (11,707 rows)"),
+                          scale(1.0, 9.5, 12.0, False, "DIFFERENT: kpi_observations (3 vs 3 rows, 1 only in the first, 1 only in the second)")],
+               "machine": {"cores_logical": 2, "cpu_model": "", "memory_total_bytes": 2**30, "os": "", "python": "", "packages": {},
+                           "commit": None, "load_average_at_start": []},
+               "started_at": "2026-12-03T00:00:00", "command": "x", "interval": 0.2}
+    rows = {a: (b, c, d) for a, b, c, d in rb.verdicts(results)}
+    assert rows["night with no new file at scale 1"] == ("< 8 s", "9.5 s", "no")
+    assert rows["night with one more day of every source at scale 1"] == ("< 15 s", "12.0 s", "yes")
+    assert rows["incremental night and full night publish identical marts (scale 0.05)"] == (
+        "identical", "identical: 15 tables (11,707 rows)", "yes")
+    assert rows["incremental night and full night publish identical marts (scale 1)"][1].startswith("DIFFERENT: kpi_observations")
+    assert rows["incremental night and full night publish identical marts (scale 1)"][2] == "no"
+    md = rb.markdown(results)
+    assert "| 1 | no new file | 0 | 0 | 9.5 s | nothing: no_new_data recorded, Dagster not started | untouched |" in md
+    assert "| 0.05 | one more day (incremental) | 5 | 50 | 9.0 s | 1 sources loaded | identical: 15 tables (11,707 rows) |" in md
+    assert "| 1 | same inputs, `kpi run --full` | – | – | 40.0 s | 26 sources loaded | (the reference) |" in md

@@ -22,7 +22,8 @@ The outcome, a :class:`NightPlan`:
 * **some sources**: only the raw assets of the changed sources (:attr:`NightPlan.roots`) and everything
   downstream of them run (Dagster asset selection: the dbt models and tests fed by them, the quality
   checks of those assets, the publication, dashboard and reports); every other check keeps its latest
-  result (:mod:`daxing_kpi.dq`);
+  result (:mod:`daxing_kpi.dq`); within a changed source, a file whose content was already loaded is not
+  read again (its checked rows are kept in the working database: :mod:`daxing_kpi.ingest.stagecache`);
 * **the whole job** (:attr:`NightPlan.full`): ``kpi run --full``, the code or a setting changed, no
   publication recorded yet, the published database or dashboard missing, damaged or of different runs,
   or the working database to be rebuilt. A full rebuild also re-reads every landing file (run tag

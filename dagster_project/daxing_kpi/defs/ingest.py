@@ -25,6 +25,7 @@ from daxing_kpi import nightplan
 from daxing_kpi.defs.operations import RunGuard
 from daxing_kpi.ingest import Contract, IngestResult, ingest_source, load_contracts, strict_files
 from daxing_kpi.ingest.stagecache import StageCache
+from daxing_kpi.ingest.source import NOT_READ, READ, STAGE_CACHE
 from daxing_kpi.paths import landing_dir, warehouse_dir
 from daxing_kpi.sample.generator import generate
 from daxing_kpi.warehouse import connect_work, loaded_file_facts, query_work, rejected_file_facts, write_raw
@@ -67,12 +68,14 @@ def load_source(contract: Contract, con: duckdb.DuckDBPyConnection, run_id: str,
 
     Files wholly superseded by later ones (a roster re-sent complete) and files set aside before are not
     read again (the audit's last facts); files staged at an earlier night under the same rules are taken
-    from the stage cache (:class:`StageCache`), unless ``full`` (``kpi run --full``: every file read, the
-    cache rebuilt). The cache is written after the raw table's commit; a failure there is logged
+    from the stage cache (:class:`StageCache`), unless ``full`` (``kpi run --full``: every file read, wholly
+    superseded and earlier set-aside ones included, the cache rebuilt). The cache is written after the raw table's commit; a failure there is logged
     (``log``: a logger) and does not fail the load. Returns the result (staged on ``con``) and the totals
     of :func:`write_raw` with ``files_from_stage_cache``."""
     root = landing_dir() if landing_root is None else Path(landing_root)
-    known_files, known_rejections = loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con)
+    # a full rebuild reads every file again: no file is taken as wholly superseded or set aside from the last load
+    known_files, known_rejections = ({}, {}) if full else (
+        loaded_file_facts(contract.source_id, con), rejected_file_facts(contract.source_id, con))
     cache = StageCache(con, contract, root, full=full)
     result = ingest_source(contract, root, known_files=known_files, known_rejections=known_rejections, con=con,
                            staged=cache.staged)
@@ -113,7 +116,10 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
                 + "\n".join(f"- {a['rejected_reason_en']}\n  {a['rejected_reason_zh']}" for a in result.rejected),
                 allow_retries=False,
             )
-        return dg.MaterializeResult(metadata={**totals, "files": len(result.audit), "files_rejected": len(result.rejected)})
+        modes = [result.read_modes.get(a["file_name"]) for a in result.audit]  # how each file's rows were come by
+        return dg.MaterializeResult(metadata={**totals, "files": len(result.audit), "files_rejected": len(result.rejected),
+                                              "files_read": modes.count(READ), "files_reused": modes.count(STAGE_CACHE),
+                                              "files_not_read": modes.count(NOT_READ)})
 
     return _raw
 
