@@ -233,7 +233,7 @@ def test_kill_during_dbt_and_publication_then_two_runs_while_readers_query(wareh
             assert owner["state"] == "running" and owner["run_id"] == killed[-1]
 
         # 2. two runs at once, both waiting for the lock if they must
-        runs = [start_run(wh, "--wait", "--full", name=f"run{i}") for i in (1, 2)]
+        runs = [start_run(wh, "--wait", name=f"run{i}") for i in (1, 2)]
         codes = [p.wait(timeout=RUN_TIMEOUT) for p, _, _ in runs]
         time.sleep(1)
     finally:
@@ -244,13 +244,19 @@ def test_kill_during_dbt_and_publication_then_two_runs_while_readers_query(wareh
     assert codes == [0, 0], [e.read_text()[-3000:] for _, _, e in runs]
     waited = ["Waiting for the run in progress to finish" in o for o in outs]
     assert sorted(waited) == [False, True]  # exactly one of the two waited for the other
-    first_out = outs[waited.index(False)]
-    first, second = run_id_of(first_out), run_id_of(outs[waited.index(True)])
-    assert "died without finishing" in first_out
+    first_out, second_out = outs[waited.index(False)], outs[waited.index(True)]
+    first, second = run_id_of(first_out), run_id_of(second_out)
+    # the first finds the dead runs and, as a run died holding the lock, does the whole job; the second then
+    # finds its inputs as just published: nothing new (issue 20.2), recorded in the run history only
+    assert "died without finishing" in first_out and "Whole job" not in second_out
+    assert f"kpi run {second} (trigger manual): no new data." in second_out
     history = wh.query("SELECT run_id, status, started_at, finished_at FROM pipeline_runs").set_index("run_id")
-    assert published_run_id(wh) == second and history.loc[second, "status"] == "published"
-    assert history.loc[first, "status"] == "success"
-    assert history.loc[first, "finished_at"] <= history.loc[second, "started_at"]  # their runs do not overlap
+    assert published_run_id(wh) == first and history.loc[first, "status"] == "published"
+    assert second not in history.index
+    lines = [json.loads(x) for x in (wh.root / "history" / "pipeline_runs.jsonl").read_text().splitlines()]
+    (row,) = [x for x in lines if x["run_id"] == second]
+    # it waited for the lock, so it ended after the first (its start is when it was launched, before waiting)
+    assert row["status"] == "no_new_data" and row["finished_at"] >= max(x["finished_at"] for x in lines if x["run_id"] == first and x.get("finished_at"))
 
     # 3. the readers
     fresh = [json.loads(line) for line in (tmp_path / "fresh.jsonl").read_text().splitlines()]
@@ -262,7 +268,7 @@ def test_kill_during_dbt_and_publication_then_two_runs_while_readers_query(wareh
         assert (r["rows"], r["num"]) == (v0_rows, v0_num), r
     seen = [r["run_id"] for r in fresh]
     order = [rid for i, rid in enumerate(seen) if i == 0 or seen[i - 1] != rid]
-    assert order == [v0, first, second]
+    assert order == [v0, first]
     assert {r["run_id"] for r in holding} == {v0} and {r["rows"] for r in holding} == {v0_rows}
 
     # 4. after the reruns: a clean state

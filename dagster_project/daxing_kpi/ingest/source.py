@@ -54,6 +54,8 @@ __all__ = ["FIELD_FAULT", "NOT_READ", "NOT_REJECTIONS", "QUARANTINED", "QUARANTI
 # How a file's rows were come by (audit column ``read_mode``)
 READ, STAGE_CACHE, NOT_READ = "read", "stage_cache", "not_read"
 READ_MODES = (READ, STAGE_CACHE, NOT_READ)
+# added to the reason of a file set aside at an earlier run and not read again (zh, en); a full rebuild reads it again
+SET_ASIDE_BEFORE = ("（此前已搁置，文件更改后才会重新读取）", " (set aside at an earlier run; read again once the file changes)")
 
 
 def _modified(path: Path) -> dt.datetime:
@@ -249,7 +251,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         path, label, digest = todo[i]
         before = (known_rejections or {}).get(digest)
         if before and before.get("rules_digest") == contract.digest:
-            note_zh, note_en = "（此前已搁置，文件更改后才会重新读取）", " (set aside at an earlier run; read again once the file changes)"
+            note_zh, note_en = SET_ASIDE_BEFORE
             err = FileRejected(str(before["rejected_reason_zh"]).removesuffix(note_zh) + note_zh,
                                str(before["rejected_reason_en"]).removesuffix(note_en) + note_en)
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, int(before.get("rows_read") or 0)), None))
