@@ -119,7 +119,9 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
         modes = [result.read_modes.get(a["file_name"]) for a in result.audit]  # how each file's rows were come by
         return dg.MaterializeResult(metadata={**totals, "files": len(result.audit), "files_rejected": len(result.rejected),
                                               "files_read": modes.count(READ), "files_reused": modes.count(STAGE_CACHE),
-                                              "files_not_read": modes.count(NOT_READ)})
+                                              "files_not_read": modes.count(NOT_READ),
+                                              "rows_parsed": sum(f.rows for f in result.files  # rows of the files read now
+                                                                 if result.read_modes.get(f.label) == READ)})
 
     return _raw
 
