@@ -187,18 +187,9 @@ def ingest(con: duckdb.DuckDBPyConnection, landing: Path) -> dict:
                 n_source += n
         rows[contract.source_id] = n_source
     # the planners' workbooks (landing/plans/): the product's reader, then one INSERT per raw table
-    from daxing_kpi.plans.load import LINEAGE, RAW_TABLES, ingest_plan_workbooks
+    from daxing_kpi.plans.load import ingest_plan_workbooks, replace_raw_tables
 
-    plans = ingest_plan_workbooks(landing)
-    for role, (source_id, columns) in RAW_TABLES.items():
-        ddl = ", ".join(f'"{c}" {t}' for c, t in {**columns, **LINEAGE}.items())
-        con.execute(f'CREATE OR REPLACE TABLE raw."{source_id}" ({ddl})')
-        frame = plans.frame(role)
-        if len(frame):
-            con.register("plan_rows", frame)
-            con.execute(f'INSERT INTO raw."{source_id}" BY NAME SELECT * FROM plan_rows')
-            con.unregister("plan_rows")
-        rows[source_id] = len(frame)
+    rows.update(replace_raw_tables(con, ingest_plan_workbooks(landing)))
     con.executemany(
         "INSERT INTO audit.ingest_audit (run_id, source_id, file_name, sha256, rows_read, rows_loaded, rows_quarantined,"
         " status, reasons, loaded_at, rows_superseded) VALUES ('bare', ?, ?, ?, ?, ?, 0, 'loaded', '{}', ?, 0)",

@@ -99,14 +99,20 @@ def code_fingerprint() -> str:
         p = DBT_PROJECT_DIR / name
         if p.exists():
             h.update(name.encode() + b"\0" + p.read_bytes())
-    versions = {"python": sys.version.split()[0]}
-    for pkg in VERSIONED_PACKAGES:
+    h.update(json.dumps(package_versions(VERSIONED_PACKAGES), sort_keys=True).encode())
+    return h.hexdigest()[:32]
+
+
+def package_versions(packages) -> dict[str, str | None]:
+    """The version of Python and of each installed package named (None when not installed): part of a
+    fingerprint of what the code makes of the same inputs."""
+    versions: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for pkg in packages:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    h.update(json.dumps(versions, sort_keys=True).encode())
-    return h.hexdigest()[:32]
+    return versions
 
 
 def settings_fingerprint() -> str:

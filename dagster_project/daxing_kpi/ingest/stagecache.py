@@ -48,8 +48,6 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import sys
-from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -72,18 +70,13 @@ def code_digest() -> str:
     and :mod:`daxing_kpi.personkey` (their files' content), and the versions of Python and
     :data:`READER_PACKAGES`. Computed once per process, when this module is imported (with the ingestion code
 it describes: a deployment during a run does not label the old code's tables with the new code's digest)."""
+    from daxing_kpi.nightplan import package_versions
     from daxing_kpi.paths import PACKAGE_DIR
 
     h = hashlib.sha256()
     for p in sorted((PACKAGE_DIR / "ingest").glob("*.py")) + [PACKAGE_DIR / "personkey.py"]:
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    versions = {"python": sys.version.split()[0]}
-    for pkg in READER_PACKAGES:
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    h.update(json.dumps(versions, sort_keys=True).encode())
+    h.update(json.dumps(package_versions(READER_PACKAGES), sort_keys=True).encode())
     return h.hexdigest()[:32]
 
 

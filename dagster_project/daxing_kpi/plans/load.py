@@ -214,6 +214,22 @@ def _rows(book: PlanWorkbook | None, role: str) -> list[dict]:
     return getattr(book, role)
 
 
+def replace_raw_tables(con, ingest: PlanIngest) -> dict[str, int]:
+    """Replace the raw tables ``raw.plan_workbook_*`` on ``con`` with the accepted workbooks' rows (typed
+    columns and lineage); returns rows per raw table. No transaction of its own."""
+    rows = {}
+    for role, (source_id, columns) in RAW_TABLES.items():
+        ddl = ", ".join(f'"{c}" {t}' for c, t in {**columns, **LINEAGE}.items())
+        con.execute(f'CREATE OR REPLACE TABLE raw."{source_id}" ({ddl})')
+        frame = ingest.frame(role)
+        if len(frame):
+            con.register("plan_rows", frame)
+            con.execute(f'INSERT INTO raw."{source_id}" BY NAME SELECT * FROM plan_rows')
+            con.unregister("plan_rows")
+        rows[source_id] = len(frame)
+    return rows
+
+
 def write_plan_workbooks(ingest: PlanIngest, run_id: str) -> dict[str, int]:
     """Write the raw tables, their Parquet copies, the audit and the quarantine of the plan workbooks (each
     raw table replaced in one transaction with its quarantine). Returns counts: ``workbooks``,
@@ -227,14 +243,7 @@ def write_plan_workbooks(ingest: PlanIngest, run_id: str) -> dict[str, int]:
             "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'audit' AND table_name = 'ingest_audit'").fetchall()}
         audit, quarantine = _audit_and_quarantine(ingest, run_id, {"rejected_reason_zh", "rejected_reason_en"} <= audit_columns)
         con.execute("BEGIN")
-        for role, (source_id, columns) in RAW_TABLES.items():
-            ddl = ", ".join(f'"{c}" {t}' for c, t in {**columns, **LINEAGE}.items())
-            con.execute(f'CREATE OR REPLACE TABLE raw."{source_id}" ({ddl})')
-            frame = ingest.frame(role)
-            if len(frame):
-                con.register("plan_rows", frame)
-                con.execute(f'INSERT INTO raw."{source_id}" BY NAME SELECT * FROM plan_rows')
-                con.unregister("plan_rows")
+        for source_id in replace_raw_tables(con, ingest):
             con.execute("DELETE FROM audit.quarantine WHERE source_id = ?", [source_id])
         if len(quarantine):
             con.register("plan_quarantine", quarantine)
