@@ -55,8 +55,9 @@ from procmon import Measured, folder_bytes, run_measured  # noqa: E402
 STAGE_ORDER = ("startup", "ingest", "checks", "dbt", "publish", "dashboard", "docs", "other")
 DOCS_STEPS = {"dbt_docs_site", "quality_data_docs"}  # built after the dashboard: shown apart from publish
 TARGETS = {
-    "scale1_full_run_seconds": 60, "pipeline_over_bare_at_largest": 2.0, "fixed_overhead_seconds": 20,
-    "incremental_scale1_seconds": 15, "ingest_rows_per_cpu_second": 500_000, "no_new_data_scale1_seconds": 8,
+    # issue 20's table of targets
+    "scale1_full_run_seconds": 30, "pipeline_over_bare_at_largest": 2.0, "fixed_overhead_seconds": 20,
+    "incremental_scale1_seconds": 15, "ingest_rows_per_cpu_second": 600_000, "no_new_data_scale1_seconds": 8,
 }
 PACKAGES = ("duckdb", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "pandas", "numpy", "great-expectations", "psutil")
 GiB = 1024 ** 3
@@ -193,9 +194,10 @@ def step_windows(warehouse: Path, run_id: str) -> dict[str, tuple[float, float]]
     return run_record(warehouse, run_id)["windows"]
 
 
-def dbt_test_seconds(run_id: str) -> float | None:
-    """Seconds dbt spent in tests during the run's ``dbt build`` (its run_results.json), or None."""
-    folders = sorted((ROOT / "dbt" / "target").glob(f"daxing_dbt_models-{run_id[:7]}-*"))
+def dbt_test_seconds(warehouse: Path, run_id: str) -> float | None:
+    """Seconds dbt spent in tests during the run's ``dbt build`` (its run_results.json in the warehouse's
+    ``dbt_runs/``), or None."""
+    folders = sorted((warehouse / "dbt_runs").glob(f"daxing_dbt_models-{run_id[:7]}-*"))
     for folder in folders:
         rr = folder / "run_results.json"
         if rr.exists():
@@ -242,7 +244,7 @@ def run_job(warehouse: Path, dashboard: Path, logs: Path, name: str, interval: f
     by_stage["startup"] = [(m.started, first_start)]
     by_stage.setdefault("other", []).append((last_end, m.ended))
     out["stages"] = {s: m.window(by_stage[s]) for s in STAGE_ORDER if s in by_stage}
-    out["dbt_test_seconds"] = dbt_test_seconds(run_id)
+    out["dbt_test_seconds"] = dbt_test_seconds(warehouse, run_id)
     work_db = warehouse / "work" / "work.duckdb"
     if work_db.exists():
         import duckdb
@@ -357,7 +359,8 @@ def verdicts(results: dict) -> list[tuple[str, str, str, str]]:
     s1 = scales.get(1.0)
     if s1 and s1.get("pipeline", {}).get("wall_seconds") is not None:
         v = s1["pipeline"]["wall_seconds"]
-        rows.append(("scale 1 full run", f"< {TARGETS['scale1_full_run_seconds']} s", f"{v:.1f} s", "yes" if v < 60 else "no"))
+        aim = TARGETS["scale1_full_run_seconds"]
+        rows.append(("scale 1 full run", f"< {aim} s", f"{v:.1f} s", "yes" if v < aim else "no"))
     cmp_ = results.get("comparison", {})
     if cmp_.get("ratio_at_largest") is not None:
         v = cmp_["ratio_at_largest"]
@@ -384,10 +387,11 @@ def verdicts(results: dict) -> list[tuple[str, str, str, str]]:
         if c:
             rows.append((f"incremental night and full night publish identical marts (scale {s['scale']:g})", "identical", c["summary"],
                          "yes" if c.get("identical") else "no"))
-    rates = [s["pipeline"].get("ingest_rows_per_cpu_second") for s in results["scales"] if s.get("pipeline", {}).get("ingest_rows_per_cpu_second")]
-    if rates:
-        v = max(rates)
-        rows.append(("CSV ingestion, rows per second per core (best scale)", "> 500,000", f"{v:,.0f}", "yes" if v > 500_000 else "no"))
+    aim = TARGETS["ingest_rows_per_cpu_second"]
+    for s in results["scales"]:  # the issue's figure is per scale (4 and 16); scales under 4 are shown too
+        v = s.get("pipeline", {}).get("ingest_rows_per_cpu_second")
+        if v:
+            rows.append((f"CSV ingestion, rows per CPU-second (scale {s['scale']:g})", f"> {aim:,}", f"{v:,.0f}", "yes" if v > aim else "no"))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Bounded storage (issue 19.6): nights in a row on a small sample keep ``dbt/target``, Dagster's home
+"""Bounded storage (issue 19.6): nights in a row on a small sample keep the warehouse's dbt run folders, Dagster's home
 and the logs within what the retained runs take: ten nights with a retention of three runs (about six
 minutes: marked ``slow``, run with ``pytest -m slow tests/test_retention.py``) and, in the default run, four
 nights with a retention of two; items older than the retention in days go too; build outputs are ignored
@@ -23,21 +23,20 @@ import pytest
 from conftest import make_warehouse
 
 from daxing_kpi import retention
-from daxing_kpi.paths import DBT_PROJECT_DIR, PROJECT_ROOT
+from daxing_kpi.paths import PROJECT_ROOT
 
 TOUCHED = "plans"  # landing/plans/: the example plan's workbook, saved again each night after the first
 
 
-def dbt_run_folders() -> list[Path]:
-    target = DBT_PROJECT_DIR / "target"
+def dbt_run_folders(root: Path) -> list[Path]:
+    target = root / "dbt_runs"
     return [p for p in target.iterdir() if p.is_dir() and p.name.startswith(retention.DBT_STEP_PREFIX)] if target.exists() else []
 
 
 def sizes(root: Path) -> dict[str, int]:
-    run_folders = dbt_run_folders()
+    run_folders = dbt_run_folders(root)
     return {
         "dbt run folders": sum(retention.tree_size(p) for p in run_folders),
-        "dbt/target": retention.tree_size(DBT_PROJECT_DIR / "target"),
         "dagster_home": retention.tree_size(root / "dagster_home"),
         "logs": retention.tree_size(root / "logs"),
         "history": retention.tree_size(root / "history"),
@@ -62,7 +61,7 @@ def test_nights_in_a_row_stay_within_the_retention(tmp_path, NIGHTS, KEEP):  # n
             from daxing_kpi import personkey
 
             assert personkey.sample_differences(wh.root / "landing") == []
-        folders = dbt_run_folders()
+        folders = dbt_run_folders(wh.root)
         logs = list(wh.root.joinpath("logs").glob("*.log"))
         with _instance(wh) as instance:
             runs = {r.run_id for r in instance.get_runs()}
@@ -85,7 +84,7 @@ def test_nights_in_a_row_stay_within_the_retention(tmp_path, NIGHTS, KEEP):  # n
     assert "): no new data." in proc.stdout
     with _instance(wh) as instance:
         assert {r.run_id for r in instance.get_runs()} == set(seen[-KEEP:])
-    assert {p.name for p in dbt_run_folders()} == {p.name for p in folders}
+    assert {p.name for p in dbt_run_folders(wh.root)} == {p.name for p in folders}
     # the run history keeps every night, one line each
     lines = [json.loads(x) for x in (wh.root / "history" / "pipeline_runs.jsonl").read_text().splitlines()]
     assert [x["status"] for x in lines][-1:] == ["no_new_data"]
@@ -136,6 +135,6 @@ def test_retention_settings_have_defaults(monkeypatch):
 
 def test_build_outputs_are_ignored_by_git():
     for path in ("dashboards/.build.versions/20261201T020000000000_run/index.html", "dashboards/build",
-                 "dashboards/.build.link-123", "dbt/target/daxing_dbt_models-abc-def/run_results.json", "warehouse/analytics.duckdb"):
+                 "dashboards/.build.link-123", "dbt/target/docs_site/index.html", "dbt/target/unit_tests.passed", "warehouse/dbt_runs/daxing_dbt_models-abc-def/run_results.json", "warehouse/analytics.duckdb"):
         proc = subprocess.run(["git", "check-ignore", "-q", path], cwd=PROJECT_ROOT)
         assert proc.returncode == 0, f"{path} is not ignored by git"

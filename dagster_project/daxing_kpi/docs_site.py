@@ -5,7 +5,7 @@ target folder, so it never disturbs the manifest the Dagster job reads. dbt writ
 self-contained ``static_index.html`` (manifest and catalog inlined): every table and column of the
 project with its English description and its Chinese text (``meta``), the lineage graph and the
 tests. The page is made safe for an offline machine (:func:`make_offline`), kept in
-``<warehouse>/docs_site/index.html`` and installed as ``<dashboard>/docs/index.html``, which the
+``dbt/target/docs_site/index.html`` (:func:`docs_site_path`) and installed as ``<dashboard>/docs/index.html``, which the
 dashboard's page header links to. :func:`copy_docs_into` puts the latest page into each new
 dashboard version as it is built, so the link never points at nothing.
 """
@@ -46,8 +46,11 @@ class DocsSiteError(RuntimeError):
 
 
 def docs_site_path() -> Path:
-    """The latest built page, ``<warehouse>/docs_site/index.html`` (copied into each dashboard version)."""
-    return warehouse_dir() / "docs_site" / "index.html"
+    """The latest built page, ``dbt/target/docs_site/index.html`` (copied into each dashboard version).
+
+    The page describes the dbt project's models and columns, never a warehouse's data, so it is kept once
+    per checkout beside dbt's parsed manifest; every warehouse of the checkout copies the same page."""
+    return DBT_PROJECT_DIR / "target" / "docs_site" / "index.html"
 
 
 def external_loads(page: str) -> list[str]:

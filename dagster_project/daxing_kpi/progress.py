@@ -26,9 +26,11 @@ def _meta_value(metadata: dict, key: str):
 
 
 class RunProgress(threading.Thread):
-    """Print the progress of run ``run_id`` to ``out`` and write its full log to ``log_path``."""
+    """Print the progress of run ``run_id`` to ``out`` and write its full log to ``log_path``, reading the run's
+    event log every ``interval`` seconds (each read opens Dagster's SQLite file: once a second is often enough
+    for lines stamped to the second, and leaves the job's own thread the processor)."""
 
-    def __init__(self, instance, run_id: str, log_path: Path, out: TextIO | None = None, interval: float = 0.5):
+    def __init__(self, instance, run_id: str, log_path: Path, out: TextIO | None = None, interval: float = 1.0):
         super().__init__(name=f"progress-{run_id[:8]}", daemon=True)
         self.instance, self.run_id, self.log_path = instance, run_id, Path(log_path)
         self.out = out or sys.stdout

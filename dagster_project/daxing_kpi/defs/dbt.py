@@ -78,15 +78,24 @@ class KpiDbtCliResource(DbtCliResource):
         return None
 
     def _get_unique_target_path(self, *, context) -> Path:
-        """The run's own target folder, starting with this warehouse's partial-parse state
-        (:func:`partial_parse_path`): dbt then reads the parsed project instead of parsing it again."""
-        path = super()._get_unique_target_path(context=context)
+        """The run's own target folder, ``<warehouse>/dbt_runs/<step>-<run id[:7]>-<id>`` (:func:`dbt_runs_dir`:
+        each warehouse keeps and prunes its own, so two warehouses on one checkout never touch each other's
+        folders), starting with this warehouse's partial-parse state (:func:`partial_parse_path`): dbt then
+        reads the parsed project instead of parsing it again."""
+        folder = dbt_runs_dir() / super()._get_unique_target_path(context=context).name
+        folder.mkdir(parents=True, exist_ok=True)
         kept = partial_parse_path()
         if kept.exists():
-            folder = path if path.is_absolute() else DBT_PROJECT_DIR / path
-            folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(kept, folder / PARTIAL_PARSE)
-        return path
+        return folder
+
+
+def dbt_runs_dir() -> Path:
+    """``<warehouse>/dbt_runs/``: the target folders of this warehouse's ``dbt build`` runs (compiled SQL,
+    ``run_results.json``, ``dbt.log``), pruned by :func:`daxing_kpi.retention.prune`."""
+    from daxing_kpi.retention import dbt_target_dir
+
+    return dbt_target_dir()
 
 
 def partial_parse_path() -> Path:
@@ -130,15 +139,19 @@ def dbt_env() -> dict[str, str]:
     the memory limit of dbt's DuckDB (its share of ``KPI_MEMORY_LIMIT``)."""
     from daxing_kpi.memory import subprocess_env
 
-    # spill folder and dbt's DuckDB share of KPI_MEMORY_LIMIT (daxing_kpi.memory)
-    return {"KPI_WORK_DB": str(work_db_path()), **subprocess_env()}
+    # spill folder and dbt's DuckDB share of KPI_MEMORY_LIMIT (daxing_kpi.memory). dbt's own log file
+    # (dbt.log in the run's folder) at info level, not dbt's default debug: the debug lines (every query,
+    # every adapter call) are written under a lock shared by dbt's threads and cost a small night about a
+    # tenth of its dbt time (measured with py-spy); errors, warnings and each model's and test's result stay.
+    return {"KPI_WORK_DB": str(work_db_path()), "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
+            **subprocess_env()}
 
 
 def unit_tests_passed_path() -> Path:
-    """``<warehouse>/state/dbt_unit_tests.passed``: the code fingerprint the dbt unit tests last passed with."""
-    from daxing_kpi.nightplan import state_dir
-
-    return state_dir() / "dbt_unit_tests.passed"
+    """``dbt/target/unit_tests.passed``: the code fingerprint the dbt unit tests last passed with on this
+    checkout. Unit tests check the code on fixed inputs, never a warehouse's data, so the mark belongs to the
+    checkout: a new warehouse (a second plan's trial warehouse, a benchmark) does not run them again."""
+    return DBT_PROJECT_DIR / "target" / "unit_tests.passed"
 
 
 def unit_tests_due(context: dg.AssetExecutionContext | None = None) -> str | None:
@@ -146,15 +159,18 @@ def unit_tests_due(context: dg.AssetExecutionContext | None = None) -> str | Non
 
     Unit tests check the models' SQL on fixed inputs, never the data: they run when the code (dbt project,
     seeds, package, library versions: :func:`daxing_kpi.nightplan.code_fingerprint`) differs from the one
-    they last passed with in this warehouse, and in every full rebuild (``kpi run --full``); the test
-    suite runs them too (issue 20.3)."""
+    they last passed with on this checkout (:func:`unit_tests_passed_path`), and in every full rebuild
+    (``kpi run --full``); the test suite runs them too (issue 20.3)."""
     from daxing_kpi import nightplan
 
     code = nightplan.code_fingerprint()
     if context is not None and nightplan.full_rebuild_requested(context):
         return code
     path = unit_tests_passed_path()
-    passed = path.read_text(encoding="utf-8").strip() if path.exists() else None
+    try:
+        passed = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        passed = None
     return None if passed == code else code
 
 
@@ -176,7 +192,10 @@ def daxing_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ru
         yield from events
     keep_partial_parse(invocation.target_path)
     if due and not context.selected_asset_keys ^ set(context.assets_def.keys):  # every model's unit tests ran and passed
-        unit_tests_passed_path().write_text(due + "\n", encoding="utf-8")
+        mark = unit_tests_passed_path()
+        tmp = mark.with_name(f".{mark.name}.{os.getpid()}.tmp")
+        tmp.write_text(due + "\n", encoding="utf-8")
+        os.replace(tmp, mark)
 
 
 dbt_resource = KpiDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)

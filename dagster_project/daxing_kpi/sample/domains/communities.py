@@ -525,8 +525,10 @@ def write_town_returns(folder: Path, studios: pd.DataFrame, buildings: pd.DataFr
     """One filled-in return-form workbook per town/street that reports (a row in ``covers``): its cover sheet
     and both lists (towns without sites return empty lists, their cover saying 0); a town/street without a
     cover row sends nothing. The workbook is dated the day the town/street's lists are complete up to."""
+    from daxing_kpi.ingest import load_contracts
     from daxing_kpi.returnforms import COVER_SOURCE, write_workbook
 
+    contracts = load_contracts()  # read once for the 22 workbooks
     for t in towns:
         cover = covers[covers["所属镇街"] == t.name_zh]
         if cover.empty:
@@ -543,7 +545,8 @@ def write_town_returns(folder: Path, studios: pd.DataFrame, buildings: pd.DataFr
             "townreturn_building_demo_sites": [[k + 1, *row] for k, row in enumerate(b.itertuples(index=False, name=None))],
         }
         filled = through + dt.timedelta(days=1)
-        write_workbook(Path(folder) / f"{t.code}_{t.name_zh}_示范点报表_{filled:%Y%m%d}.xlsx", rows, unit_name=t.name_zh, filled_date=filled)
+        write_workbook(Path(folder) / f"{t.code}_{t.name_zh}_示范点报表_{filled:%Y%m%d}.xlsx", rows, unit_name=t.name_zh, filled_date=filled,
+                       contracts=contracts)
 
 
 def build(gen) -> dict:
