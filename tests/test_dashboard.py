@@ -257,8 +257,7 @@ def scorecard_frame():
 
 
 def test_trend_figure_draws_target_required_path_and_one_projection_per_review_with_the_unit_upright():
-    fig = trend_figure(district_frame(), kpi_row(), scorecard_frame(), LABELS, "en")
-    go.Figure(fig.to_dict())  # a valid plotly figure (the build skips validation for speed)
+    fig = go.Figure(trend_figure(district_frame(), kpi_row(), scorecard_frame(), LABELS, "en"))  # validates the plain figure
     by_name = {t.name: t for t in fig.data}
     assert list(by_name["District"].x) == [2020, 2021, 2022, 2023] and list(by_name["District"].y) == [30, 33, 37, 40]
     assert by_name["2024 (to 30 Jun)"].marker.symbol == "circle-open"
@@ -273,28 +272,27 @@ def test_trend_figure_draws_target_required_path_and_one_projection_per_review_w
     # the unit is written upright above the axis, never as a rotated axis title
     assert fig.layout.yaxis.title.text is None
     assert [a.text for a in fig.layout.annotations] == ["Unit: per 10,000 older people"] and fig.layout.annotations[0].textangle is None
-    zh = trend_figure(district_frame(), kpi_row(), None, LABELS, "zh")
+    zh = go.Figure(trend_figure(district_frame(), kpi_row(), None, LABELS, "zh"))
     assert [t.name for t in zh.data][:2] == ["全区", "2024年（截至6月30日）"] and not any(t.meta for t in zh.data)
     assert zh.layout.annotations[0].text == "单位：人/万老年人"
 
 
 def test_trend_figure_draws_every_target_kind_as_the_plan_states_it():
     hold = kpi_row(target_kind="hold_every_year", target_value=95.0, unit="pct", unit_zh="%", unit_en="%")
-    fig = trend_figure(district_frame(), hold, scorecard_frame(), LABELS, "zh", dp.target_text(hold, LABELS))
+    fig = go.Figure(trend_figure(district_frame(), hold, scorecard_frame(), LABELS, "zh", dp.target_text(hold, LABELS)))
     names = [t.name for t in fig.data]
     assert "2025年目标 每年 ≥ 95%" in names and "所需路径" not in names  # a target to hold has no path to reach
     band = kpi_row(target_kind="range", target_value=60.0, target_value_upper=80.0)
-    lines = [t for t in trend_figure(district_frame(), band, None, LABELS, "en", dp.target_text(band, LABELS)).data if t.mode == "lines" and t.legendgroup == "target"]
+    lines = [t for t in go.Figure(trend_figure(district_frame(), band, None, LABELS, "en", dp.target_text(band, LABELS))).data if t.mode == "lines" and t.legendgroup == "target"]
     assert [list(t.y) for t in lines] == [[60, 60], [80, 80]] and [t.showlegend for t in lines] == [True, False]
     direction = kpi_row(target_kind="direction_only", target_value=None)
-    assert [t.name for t in trend_figure(district_frame(), direction, None, LABELS, "zh").data] == ["全区", "2024年（截至6月30日）"]
+    assert [t.name for t in go.Figure(trend_figure(district_frame(), direction, None, LABELS, "zh")).data] == ["全区", "2024年（截至6月30日）"]
 
 
 def test_towns_figure_sorts_towns_marks_suppressed_ones_and_draws_the_district():
     towns = pd.DataFrame({"name": ["A", "B", "C", "D"], "value": [55.0, 38.0, None, 61.0],
                           "is_suppressed": [False, False, True, False], "status": ["on_track", "deterioration", None, "target_achieved"]})
-    fig = towns_figure(towns, 50.0, kpi_row(), "2024", LABELS, "zh")
-    go.Figure(fig.to_dict())
+    fig = go.Figure(towns_figure(towns, 50.0, kpi_row(), "2024", LABELS, "zh"))
     bars = [t for t in fig.data if t.type == "bar"]  # one trace per status, named in the legend, best first
     assert [(t.name, list(t.y), list(t.x), t.marker.color) for t in bars] == [
         ("已实现目标", ["D"], [61], STATUS_STYLE["target_achieved"][0]), ("进展顺利", ["A"], [55], STATUS_STYLE["on_track"][0]),
@@ -309,7 +307,7 @@ def test_towns_figure_sorts_towns_marks_suppressed_ones_and_draws_the_district()
 def test_count_towns_are_drawn_on_their_own_axis_without_the_district_total():
     towns = pd.DataFrame({"name": ["A", "B"], "value": [133.0, 488.0], "is_suppressed": [False, False],
                           "status": ["trend_improving", "trend_worsening"]})
-    fig = towns_figure(towns, 6047.0, kpi_row(unit="count", unit_zh="家", unit_en="organisations", target_value=6000.0), "2025", LABELS, "en")
+    fig = go.Figure(towns_figure(towns, 6047.0, kpi_row(unit="count", unit_zh="家", unit_en="organisations", target_value=6000.0), "2025", LABELS, "en"))
     assert list(fig.layout.shapes) == [] and list(fig.layout.annotations) == []  # no district line stretching the axis
     assert max(max(t.x) for t in fig.data) == 488 and fig.layout.xaxis.range is None
     assert [t.name for t in fig.data] == ["Improving", "Worsening"]  # the progress indication, never a status word
@@ -438,7 +436,7 @@ def test_a_count_of_what_the_period_adds_shows_the_additions_beside_the_stock():
                        "projected_value": [None] * 3, "status": ["limited_progress", "target_not_achieved", "target_not_achieved"]})
     district = pd.DataFrame({"period_year": [2020, 2024, 2025], "value": [1.0, 1.0, 2.0], "is_partial_year": [False] * 3,
                              "period_end_date": pd.to_datetime(["2020-12-31", "2024-12-31", "2025-12-31"])})
-    fig = trend_figure(district, built, sc, LABELS, "zh", dp.target_text(built, LABELS))
+    fig = go.Figure(trend_figure(district, built, sc, LABELS, "zh", dp.target_text(built, LABELS)))
     by_name = {t.name: t for t in fig.data}
     assert list(by_name["存量（年末）"].y) == [1, 1, 2]
     assert list(by_name["规划期内累计新增"].x) == [2024, 2025] and list(by_name["规划期内累计新增"].y) == [0, 1]
@@ -619,6 +617,31 @@ def test_planner_downloads_carry_chinese_names_unit_target_gap_verdict_and_round
     assert "甲规划,测试覆盖率,%,大兴区,全区,2025,2025年12月31日,57.0,570,1000,≥ 60%,2025,差 3.0 个百分点,完成 95.0%,未实现目标,,否,t.rate,110115" in line
     about = pd.read_excel(tmp_path / "k.xlsx", sheet_name="说明", engine="openpyxl")
     assert "数值按页面显示的精度取整" in " ".join(str(v) for v in about.iloc[:, 0].dropna())
+
+
+def test_the_workbook_writer_keeps_text_numbers_row_styles_widths_and_the_frozen_pane(tmp_path):
+    from openpyxl import load_workbook
+
+    from daxing_kpi.xlsx import Sheet, write_workbook
+
+    rows = [(["名称", "值", "备注"], "bold"), (["A & <B>", 59.0, None], None), ([" 前后空格 ", 7, "x\x01y"], "shaded"), ([], None),
+            ([True, 0.1 + 0.2, None], None)]
+    write_workbook(tmp_path / "w.xlsx", [Sheet("数据", rows, [12, 8], freeze="C2"), Sheet("说明", [(["a"], None)])])
+    wb = load_workbook(tmp_path / "w.xlsx")
+    ws = wb["数据"]
+    assert wb.sheetnames == ["数据", "说明"] and ws.freeze_panes == "C2"
+    values = [["名称", "值", "备注"], ["A & <B>", 59, None], [" 前后空格 ", 7, "xy"], [None, None, None], [True, 0.3, None]]
+    assert [[c.value for c in r] for r in ws.iter_rows()] == values  # 59.0 as 59 and 0.1 + 0.2 as 0.3, as openpyxl wrote them
+    assert [ws.column_dimensions[c].width for c in "AB"] == [12, 8]
+    assert [c.font.b for c in ws[1]] == [True] * 3 and not ws["A2"].font.b
+    assert [(c.fill.fill_type, c.fill.fgColor.rgb) for c in ws[3]] == [("solid", "00E5E7EB")] * 3  # the empty cell too
+    assert ws["A2"].fill.fill_type is None
+    read = pd.read_excel(tmp_path / "w.xlsx", sheet_name="数据", header=None, engine="calamine")
+    assert read.iloc[1, 0] == "A & <B>" and read.iloc[2, 0] == " 前后空格 " and read.iloc[1, 1] == 59
+    with pytest.raises(ValueError, match="cannot be written"):
+        write_workbook(tmp_path / "nan.xlsx", [Sheet("s", [([float("nan")], None)])])
+    with pytest.raises(TypeError, match="cannot write a"):
+        write_workbook(tmp_path / "obj.xlsx", [Sheet("s", [([object()], None)])])
 
 
 def test_suppressed_cells_are_empty_in_the_downloads():

@@ -31,20 +31,20 @@ published tables or the one translation file ``dashboards/i18n.yaml``. Templates
 
 from __future__ import annotations
 
-import json
+import importlib.resources
 import re
 import shutil
 from pathlib import Path
 
 import jinja2
 import pandas as pd
-import plotly.io as pio
 from markupsafe import Markup, escape
 from plotly.offline import get_plotlyjs
 
 from daxing_kpi.atomic import staged_folder
 from daxing_kpi.dashboard_data import (
     DASHBOARDS_DIR,
+    LANGS,
     ZH_TEXT_COLUMNS,
     DashboardData,
     Labels,
@@ -65,7 +65,7 @@ from daxing_kpi.dashboard_data import (
     zh_punctuation,
 )
 from daxing_kpi.dashboard_exports import planner_frame, write_csv, write_xlsx
-from daxing_kpi.dashboard_figures import PLOT_CONFIG, STATUS_STYLE, sparkline_svg, towns_figure, trend_figure
+from daxing_kpi.dashboard_figures import PLOT_CONFIG, STATUS_STYLE, cutoff_row, sparkline_svg, towns_figure, trend_figure
 from daxing_kpi.dashboard_plans import (
     MARK_KEYS,
     PROGRESS_KEYS,
@@ -112,28 +112,29 @@ def town_page_name(geo_code: str) -> str:
 # -- rendering helpers --------------------------------------------------------------------------------------
 
 
+# The filters below run some 100,000 times a night: f-strings of escaped parts, not the slower Markup.format.
 def _t(text: Text) -> Markup:
     """A bilingual text as ``<span data-en="…">中文</span>`` (plain text when both are equal)."""
     if text.zh == text.en:
         return escape(text.zh)
-    return Markup('<span data-en="{}">{}</span>').format(text.en, text.zh)
+    return Markup(f'<span data-en="{escape(text.en)}">{escape(text.zh)}</span>')
 
 
 def _ten(text: Text) -> Markup:
     """The ``data-en`` attribute of an element whose own text is the Chinese (``<option>``, ``<title>``)."""
-    return Markup(' data-en="{}"').format(text.en)
+    return Markup(f' data-en="{escape(text.en)}"')
 
 
 def _tin(text: Text, tag: str) -> Markup:
     """A bilingual text as the only content of an element: ``<b data-en="…">中文</b>``."""
     if text.zh == text.en:
-        return Markup("<{0}>{1}</{0}>").format(Markup(tag), text.zh)
-    return Markup('<{0} data-en="{1}">{2}</{0}>').format(Markup(tag), text.en, text.zh)
+        return Markup(f"<{tag}>{escape(text.zh)}</{tag}>")
+    return Markup(f'<{tag} data-en="{escape(text.en)}">{escape(text.zh)}</{tag}>')
 
 
 def _tattr(text: Text, attr: str) -> Markup:
     """An attribute in Chinese with its English in ``data-en-<attr>``."""
-    return Markup(' {0}="{1}" data-en-{0}="{2}"').format(Markup(attr), text.zh, text.en)
+    return Markup(f' {attr}="{escape(text.zh)}" data-en-{attr}="{escape(text.en)}"')
 
 
 def _environment(labels: Labels) -> jinja2.Environment:
@@ -229,7 +230,8 @@ class Site:
         self.files_rejected = self._files_rejected()
         self.contracts = self._contracts()
         self._obs_by_kpi = {k: g for k, g in self.obs.groupby("kpi_id", sort=False)}
-        self._district: dict[str, pd.DataFrame] = {}
+        self._district: dict[str, list[dict]] = {}
+        self._level_rows: dict[bool, dict[tuple[str, str], list[dict]]] = {}
         part = self.obs[(self.obs.geo_level == "district") & (self.obs.reporting_status.astype(str) == "partly_reported")] \
             if "reporting_status" in self.obs else self.obs.iloc[0:0]
         self.partly = {(k, int(y)) for k, y in zip(part.kpi_id, part.period_year, strict=True)}
@@ -278,11 +280,22 @@ class Site:
     def kpi_obs(self, kpi_id: str) -> pd.DataFrame:
         return self._obs_by_kpi.get(kpi_id, self.obs.iloc[0:0])
 
-    def district(self, kpi_id: str) -> pd.DataFrame:
-        """A KPI's district rows by year."""
+    def level_rows(self, kpi_id: str, level: str, shown: bool = True) -> list[dict]:
+        """A KPI's observations at one geography level (``district``, ``town_street``, ...) as dicts of
+        ``kpi_observations``' columns, in the published order (by ``geo_code``, then ``period_year``):
+        as the pages show them (with ``is_suppressed``, small counts hidden), or as published
+        (``shown=False``). Plain dicts: the pages look up a few rows at a time, far quicker than in frames."""
+        if shown not in self._level_rows:  # every KPI's rows at once, on the first look-up
+            by_key: dict[tuple[str, str], list[dict]] = {}
+            for r in (self.obs if shown else self.data.observations).to_dict("records"):
+                by_key.setdefault((r["kpi_id"], r["geo_level"]), []).append(r)
+            self._level_rows[shown] = by_key
+        return self._level_rows[shown].get((kpi_id, level), [])
+
+    def district(self, kpi_id: str) -> list[dict]:
+        """A KPI's district rows (dicts of ``kpi_observations``' columns) by year."""
         if kpi_id not in self._district:
-            o = self.kpi_obs(kpi_id)
-            self._district[kpi_id] = o[o.geo_level == "district"].sort_values("period_year")
+            self._district[kpi_id] = sorted(self.level_rows(kpi_id, "district"), key=lambda r: r["period_year"])
         return self._district[kpi_id]
 
     def source_title(self, source_id: str) -> Text:
@@ -318,16 +331,24 @@ class PlanSite:
         c = data.catalog
         self.catalog = c[c.plan_id.astype(str) == plan.plan_id] if "plan_id" in c else c
         self.order = sort_catalog(self.catalog, plan)
+        self.kpis = list(self.order.itertuples())  # the same rows as named tuples (quick to read), in the plan's order
+        self.kpi_ids = set(self.catalog.kpi_id)
         sc = data.scorecard
         self.sc = None if sc is None else (sc[sc.plan_id.astype(str) == plan.plan_id] if "plan_id" in sc else sc)
         self.views = plan_views(self.sc, plan, self.labels)
         self.view_by_key = {v.key: v for v in self.views}
         self.default = default_view(self.views, plan, self.catalog, data.meta["data_as_of"])
+        # the plan's scorecard rows as dicts, by date: read one at a time, far quicker than frame rows
+        self._sc_rows = [] if self.sc is None else sorted(self.sc.to_dict("records"), key=lambda r: r["as_of_date"])
         self._rows = self._index_scorecard()
         self._year_end = self._index_year_end()
+        self._district_sc: dict[str, list[dict]] = {}
+        for r in self._sc_rows:
+            if r["geo_level"] == "district":
+                self._district_sc.setdefault(r["kpi_id"], []).append(r)
         self.pending = self._pending_targets()
         self._states: dict = {}
-        self._district_sc: dict = {}  # per-KPI district scorecard rows, computed once
+        self._milestones: dict[str, Text | None] = {}
 
     # paths ------------------------------------------------------------------------------------------------
     @property
@@ -339,18 +360,17 @@ class PlanSite:
         return "../" * (self.depth + page_depth)
 
     def has_kpi(self, kpi_id: str) -> bool:
-        return kpi_id in set(self.catalog.kpi_id)
+        return kpi_id in self.kpi_ids
 
     # scorecard lookups -------------------------------------------------------------------------------------
     def _index_scorecard(self) -> dict:
         """``(view, kpi_id, geo_code) -> row dict`` for the rows of each view, and
         ``(view, kpi_id, "district") ->`` the district's row."""
         out = {}
-        if self.sc is None or self.sc.empty:
-            return out
         for v in self.views:
-            rows = self.sc[self.sc.is_data_cutoff.astype(bool)] if v.key == "latest" else self.sc[self.sc.review == v.key]
-            for r in rows.sort_values("as_of_date").to_dict("records"):
+            for r in self._sc_rows:
+                if not (r["is_data_cutoff"] if v.key == "latest" else str(r["review"]) == v.key):
+                    continue
                 out[(v.key, r["kpi_id"], str(r["geo_code"]))] = r
                 if r["geo_level"] == "district":
                     out[(v.key, r["kpi_id"], "district")] = r
@@ -359,10 +379,9 @@ class PlanSite:
     def _index_year_end(self) -> dict:
         """``(kpi_id, geo_code) -> rows at 31 December of each year and at the data cut-off``, by date."""
         out: dict = {}
-        if self.sc is None or self.sc.empty:
-            return out
-        d = self.sc[(self.sc.as_of_date.dt.month == 12) & (self.sc.as_of_date.dt.day == 31) | self.sc.is_data_cutoff.astype(bool)]
-        for r in d.sort_values("as_of_date").to_dict("records"):
+        for r in self._sc_rows:
+            if not ((r["as_of_date"].month == 12 and r["as_of_date"].day == 31) or r["is_data_cutoff"]):
+                continue
             out.setdefault((r["kpi_id"], "district" if r["geo_level"] == "district" else str(r["geo_code"])), []).append(r)
         return out
 
@@ -383,20 +402,17 @@ class PlanSite:
                 for r in t.to_dict("records")]
 
     # per-KPI states ------------------------------------------------------------------------------------------
-    def district(self, kpi_id: str) -> pd.DataFrame:
+    def district(self, kpi_id: str) -> list[dict]:
         return self.site.district(kpi_id)
 
     def partly_reported(self, kpi_id: str, year) -> bool:
         """Did only some towns/streets report the year's district value (``reporting_status = partly_reported``)?"""
         return not is_missing(year) and (kpi_id, int(year)) in self.site.partly
 
-    def district_sc(self, kpi_id: str) -> pd.DataFrame | None:
-        """The KPI's district scorecard rows by date (read-only: shared by every caller)."""
-        if self.sc is None:
-            return None
-        if kpi_id not in self._district_sc:
-            self._district_sc[kpi_id] = self.sc[(self.sc.kpi_id == kpi_id) & (self.sc.geo_level == "district")].sort_values("as_of_date")
-        return self._district_sc[kpi_id]
+    def district_sc(self, kpi_id: str) -> list[dict] | None:
+        """The KPI's district scorecard rows (dicts) by date; None without a scorecard (read-only: shared
+        by every caller)."""
+        return None if self.sc is None else self._district_sc.get(kpi_id, [])
 
     def state(self, kpi, view: View) -> dict:
         """The district's value and assessment at one view, as JSON for the page script (a copy: pages add to it)."""
@@ -409,11 +425,11 @@ class PlanSite:
         L = self.labels
         row = self.row(view.key, kpi.kpi_id, "district")
         if row is None and view.key == "latest":
-            d = self.district(kpi.kpi_id).dropna(subset=["value"])
-            if len(d):
-                last = d.iloc[-1]
-                row = {"latest_year": last.period_year, "latest_value": last.value, "is_latest_partial_year": last.is_partial_year,
-                       "latest_period_end_date": last.period_end_date, "geo_level": "district"}
+            d = [r for r in self.district(kpi.kpi_id) if not is_missing(r["value"])]
+            if d:
+                last = d[-1]
+                row = {"latest_year": last["period_year"], "latest_value": last["value"], "is_latest_partial_year": last["is_partial_year"],
+                       "latest_period_end_date": last["period_end_date"], "geo_level": "district"}
         m = mark(row if row is not None and "status" in row else None, kpi, view, L)
         partly = row is not None and self.partly_reported(kpi.kpi_id, row.get("latest_year"))
         vp = value_period(row, kpi, L) if row is not None else {"value": None, "value_text": "—", "year": None, "period": L["ui.na"], "note": None}
@@ -450,12 +466,18 @@ class PlanSite:
             "kpi_id": kpi.kpi_id, "href": kpi_page_name(kpi.kpi_id), "name": Text(str(kpi.name_zh), str(kpi.name_en)),
             "domain": kpi.domain, "domain_text": self.labels.domain(kpi.domain), "plan_ref": plan_ref(kpi.plan_section),
             "unit": unit_text(kpi), "target": target_text(kpi, self.labels), "no_target": is_missing(kpi.target_value),
-            "target_label": target_label(kpi, self.labels), "milestones": milestones_text(self.site.data.plan_target_milestones, kpi, self.labels),
+            "target_label": target_label(kpi, self.labels), "milestones": self.milestones(kpi),
             "states": states, "now": states[self.default],
             "sparkline": Markup(sparkline_svg(self.district(kpi.kpi_id), kpi, self.labels)),
             "quality": self.quality_view(kpi), "data_to": format_date(self.site.data_to(kpi.kpi_id) or self.last_period_end(kpi.kpi_id), self.labels),
             "rejected": self.rejected_text(kpi),
         }
+
+    def milestones(self, kpi) -> Text | None:
+        """The KPI's milestones in this plan (:func:`milestones_text`), worded once for its card and its page."""
+        if kpi.kpi_id not in self._milestones:
+            self._milestones[kpi.kpi_id] = milestones_text(self.site.data.plan_target_milestones, kpi, self.labels)
+        return self._milestones[kpi.kpi_id]
 
     def last_period_end(self, kpi_id: str):
         d = self.site.kpi_obs(kpi_id)
@@ -471,9 +493,9 @@ class PlanSite:
         return [k for k in MARK_KEYS + PROGRESS_KEYS if k in seen] or ["insufficient_data"]
 
     def overview_context(self) -> dict:
-        cards = [self.card(k) for k in self.order.itertuples()]
+        cards = [self.card(k) for k in self.kpis]
         by_section: dict[str, list] = {}
-        for k, c in zip(self.order.itertuples(), cards, strict=True):
+        for k, c in zip(self.kpis, cards, strict=True):
             by_section.setdefault(k.section, []).append(c)
         pending_by_section: dict[str, list] = {}
         for p in self.pending:
@@ -498,8 +520,8 @@ class PlanSite:
         district = self.district(kpi.kpi_id)
         sc = self.district_sc(kpi.kpi_id)
         states = {v.key: self.state(kpi, v) for v in self.views}
-        figures = {"trend": {lang: json.loads(pio.to_json(trend_figure(district, kpi, sc, L, lang, target_text(kpi, L)), validate=False))
-                             for lang in ("zh", "en")}, "towns": {}}
+        target = target_text(kpi, L)
+        figures = {"trend": {lang: trend_figure(district, kpi, sc, L, lang, target) for lang in LANGS}, "towns": {}}
         towns_views = []
         if bool(kpi.has_town_street):
             for v in self.views:
@@ -508,17 +530,16 @@ class PlanSite:
                     continue
                 towns_views.append(view)
                 figures["towns"][v.key] = {
-                    lang: json.loads(pio.to_json(towns_figure(view["frame"].assign(name=view["frame"][f"name_{lang}"]),
-                                                              view["district_value"], kpi, view["period"].get(lang), L, lang),
-                                                 validate=False))
-                    for lang in ("zh", "en")
+                    lang: towns_figure([{**b, "name": b[f"name_{lang}"]} for b in view["bars"]], view["district_value"], kpi,
+                                       view["period"].get(lang), L, lang)
+                    for lang in LANGS
                 }
         for v in self.views:
             states[v.key]["towns_title"] = tj(per_lang(L["ui.towns_title"], year=states[v.key]["period"]))
             tv = next((t for t in towns_views if t["review"] == v.key), None)
             states[v.key]["towns_district"] = tj(tv["district_sentence"]) if tv else None
-        prev_kpi = self.order.iloc[position - 1] if position > 0 else None
-        next_kpi = self.order.iloc[position + 1] if position + 1 < len(self.order) else None
+        prev_kpi = self.kpis[position - 1] if position > 0 else None
+        next_kpi = self.kpis[position + 1] if position + 1 < len(self.kpis) else None
         data_to = self.site.data_to(kpi.kpi_id)
         return {
             "kpi": kpi, "name": Text(str(kpi.name_zh), str(kpi.name_en)), "domain_text": L.domain(kpi.domain),
@@ -527,7 +548,7 @@ class PlanSite:
             "unit": unit_text(kpi), "unit_full": Text(str(kpi.unit_zh), str(kpi.unit_en)), "is_count": kpi.unit == "count",
             "trend_caption": self.trend_caption(kpi),
             "target": target_text(kpi, L), "target_label": target_label(kpi, L),
-            "milestones": milestones_text(self.site.data.plan_target_milestones, kpi, L),
+            "milestones": self.milestones(kpi),
             "states": states, "now": states[self.default],
             "count_basis": self.count_basis(kpi),
             "district_rows": self.district_rows(kpi, district, sc), "towns_views": towns_views,
@@ -578,15 +599,17 @@ class PlanSite:
                                 unit={"zh": str(kpi.unit_zh), "en": str(kpi.unit_en)}, start=self.plan.start_year)
         return {"sentence": sentence, "both": both}
 
-    def district_rows(self, kpi, district: pd.DataFrame, sc: pd.DataFrame | None) -> list[dict]:
+    def district_rows(self, kpi, district: list[dict], sc: list[dict] | None) -> list[dict]:
+        """The table of the district's years: value, numerator, denominator, the required path and
+        the year-end verdict or status. ``district``: the KPI's district observations by year
+        (:meth:`district`); ``sc``: its district scorecard rows (:meth:`district_sc`)."""
         path = pd.DataFrame(columns=["period_year", "value"])
         year_end = {}
-        if sc is not None and len(sc):
-            cut = sc[sc.is_data_cutoff.astype(bool)]
-            row = cut.iloc[-1] if len(cut) else sc.iloc[-1]
-            base = row.get("assessed_baseline_value") if counts_additions(kpi) else row.baseline_value
+        if sc:
+            row = cutoff_row(sc)
+            base = row.get("assessed_baseline_value") if counts_additions(kpi) else row["baseline_value"]
             if not is_missing(kpi.target_value) and not is_missing(base) and target_kind(kpi) == "reach_by_year":
-                path = required_path(row.baseline_year, base, kpi.target_year, kpi.target_value, row.method)
+                path = required_path(row["baseline_year"], base, kpi.target_year, kpi.target_value, row["method"])
             for r in self._year_end.get((kpi.kpi_id, "district"), []):
                 d = pd.Timestamp(r["as_of_date"])
                 if d.month == 12 and d.day == 31:
@@ -599,94 +622,96 @@ class PlanSite:
                 if not is_missing(r.get("assessed_value")):
                     added[pd.Timestamp(r["as_of_date"]).year] = format_value(r["assessed_value"], kpi.unit)
         rows = []
-        for r in district.itertuples():
-            m = year_end.get(int(r.period_year))
+        for r in district:
+            year = int(r["period_year"])
             rows.append({
-                "partly": str(getattr(r, "reporting_status", "")) == "partly_reported",
-                "added": added.get(int(r.period_year), "—"),
-                "period": period_label(self.labels, r.period_year, bool(r.is_partial_year), r.period_end_date),
-                "numerator": format_count(r.numerator), "denominator": format_count(r.denominator),
-                "value": format_value(r.value, kpi.unit),
-                "path": format_value(path_by_year.get(int(r.period_year)), kpi.unit) if int(r.period_year) in path_by_year else "—",
-                "mark": m,
+                "partly": str(r.get("reporting_status", "")) == "partly_reported",
+                "added": added.get(year, "—"),
+                "period": period_label(self.labels, r["period_year"], bool(r["is_partial_year"]), r["period_end_date"]),
+                "numerator": format_count(r["numerator"]), "denominator": format_count(r["denominator"]),
+                "value": format_value(r["value"], kpi.unit),
+                "path": format_value(path_by_year.get(year), kpi.unit) if year in path_by_year else "—",
+                "mark": year_end.get(year),
             })
         return rows
 
     def towns_view(self, kpi, view: View, state: dict) -> dict | None:
+        """The towns/streets of a KPI at one view (the year of the district's value): ``rows`` of the
+        table, ranked best first (suppressed and missing values last, unranked); ``bars``, the chart's
+        rows (``value, is_suppressed, status, name_zh, name_en``); the district's value and its sentence."""
         year = state["year"]
         if year is None:
             return None
-        o = self.site.kpi_obs(kpi.kpi_id)
-        t = o[(o.geo_level == "town_street") & (o.period_year == year)].copy()
-        if t.empty:
+        towns = [r for r in self.site.level_rows(kpi.kpi_id, "town_street") if r["period_year"] == year]
+        if not towns:
             return None
         L = self.labels
-        marks = {}
-        for c, s in zip(t.geo_code, t.is_suppressed, strict=True):
-            marks[c] = None if s else self.mark(kpi, c, view)
-        not_reported = set(t[t.reporting_status.astype(str) == "not_reported"].geo_code) if "reporting_status" in t else set()
-        t["status"] = [None if marks[c] is None else marks[c]["key"] for c in t.geo_code]
-        names = [self.site.geo(c, n) for c, n in zip(t.geo_code, t.geo_name_zh, strict=True)]
-        t["name_zh"], t["name_en"] = [n.zh for n in names], [n.en for n in names]
-        t["not_reported"] = t.geo_code.isin(not_reported)
-        d = self.district(kpi.kpi_id)
-        dv = d[d.period_year == year].value
-        district_value = None if dv.empty else dv.iloc[0]
         asc = kpi.direction == "decrease"
-        ordered = t.assign(_missing=t.value.isna()).sort_values(["is_suppressed", "_missing", "value", "geo_code"],
-                                                                ascending=[True, True, asc, True])
-        rows = []
+
+        def rank_key(r):  # shown values first, best first, then by code
+            missing = is_missing(r["value"])
+            return bool(r["is_suppressed"]), missing, 0.0 if missing else (r["value"] if asc else -r["value"]), r["geo_code"]
+
+        rows, bars = [], []
         rank = 0
-        for r in ordered.itertuples():
-            shown = not r.is_suppressed and not is_missing(r.value)
+        for r in sorted(towns, key=rank_key):
+            suppressed = bool(r["is_suppressed"])
+            shown = not suppressed and not is_missing(r["value"])
             rank += 1 if shown else 0
-            m = marks[r.geo_code]
+            m = None if suppressed else self.mark(kpi, r["geo_code"], view)
+            name = self.site.geo(r["geo_code"], r["geo_name_zh"])
             rows.append({
-                "rank": str(rank) if shown else "—", "name": Text(r.name_zh, r.name_en), "href": f"../{town_page_name(r.geo_code)}",
-                "value": format_value(r.value, kpi.unit), "numerator": format_count(r.numerator),
-                "denominator": format_count(r.denominator), "mark": m,
-                "suppressed": bool(r.is_suppressed), "not_reported": bool(r.not_reported), "geo_code": r.geo_code,
+                "rank": str(rank) if shown else "—", "name": name, "href": f"../{town_page_name(r['geo_code'])}",
+                "value": format_value(r["value"], kpi.unit), "numerator": format_count(r["numerator"]),
+                "denominator": format_count(r["denominator"]), "mark": m, "suppressed": suppressed,
+                "not_reported": str(r.get("reporting_status")) == "not_reported", "geo_code": r["geo_code"],
             })
+            bars.append({"value": r["value"], "is_suppressed": suppressed, "status": None if m is None else m["key"],
+                         "name_zh": name.zh, "name_en": name.en})
+        district_value = next((r["value"] for r in self.district(kpi.kpi_id) if r["period_year"] == year), None)
         period = Text(state["period"]["zh"], state["period"]["en"])
         dtext = format_value(district_value, kpi.unit)
         unit = {"zh": str(kpi.unit_zh), "en": str(kpi.unit_en)} if kpi.unit != "pct" else {"zh": "", "en": ""}
         sentence = per_lang(L["ui.district_total_sentence" if kpi.unit == "count" else "ui.district_value_sentence"],
                             year=period, value=dtext, unit=unit)
+        n_suppressed = sum(r["suppressed"] for r in rows)
         return {"review": view.key, "period": period, "rows": rows,
-                "caption": per_lang(L["ui.towns_table_caption"], year=period), "frame": t, "district_value": district_value,
-                "district_text": dtext, "district_sentence": sentence,
-                "shown": int((~t.is_suppressed).sum()), "suppressed": int(t.is_suppressed.sum())}
+                "caption": per_lang(L["ui.towns_table_caption"], year=period), "bars": bars,
+                "district_value": district_value, "district_text": dtext, "district_sentence": sentence,
+                "shown": len(rows) - n_suppressed, "suppressed": n_suppressed}
 
     def towns_wide(self, kpi) -> dict | None:
-        o = self.site.kpi_obs(kpi.kpi_id)
-        t = o[o.geo_level == "town_street"]
-        if t.empty:
+        """Every year of every town/street (the table under the chart): ``years`` (headings) and ``rows``
+        (``name``, ``cells``: the value, the suppression mark, 未报送 or —), towns/streets by code."""
+        towns = self.site.level_rows(kpi.kpi_id, "town_street")
+        if not towns:
             return None
         L = self.labels
-        years = sorted(int(y) for y in t.period_year.unique())
-        partial = {int(y) for y in t[t.is_partial_year.astype(bool)].period_year}
+        years = sorted({int(r["period_year"]) for r in towns})
+        partial = {int(r["period_year"]) for r in towns if r["is_partial_year"]}
         mark_s = L["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD)
-        nr = "reporting_status" in t
+        by_code: dict[str, list[dict]] = {}
+        for r in towns:
+            by_code.setdefault(r["geo_code"], []).append(r)
         rows = []
-        for code, g in t.groupby("geo_code", sort=True):
+        for code in sorted(by_code):
             cells = {}
-            for r in g.itertuples():
-                if r.is_suppressed:
-                    cells[int(r.period_year)] = mark_s
-                elif nr and str(r.reporting_status) == "not_reported":
-                    cells[int(r.period_year)] = L["ui.not_reported"]
+            for r in by_code[code]:
+                if r["is_suppressed"]:
+                    cells[int(r["period_year"])] = mark_s
+                elif str(r.get("reporting_status")) == "not_reported":
+                    cells[int(r["period_year"])] = L["ui.not_reported"]
                 else:
-                    cells[int(r.period_year)] = Text(*(format_value(r.value, kpi.unit),) * 2)
-            rows.append({"name": self.site.geo(code, g.geo_name_zh.iloc[0]), "cells": [cells.get(y, Text("—", "—")) for y in years]})
+                    cells[int(r["period_year"])] = Text(*(format_value(r["value"], kpi.unit),) * 2)
+            rows.append({"name": self.site.geo(code, by_code[code][0]["geo_name_zh"]), "cells": [cells.get(y, Text("—", "—")) for y in years]})
         ytd = L["ui.ytd_short"]
         heads = [per_lang(L["ui.year_partial"], year=y, ytd=ytd) if y in partial else L["ui.year_suffix"].format(year=y) for y in years]
         return {"years": heads, "rows": rows}
 
-    def history_rows(self, kpi, sc: pd.DataFrame | None) -> list[dict]:
-        if sc is None or sc.empty:
-            return []
+    def history_rows(self, kpi, sc: list[dict] | None) -> list[dict]:
+        """The KPI's assessment at every date of its district scorecard rows ``sc`` (:meth:`district_sc`)."""
         rows = []
-        for r in sc.to_dict("records"):
+        for r in sc or []:
             d = pd.Timestamp(r["as_of_date"])
             review = self.labels[f"reviews.{r['review']}"] if not is_missing(r.get("review")) and r["review"] in self.labels.spec["reviews"] else (
                 self.labels["reviews.latest"] if r.get("is_data_cutoff") else Text("", ""))
@@ -806,12 +831,23 @@ def page_common(ps: PlanSite, page_depth: int, page_title: Text, equivalents: di
     }
 
 
+def copy_plotly_js(dst: Path) -> None:
+    """``plotly.min.js`` of the installed plotly package, copied as a file (``get_plotlyjs`` would read
+    the 4.6 MB into Python and write it out again)."""
+    src = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    if not src.is_file():  # pragma: no cover - a plotly that keeps the file elsewhere
+        Path(dst).write_text(get_plotlyjs(), encoding="utf-8")
+        return
+    with importlib.resources.as_file(src) as path:
+        shutil.copyfile(path, dst)
+
+
 def write_site(site: Site, folder: Path) -> list[Path]:
     """Write every file of the dashboard into ``folder``; returns the paths written."""
     folder = Path(folder)
     (folder / "assets").mkdir(parents=True, exist_ok=True)
     written = []
-    (folder / "assets" / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    copy_plotly_js(folder / "assets" / "plotly.min.js")
     css = (STATIC_DIR / "dashboard.css").read_text(encoding="utf-8") + "\n/* generated: status palette */\n" + status_css()
     (folder / "assets" / "dashboard.css").write_text(css, encoding="utf-8")
     shutil.copyfile(STATIC_DIR / "dashboard.js", folder / "assets" / "dashboard.js")
@@ -833,7 +869,7 @@ def write_plan(ps: PlanSite, folder: Path, env: jinja2.Environment) -> list[Path
     (folder / "index.html").write_text(overview, encoding="utf-8")
     written.append(folder / "index.html")
     kpi_template = env.get_template("kpi.html.j2")
-    for i, kpi in enumerate(ps.order.itertuples()):
+    for i, kpi in enumerate(ps.kpis):
         name = Text(str(kpi.name_zh), str(kpi.name_en))
         page_title = per_lang(L["ui.page_title"], plan=name, title=ps.plan.short_name)
         eq = {o.plan.plan_id: kpi_page_name(kpi.kpi_id) for o in ps.site.plan_sites if o.has_kpi(kpi.kpi_id)}
@@ -850,7 +886,7 @@ def write_plan(ps: PlanSite, folder: Path, env: jinja2.Environment) -> list[Path
         path = folder / town_page_name(town["geo_code"])
         path.write_text(page, encoding="utf-8")
         written.append(path)
-    by_id = {k.kpi_id: k for k in ps.order.itertuples()}
+    by_id = {k.kpi_id: k for k in ps.kpis}
     for name, frame in ps.downloads().items():
         write_csv(frame, folder / "data" / f"{name}.csv", L)
         write_xlsx(frame, folder / "data" / f"{name}.xlsx", L, ps.about_lines(by_id.get(name)))

@@ -11,13 +11,13 @@ data cut-off) by the plan's ``kpi_scorecard`` rows, worded as the pages word the
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pandas as pd
 
 from daxing_kpi.dashboard_data import Labels, Text, format_date, is_missing
 from daxing_kpi.dashboard_plans import View, mark, target_text
+from daxing_kpi.xlsx import Sheet, write_workbook
 
 # (column key, label key in i18n.yaml `download_columns`): the order of the files' columns.
 COLUMNS = ("plan", "kpi", "unit", "geography", "geo_level", "year", "period_end", "value", "numerator", "denominator",
@@ -50,30 +50,28 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
     assessment columns) or None;
     ``geo_name(code, name_zh) -> Text``.
     """
-    kpis = catalog.set_index("kpi_id")
-    o = obs[obs.kpi_id.isin(kpis.index)].copy()
+    # the KPIs as named tuples (catalog rows; quick to read), each with its target as the plan states it
+    by_id = {kpi.kpi_id: (kpi, target_text(kpi, labels).zh) for kpi in catalog.itertuples(index=False)}
+    o = obs[obs.kpi_id.isin(list(by_id))].copy()
     if assessed is not None and len(assessed):
         keep = [c for c in assessed.columns if c not in o.columns or c in ("kpi_id", "geo_code", "period_year")]
         a = assessed[keep].drop_duplicates(["kpi_id", "geo_code", "period_year"])
         o = o.merge(a, on=["kpi_id", "geo_code", "period_year"], how="left")
     o["_level"] = o.geo_level.map(GEO_LEVEL_ORDER).fillna(9)
     o = o.sort_values(["kpi_id", "_level", "geo_code", "period_year"])
+    reporting_text = {"not_reported": labels["ui.not_reported"].zh, "partly_reported": labels["ui.partly_reported_short"].zh}
+    yes, no = labels["ui.answer_yes"].zh, labels["ui.answer_no"].zh
+    dates: dict[pd.Timestamp, str] = {}  # period end -> as written (a few dates, thousands of rows)
     rows = []
-    by_id = {}
-    for k in kpis.index:
-        kpi_t = kpis.loc[k].copy()
-        kpi_t["kpi_id"] = k
-        by_id[k] = (kpi_t, target_text(kpi_t, labels).zh)
     for r in o.itertuples(index=False):
         kpi, target = by_id[r.kpi_id]
-        kpi_t = kpi
         suppressed = bool(getattr(r, "is_suppressed", False))
         year = int(r.period_year)
         end = pd.Timestamp(r.period_end_date)
         view = View("year_end", end, Text("", ""), year > plan.end_year)
         row = r._asdict()
         has_assessment = "status" in row and not is_missing(row.get("status"))
-        m = mark(row, kpi_t, view, labels) if has_assessment and not suppressed else None
+        m = mark(row, kpi, view, labels) if has_assessment and not suppressed else None
         level = str(r.geo_level)
         reporting = row.get("reporting_status")
         rows.append({
@@ -83,7 +81,7 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
             "geography": geo_name(r.geo_code, r.geo_name_zh).zh,
             "geo_level": labels[f"geo_levels.{level}"].zh if level in labels.spec.get("geo_levels", {}) else level,
             "year": year,
-            "period_end": format_date(end, labels).zh,
+            "period_end": dates[end] if end in dates else dates.setdefault(end, format_date(end, labels).zh),
             "value": None if suppressed else rounded(r.value, kpi.unit),
             "numerator": None if suppressed else whole(r.numerator),
             "denominator": None if suppressed or kpi.unit == "count" else whole(r.denominator),
@@ -92,8 +90,8 @@ def planner_frame(obs: pd.DataFrame, catalog: pd.DataFrame, assessed: pd.DataFra
             "gap": None if m is None or m["gap"] is None else m["gap"].zh,
             "completion": None if m is None or m["completion"] is None else m["completion"].zh,
             "assessment": None if m is None else (m["text"].zh if m["share"] is None else f"{m['text'].zh}（{m['share'].zh}）"),
-            "reporting": {"not_reported": labels["ui.not_reported"].zh, "partly_reported": labels["ui.partly_reported_short"].zh}.get(reporting),
-            "suppressed": labels["ui.answer_yes"].zh if suppressed else labels["ui.answer_no"].zh,
+            "reporting": reporting_text.get(reporting),
+            "suppressed": yes if suppressed else no,
             "kpi_id": r.kpi_id,
             "geo_code": str(r.geo_code),
         })
@@ -113,50 +111,25 @@ def write_csv(frame: pd.DataFrame, path: Path, labels: Labels) -> None:
     out.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
+# Widths of the data sheet's columns (Excel's character units).
+WIDTHS = {"plan": 12, "kpi": 34, "unit": 12, "geography": 16, "geo_level": 12, "year": 8, "period_end": 16, "value": 10,
+          "numerator": 10, "denominator": 10, "target": 14, "target_year": 8, "gap": 18, "completion": 14,
+          "assessment": 22, "reporting": 10, "suppressed": 8, "kpi_id": 40, "geo_code": 12}
+
+
 def write_xlsx(frame: pd.DataFrame, path: Path, labels: Labels, about: list[tuple[str, str]]) -> None:
-    """An Excel workbook (openpyxl, streamed): sheet 数据 with the rows (suppressed rows shaded), sheet
-    说明 with ``about``'s (Chinese, English) lines and every column's meaning in both languages."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(labels["ui.sheet_data"].zh)
-    widths = {"plan": 12, "kpi": 34, "unit": 12, "geography": 16, "geo_level": 12, "year": 8, "period_end": 16, "value": 10,
-              "numerator": 10, "denominator": 10, "target": 14, "target_year": 8, "gap": 18, "completion": 14,
-              "assessment": 22, "reporting": 10, "suppressed": 8, "kpi_id": 40, "geo_code": 12}
-    from openpyxl.utils import get_column_letter
-
-    for i, c in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = widths[c]
-    ws.freeze_panes = "C2"
-    bold, shade = Font(bold=True), PatternFill("solid", fgColor="E5E7EB")
-
-    def styled(sheet, values, **style):
-        cells = []
-        for v in values:
-            cell = WriteOnlyCell(sheet, value=v)
-            for k, val in style.items():
-                setattr(cell, k, val)
-            cells.append(cell)
-        return cells
-
+    """An Excel workbook (:func:`daxing_kpi.xlsx.write_workbook`): sheet 数据 with the rows (header bold,
+    suppressed rows shaded, row 1 and columns A–B frozen), sheet 说明 with ``about``'s (Chinese,
+    English) lines and every column's meaning in both languages."""
     yes = labels["ui.answer_yes"].zh
-    ws.append(styled(ws, headers(labels), font=bold))
+    data = [(headers(labels), "bold")]
     for rec in frame.itertuples(index=False):
         row = [None if is_missing(v) else (v.item() if hasattr(v, "item") else v) for v in rec]
-        ws.append(styled(ws, row, fill=shade) if rec.suppressed == yes else row)
-    info = wb.create_sheet(labels["ui.sheet_about"].zh)
-    info.column_dimensions["A"].width = 28
-    info.column_dimensions["B"].width = 90
-    info.append(styled(info, [labels["ui.about_zh"].zh, labels["ui.about_en"].zh], font=bold))
-    for zh, en in about:
-        info.append([zh, en])
-    info.append([])
-    info.append(styled(info, [labels["ui.column"].zh, labels["ui.meaning"].zh], font=bold))
+        data.append((row, "shaded" if rec.suppressed == yes else None))
+    info = [([labels["ui.about_zh"].zh, labels["ui.about_en"].zh], "bold"), *(([zh, en], None) for zh, en in about), ([], None),
+            ([labels["ui.column"].zh, labels["ui.meaning"].zh], "bold")]
     for c in COLUMNS:
         col = labels[f"download_columns.{c}"]
-        info.append([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")])
-    buf = io.BytesIO()
-    wb.save(buf)
-    Path(path).write_bytes(buf.getvalue())
+        info.append(([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")], None))
+    write_workbook(path, [Sheet(labels["ui.sheet_data"].zh, data, [WIDTHS[c] for c in COLUMNS], freeze="C2"),
+                          Sheet(labels["ui.sheet_about"].zh, info, [28, 90])])

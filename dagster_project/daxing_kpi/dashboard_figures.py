@@ -3,14 +3,20 @@
 Every function takes frames and labels and returns a figure (or SVG text); nothing reads the
 database or writes files, so tests call them directly. Labels come from the catalog row and the
 translation file (:class:`daxing_kpi.dashboard_data.Labels`); ``lang`` is ``zh`` or ``en``.
+
+A figure is plain data, the JSON the page script hands to ``Plotly.react`` (:func:`figure`): the build
+draws a few hundred and a ``plotly.graph_objects.Figure`` costs about 10 ms each to build and
+serialise; ``plotly.graph_objects.Figure(fig)`` validates one (the tests do, for every kind). The
+rows a function draws come as a frame or as a list of row dicts (:func:`rows_of`): the pages pass
+dicts, as pandas takes about 0.1 ms for each operation on a frame of a few rows.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from daxing_kpi.dashboard_data import Labels, Text, format_target, format_value, is_missing, period_label, required_path
 from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD
@@ -39,6 +45,8 @@ STATUS_STYLE = {
 }
 COLORS = {"district": "#1f4e79", "stock": "#8da9c4", "target": "#b03a2e", "path": "#4b5563", "projection": "#b45309", "suppressed": "#4b5563"}
 PLOT_CONFIG = {"displayModeBar": False, "responsive": True}
+# The columns of a KPI's district rows the charts read.
+DISTRICT_COLUMNS = ["period_year", "value", "is_partial_year", "period_end_date"]
 
 
 def status_color(status: str | None) -> str:
@@ -57,13 +65,34 @@ def _layout(height: int, **extra) -> dict:
     return {**base, **extra}
 
 
-def make_figure(traces: list[dict], layout: dict) -> go.Figure:
-    """A figure from plain trace and layout dicts. Property validation is skipped (it costs a tenth
-    of a second a figure and the nightly job draws a few hundred); the tests validate every kind."""
-    try:
-        return go.Figure(data=traces, layout=layout, _validate=False)
-    except TypeError:  # pragma: no cover - a plotly without the private switch
-        return go.Figure(data=traces, layout=layout)
+@functools.cache
+def default_template() -> dict | None:
+    """plotly's default template (``plotly.io.templates.default``, normally ``plotly``) as JSON data,
+    read once; None when the default is switched off. Shared by every figure: never modify it."""
+    import plotly.io as pio
+
+    default = pio.templates.default
+    if default is None:
+        return None
+    return (pio.templates[default] if isinstance(default, str) else default).to_plotly_json()
+
+
+def figure(traces: list[dict], layout: dict) -> dict:
+    """A figure as plotly.js draws it: ``{"data": [trace dicts], "layout": {...}}``, the layout with
+    the default template that ``plotly.graph_objects.Figure`` would add (so a chart looks the same
+    as one drawn from a Figure). Plain JSON data: numbers are Python ints and floats, missing ones None."""
+    template = default_template()
+    return {"data": traces, "layout": layout if template is None else {**layout, "template": template}}
+
+
+def rows_of(data: pd.DataFrame | list[dict] | None, columns: list[str] | None = None) -> list[dict]:
+    """Rows to draw as dicts: a frame's rows (its ``columns``, or all), or a list of dicts (with at
+    least those keys) as it is."""
+    if data is None:
+        return []
+    if isinstance(data, pd.DataFrame):
+        return (data if columns is None else data[columns]).to_dict("records")
+    return list(data)
 
 
 def _floats(values) -> list:
@@ -77,48 +106,48 @@ def _unit_note(kpi: pd.Series, labels: Labels, lang: str) -> dict:
             "text": html.escape(text), "showarrow": False, "font": {"size": 12, "color": "#4a4f57"}}
 
 
-def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame | None, labels: Labels,
-                 lang: str = "zh", target: Text | None = None) -> go.Figure:
+def trend_figure(district: pd.DataFrame | list[dict], kpi: pd.Series, scorecard: pd.DataFrame | list[dict] | None,
+                 labels: Labels, lang: str = "zh", target: Text | None = None) -> dict:
     """The district's yearly values with the target, the required path and the projections.
 
-    ``district``: rows of one KPI at district level (``period_year, value, is_partial_year,
-    period_end_date``). ``scorecard``: that KPI's district ``kpi_scorecard`` rows of one plan (or
-    ``None``): the baseline of the data cut-off row starts the required path (:func:`required_path`,
-    for a target to reach by a year), and each review row with a ``projected_value`` gives a
-    projection line from its latest value to the target year, tagged ``meta = {"review": ...}`` so
-    the page shows the selected review's only. ``target``: the target as the plan states it (``≥ 50``,
+    ``district``: rows of one KPI at district level (:data:`DISTRICT_COLUMNS`). ``scorecard``: that
+    KPI's district ``kpi_scorecard`` rows of one plan (or ``None``): the baseline of the data cut-off
+    row starts the required path (:func:`required_path`, for a target to reach by a year), and each
+    review row with a ``projected_value`` gives a projection line from its latest value to the target
+    year, tagged ``meta = {"review": ...}`` so the page shows the selected review's only. ``target``: the target as the plan states it (``≥ 50``,
     ``每年 ≥ 95%``, ``60%—80%``); a range is drawn as its two bounds, a target to hold every year
     across every year, a direction only not at all. The unit is written upright above the axis.
     """
     t = lambda key: labels[key].get(lang)  # noqa: E731
-    d = district.sort_values("period_year")
-    full, part = d[~d.is_partial_year.astype(bool)], d[d.is_partial_year.astype(bool)]
-    added = _additions(kpi, scorecard)
+    d = sorted(rows_of(district, DISTRICT_COLUMNS), key=lambda r: r["period_year"])
+    full, part = [r for r in d if not r["is_partial_year"]], [r for r in d if r["is_partial_year"]]
+    rows = rows_of(scorecard)
+    added = _additions(kpi, rows)
     stock_name = t("ui.stock_line") if added is not None else t("ui.district")
     traces = [{
-        "type": "scatter", "x": [int(y) for y in full.period_year], "y": _floats(full.value), "mode": "lines+markers",
+        "type": "scatter", "x": [int(r["period_year"]) for r in full], "y": _floats(r["value"] for r in full), "mode": "lines+markers",
         "name": stock_name, "line": {"color": COLORS["stock"] if added is not None else COLORS["district"], "width": 3},
-        "marker": {"size": 8}, "customdata": [format_value(v, kpi.unit) for v in full.value],
+        "marker": {"size": 8}, "customdata": [format_value(r["value"], kpi.unit) for r in full],
         "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(stock_name) + "</extra>",
     }]
     if added is not None:  # the target counts what the plan period added: that series is the one judged
         name = t("ui.added_line")
         traces.append({
-            "type": "scatter", "x": [int(y) for y in added.year], "y": _floats(added.value), "mode": "lines+markers",
+            "type": "scatter", "x": [y for y, _ in added], "y": [v for _, v in added], "mode": "lines+markers",
             "name": name, "line": {"color": COLORS["district"], "width": 3}, "marker": {"size": 8, "symbol": "square"},
-            "customdata": [format_value(v, kpi.unit) for v in added.value],
+            "customdata": [format_value(v, kpi.unit) for _, v in added],
             "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(name) + "</extra>",
         })
-    for r in part.itertuples():
-        name = period_label(labels, r.period_year, True, r.period_end_date).get(lang)
+    for r in part:
+        name = period_label(labels, r["period_year"], True, r["period_end_date"]).get(lang)
         traces.append({
-            "type": "scatter", "x": [int(r.period_year)], "y": _floats([r.value]), "mode": "markers", "name": name,
+            "type": "scatter", "x": [int(r["period_year"])], "y": _floats([r["value"]]), "mode": "markers", "name": name,
             "marker": {"symbol": "circle-open", "size": 12, "line": {"width": 2}, "color": COLORS["district"]},
-            "customdata": [format_value(r.value, kpi.unit)], "hovertemplate": "%{customdata}<extra>" + html.escape(name) + "</extra>",
+            "customdata": [format_value(r["value"], kpi.unit)], "hovertemplate": "%{customdata}<extra>" + html.escape(name) + "</extra>",
         })
     kind = str(getattr(kpi, "target_kind", "") or "reach_by_year")
     kind = "reach_by_year" if kind in ("nan", "None", "") else kind
-    years = [int(y) for y in d.period_year] or [int(kpi.baseline_year), int(kpi.target_year)]
+    years = [int(r["period_year"]) for r in d] or [int(kpi.baseline_year), int(kpi.target_year)]
     if not is_missing(kpi.target_value) and kind != "direction_only":
         value = float(kpi.target_value)
         if target is None:
@@ -142,69 +171,70 @@ def trend_figure(district: pd.DataFrame, kpi: pd.Series, scorecard: pd.DataFrame
             "type": "scatter", "x": [int(kpi.target_year)], "y": [value], "mode": "markers", "showlegend": False, "name": name,
             "marker": {"symbol": "star", "size": 14, "color": COLORS["target"]}, "hovertemplate": html.escape(name) + "<extra></extra>",
         })
-        cut = _cutoff_row(scorecard)
-        base = None if cut is None else (cut.get("assessed_baseline_value") if added is not None else cut.baseline_value)
+        cut = cutoff_row(rows)
+        base = None if cut is None else (cut.get("assessed_baseline_value") if added is not None else cut["baseline_value"])
         if kind == "reach_by_year" and cut is not None and not is_missing(base):
-            path = required_path(cut.baseline_year, base, kpi.target_year, value, cut.method)
+            path = required_path(cut["baseline_year"], base, kpi.target_year, value, cut["method"])
             traces.append({
                 "type": "scatter", "x": [int(y) for y in path.period_year], "y": _floats(path.value), "mode": "lines",
                 "name": t("ui.required_path"), "line": {"color": COLORS["path"], "dash": "dot", "width": 2},
                 "customdata": [format_value(v, kpi.unit) for v in path.value],
                 "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(t("ui.required_path")) + "</extra>",
             })
-    if scorecard is not None and len(scorecard):
-        reviews = ["latest"] + [str(r) for r in scorecard.review.dropna().unique()]
-        for review in reviews:
-            row = _review_row(scorecard, review)
-            if row is None or is_missing(row.projected_value) or is_missing(row.latest_value) or is_missing(row.target_year):
-                continue
-            if int(row.latest_year) >= int(row.target_year):
-                continue  # the target year has data: nothing to project
-            label = labels[f"reviews.{review}"].get(lang) if review in labels.spec["reviews"] else review
-            name = t("ui.projection_line").format(review=label)
-            traces.append({
-                "type": "scatter", "x": [int(row.latest_year), int(row.target_year)],
-                "y": [float(row.latest_value), float(row.projected_value)], "mode": "lines+markers", "name": name,
-                "meta": {"review": review}, "visible": review == "latest",
-                "line": {"color": COLORS["projection"], "dash": "dashdot", "width": 2}, "marker": {"symbol": "diamond", "size": 8},
-                "customdata": [format_value(row.latest_value, kpi.unit), format_value(row.projected_value, kpi.unit)],
-                "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(name) + "</extra>",
-            })
+    reviews = ["latest"] + list(dict.fromkeys(str(r["review"]) for r in rows if not is_missing(r["review"]))) if rows else []
+    for review in reviews:
+        row = _review_row(rows, review)
+        if row is None or any(is_missing(row[c]) for c in ("projected_value", "latest_value", "target_year")):
+            continue
+        if int(row["latest_year"]) >= int(row["target_year"]):
+            continue  # the target year has data: nothing to project
+        label = labels[f"reviews.{review}"].get(lang) if review in labels.spec["reviews"] else review
+        name = t("ui.projection_line").format(review=label)
+        traces.append({
+            "type": "scatter", "x": [int(row["latest_year"]), int(row["target_year"])],
+            "y": [float(row["latest_value"]), float(row["projected_value"])], "mode": "lines+markers", "name": name,
+            "meta": {"review": review}, "visible": review == "latest",
+            "line": {"color": COLORS["projection"], "dash": "dashdot", "width": 2}, "marker": {"symbol": "diamond", "size": 8},
+            "customdata": [format_value(row["latest_value"], kpi.unit), format_value(row["projected_value"], kpi.unit)],
+            "hovertemplate": "%{x}: %{customdata}<extra>" + html.escape(name) + "</extra>",
+        })
     yaxis = {"rangemode": "tozero", "gridcolor": "#e5e7eb", "automargin": True}
     if kpi.unit == "count":
         yaxis["tickformat"] = ",d"
-        top = max([v for v in _floats(d.value) if v is not None] + [float(kpi.target_value or 0) if not is_missing(kpi.target_value) else 0])
+        top = max([v for v in _floats(r["value"] for r in d) if v is not None] + [float(kpi.target_value or 0) if not is_missing(kpi.target_value) else 0])
         if top <= 10:
             yaxis["dtick"] = 1  # whole units: no repeated tick labels (0, 1, 1, 2, 2) for small counts
     layout = _layout(360, legend={"orientation": "h", "y": -0.18, "x": 0}, showlegend=True,
                      xaxis={"dtick": 1, "gridcolor": "#e5e7eb"}, yaxis=yaxis, annotations=[_unit_note(kpi, labels, lang)],
                      margin={"l": 56, "r": 16, "t": 32, "b": 40})
-    return make_figure(traces, layout)
+    return figure(traces, layout)
 
 
-def _additions(kpi: pd.Series, scorecard: pd.DataFrame | None) -> pd.DataFrame | None:
+def _additions(kpi: pd.Series, rows: list[dict]) -> list[tuple[int, float]] | None:
     """For a count target of what the plan period adds (``count_basis = new_in_period``): the units
-    added since the plan's first year at the end of each year (``year, value``), from the
-    scorecard's ``assessed_value`` on 31 December; None for other targets."""
-    if str(getattr(kpi, "count_basis", "") or "") != "new_in_period" or scorecard is None or "assessed_value" not in scorecard:
+    added since the plan's first year at the end of each year (``(year, value)`` by year), from the
+    scorecard rows' ``assessed_value`` on 31 December; None for other targets."""
+    if str(getattr(kpi, "count_basis", "") or "") != "new_in_period" or not rows or "assessed_value" not in rows[0]:
         return None
-    d = scorecard[(scorecard.as_of_date.dt.month == 12) & (scorecard.as_of_date.dt.day == 31)].dropna(subset=["assessed_value"])
-    if d.empty:
-        return None
-    d = d.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
-    return pd.DataFrame({"year": d.as_of_date.dt.year.astype(int).to_numpy(), "value": d.assessed_value.astype(float).to_numpy()})
+    by_date = {}  # the last row of each date
+    for r in sorted(rows, key=lambda r: r["as_of_date"]):
+        d = r["as_of_date"]
+        if d.month == 12 and d.day == 31 and not is_missing(r["assessed_value"]):
+            by_date[d] = r
+    return [(d.year, float(r["assessed_value"])) for d, r in by_date.items()] or None
 
 
-def _cutoff_row(scorecard: pd.DataFrame | None):
-    if scorecard is None or scorecard.empty:
-        return None
-    rows = scorecard[scorecard.is_data_cutoff.astype(bool)]
-    return rows.iloc[-1] if len(rows) else scorecard.sort_values("as_of_date").iloc[-1]
+def cutoff_row(rows: list[dict]) -> dict | None:
+    """The scorecard row of the data cut-off (the last one flagged ``is_data_cutoff``), else the latest
+    row: its baseline starts the required path."""
+    cut = [r for r in rows if r["is_data_cutoff"]]
+    return cut[-1] if cut else (sorted(rows, key=lambda r: r["as_of_date"])[-1] if rows else None)
 
 
-def _review_row(scorecard: pd.DataFrame, review: str):
-    rows = scorecard[scorecard.is_data_cutoff.astype(bool)] if review == "latest" else scorecard[scorecard.review == review]
-    return rows.sort_values("as_of_date").iloc[-1] if len(rows) else None
+def _review_row(rows: list[dict], review: str) -> dict | None:
+    """The latest scorecard row of a review (``latest``: of the data cut-off)."""
+    found = [r for r in rows if (r["is_data_cutoff"] if review == "latest" else str(r["review"]) == review)]
+    return sorted(found, key=lambda r: r["as_of_date"])[-1] if found else None
 
 
 def _vline(x: float, color: str, dash: str, text: str, side: str) -> tuple[dict, dict]:
@@ -217,8 +247,8 @@ def _vline(x: float, color: str, dash: str, text: str, side: str) -> tuple[dict,
     return shape, note
 
 
-def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Series, period: str, labels: Labels,
-                 lang: str = "zh") -> go.Figure:
+def towns_figure(towns: pd.DataFrame | list[dict], district_value: float | None, kpi: pd.Series, period: str, labels: Labels,
+                 lang: str = "zh") -> dict:
     """Towns/streets of one year as a sorted bar chart (the best on top).
 
     ``towns``: one row per town/street with ``name`` (in ``lang``), ``value``, ``is_suppressed`` and
@@ -231,30 +261,34 @@ def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Seri
     """
     t = lambda key: labels[key].get(lang)  # noqa: E731
     asc = kpi.direction != "decrease"
-    shown = towns[~towns.is_suppressed.astype(bool) & towns.value.notna()].sort_values(["value", "name"], ascending=[asc, True])
-    hidden = towns[towns.is_suppressed.astype(bool)].sort_values("name", ascending=False)
+    rows = rows_of(towns, ["name", "value", "is_suppressed", "status"])
+    shown = sorted((r for r in rows if not r["is_suppressed"] and not is_missing(r["value"])),
+                   key=lambda r: (r["value"] if asc else -r["value"], r["name"]))
+    hidden = sorted((r for r in rows if r["is_suppressed"]), key=lambda r: r["name"], reverse=True)
     traces = []
-    parts = {k: g for k, g in shown.groupby("status", sort=False)} if len(shown) else {}
+    parts: dict[str, list[dict]] = {}
+    for r in shown:
+        parts.setdefault(r["status"], []).append(r)
     for status in STATUS_STYLE:  # one trace per key: the legend names the colours
         part = parts.get(status)
-        if part is None or part.empty:
+        if not part:
             continue
         label = labels.status(status).get(lang)
-        values = [format_value(v, kpi.unit) for v in part.value]
+        values = [format_value(r["value"], kpi.unit) for r in part]
         traces.append({
-            "type": "bar", "orientation": "h", "x": _floats(part.value), "y": list(part.name), "name": label,
+            "type": "bar", "orientation": "h", "x": _floats(r["value"] for r in part), "y": [r["name"] for r in part], "name": label,
             "marker": {"color": status_color(status)}, "text": values, "textposition": "outside", "cliponaxis": False,
             "customdata": values, "meta": {"status": status},
             "hovertemplate": "%{y} (" + html.escape(period) + "): %{customdata} · " + html.escape(label) + "<extra></extra>",
         })
-    if len(hidden):
+    if hidden:
         mark = labels["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD).get(lang)
         traces.append({
-            "type": "scatter", "x": [0] * len(hidden), "y": list(hidden.name), "mode": "text", "text": [mark] * len(hidden),
+            "type": "scatter", "x": [0] * len(hidden), "y": [r["name"] for r in hidden], "mode": "text", "text": [mark] * len(hidden),
             "textposition": "middle right", "textfont": {"color": COLORS["suppressed"]}, "name": mark,
             "hoverinfo": "skip", "showlegend": False,
         })
-    order = list(hidden.name) + list(shown.name)
+    order = [r["name"] for r in hidden] + [r["name"] for r in shown]
     shapes, notes = [], []
     if kpi.unit != "count" and not is_missing(district_value):
         s, n = _vline(float(district_value), COLORS["district"], "dot",
@@ -271,26 +305,26 @@ def towns_figure(towns: pd.DataFrame, district_value: float | None, kpi: pd.Seri
     xaxis = {"title": {"text": _unit_label(kpi, lang), "standoff": 24}, "rangemode": "tozero", "gridcolor": "#e5e7eb", "automargin": True}
     if kpi.unit == "count":
         xaxis["tickformat"] = ",d"
-        if shown.value.max() <= 10 if len(shown) else False:
+        if shown and max(r["value"] for r in shown) <= 10:
             xaxis["dtick"] = 1
     layout = _layout(max(300, 26 * len(order) + 150), showlegend=True, barmode="overlay", bargap=0.25, shapes=shapes,
                      annotations=notes, margin={"l": 8, "r": 56, "t": 28, "b": 96}, xaxis=xaxis,
                      legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom",
                              "traceorder": "normal"},
                      yaxis={"categoryorder": "array", "categoryarray": order, "automargin": True})
-    return make_figure(traces, layout)
+    return figure(traces, layout)
 
 
-def sparkline_svg(district: pd.DataFrame, kpi: pd.Series, labels: Labels, width: int = 140, height: int = 40) -> str:
+def sparkline_svg(district: pd.DataFrame | list[dict], kpi: pd.Series, labels: Labels, width: int = 140, height: int = 40) -> str:
     """A small inline SVG of the district's yearly values (the partial year as an open circle) with
     the target as a dashed line. ``role="img"`` with the values as its text alternative, in both
-    languages (``aria-label`` and ``data-en-aria-label``)."""
-    d = district.dropna(subset=["value"]).sort_values("period_year")
-    values = [float(v) for v in d.value]
+    languages (``aria-label`` and ``data-en-aria-label``). ``district``: as for :func:`trend_figure`."""
+    d = sorted((r for r in rows_of(district, DISTRICT_COLUMNS) if not is_missing(r["value"])), key=lambda r: r["period_year"])
+    values = [float(r["value"]) for r in d]
     target = None if is_missing(kpi.target_value) else float(kpi.target_value)
     listed = {
-        lang: ", ".join(f"{period_label(labels, r.period_year, bool(r.is_partial_year), r.period_end_date).get(lang)}: "
-                        f"{format_value(r.value, kpi.unit)}" for r in d.itertuples())
+        lang: ", ".join(f"{period_label(labels, r['period_year'], bool(r['is_partial_year']), r['period_end_date']).get(lang)}: "
+                        f"{format_value(r['value'], kpi.unit)}" for r in d)
         for lang in ("zh", "en")
     }
     alt = {lang: labels["ui.sparkline_alt"].format(values=listed[lang] or "—").get(lang) for lang in ("zh", "en")}
@@ -302,7 +336,7 @@ def sparkline_svg(district: pd.DataFrame, kpi: pd.Series, labels: Labels, width:
     hi = max(values + ([target] if target is not None else []))
     lo = min(lo, 0.0) if lo >= 0 and hi > 0 and lo / hi < 0.5 else lo
     span = (hi - lo) or 1.0
-    years = list(d.period_year)
+    years = [r["period_year"] for r in d]
     y0, y1 = min(years), max(years)
     pad = 4
 
@@ -315,15 +349,15 @@ def sparkline_svg(district: pd.DataFrame, kpi: pd.Series, labels: Labels, width:
     if target is not None:
         _, ty = xy(y0, target)
         parts.append(f'<line x1="{pad}" x2="{width - pad}" y1="{ty}" y2="{ty}" stroke="{COLORS["target"]}" stroke-width="1.5" stroke-dasharray="4 3"/>')
-    full = [(r.period_year, r.value) for r in d.itertuples() if not r.is_partial_year]
+    full = [(r["period_year"], r["value"]) for r in d if not r["is_partial_year"]]
     if full:
         pts = " ".join(f"{x},{y}" for x, y in (xy(yr, v) for yr, v in full))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{COLORS["district"]}" stroke-width="2"/>')
         x, y = xy(*full[-1])
         parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{COLORS["district"]}"/>')
-    for r in d.itertuples():
-        if r.is_partial_year:
-            x, y = xy(r.period_year, r.value)
+    for r in d:
+        if r["is_partial_year"]:
+            x, y = xy(r["period_year"], r["value"])
             parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="#fff" stroke="{COLORS["district"]}" stroke-width="1.5"/>')
     parts.append("</svg>")
     return "".join(parts)

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from daxing_kpi.dashboard_data import Text, format_count, format_value, is_missing
 from daxing_kpi.dashboard_plans import MET_KEYS, PROGRESS_KEYS, View, target_label, target_text
 from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD
@@ -41,7 +43,7 @@ def towns_of(site) -> list[dict]:
 
 def town_kpis(ps) -> list:
     """The plan's KPIs with a town/street breakdown, in the plan's order."""
-    return [k for k in ps.order.itertuples() if bool(k.has_town_street)]
+    return [k for k in ps.kpis if bool(k.has_town_street)]
 
 
 def ranks(values: dict[str, float], direction: str) -> dict[str, int]:
@@ -69,32 +71,32 @@ class TownCells:
             state = ps.state(kpi, view)
             year = state["year"]
             self.year[kpi.kpi_id] = year
-            o = ps.site.kpi_obs(kpi.kpi_id)
-            o = o[(o.geo_level == TOWN_LEVEL) & (o.period_year == year)].set_index("geo_code") if year is not None else o.iloc[0:0]
-            shown = {c: o.at[c, "value"] for c in codes if c in o.index and not bool(o.at[c, "is_suppressed"])}
+            obs = {} if year is None else {r["geo_code"]: r for r in ps.site.level_rows(kpi.kpi_id, TOWN_LEVEL)
+                                           if r["period_year"] == year}
+            shown = {c: obs[c]["value"] for c in codes if c in obs and not bool(obs[c]["is_suppressed"])}
             self.rank[kpi.kpi_id] = ranks(shown, kpi.direction)
             for c in codes:
-                r = o.loc[c] if c in o.index else None
-                self.cells[(kpi.kpi_id, c)] = self._cell(kpi, c, r, L)
+                self.cells[(kpi.kpi_id, c)] = self._cell(kpi, c, obs.get(c), L)
 
-    def _cell(self, kpi, code: str, obs, L) -> dict:
+    def _cell(self, kpi, code: str, obs: dict | None, L) -> dict:
+        """One town/street's cell from its observation of the view's year (None when it has none)."""
         if obs is None:
             return {"key": "insufficient_data", "word": L["statuses.insufficient_data"], "detail": None, "sort": None,
                     "value_text": L["ui.na"], "mark": None, "rank": None}
-        if bool(obs.is_suppressed):
+        if bool(obs["is_suppressed"]):
             mark_s = L["ui.suppressed"].format(threshold=SMALL_COUNT_THRESHOLD)
             return {"key": "suppressed", "word": mark_s, "detail": None, "sort": None, "value_text": mark_s, "mark": None, "rank": None}
-        if "reporting_status" in obs and str(obs.reporting_status) == "not_reported":
+        if str(obs.get("reporting_status")) == "not_reported":
             return {"key": "not_reported", "word": L["ui.not_reported"], "detail": None, "sort": None, "value_text": L["ui.na"],
                     "mark": None, "rank": None}
         m = self.ps.mark(kpi, code, self.view)
-        value_text = format_value(obs.value, kpi.unit)
+        value_text = format_value(obs["value"], kpi.unit)
         value = Text(value_text, value_text)  # the unit is in the column heading
         if m["key"] in PROGRESS_KEYS:
             detail = value if m["share"] is None else Text(f"{value.zh}，{m['share'].zh}", f"{value.en}, {m['share'].en}")
         else:
             detail = m["gap"] or value
-        return {"key": m["key"], "word": m["text"], "detail": detail, "sort": None if is_missing(obs.value) else float(obs.value),
+        return {"key": m["key"], "word": m["text"], "detail": detail, "sort": None if is_missing(obs["value"]) else float(obs["value"]),
                 "value_text": value, "mark": m, "rank": self.rank[kpi.kpi_id].get(code)}
 
     def met(self, code: str) -> tuple[int, int]:
@@ -171,7 +173,7 @@ def town_page_context(ps, index: int) -> dict:
         caption = Text(L["ui.town_table_caption"].zh.format(view=v.label.zh), L["ui.town_table_caption"].en.format(view=v.label.en))
         views.append({"key": v.key, "label": v.label, "caption": caption, "rows": rows, "summary": summary, "rank_text": rank_text,
                       "counts": counts, "met": met, "assessed": assessed, "rank": overall})
-    district_only = [k for k in ps.order.itertuples() if not bool(k.has_town_street)]
+    district_only = [k for k in ps.kpis if not bool(k.has_town_street)]
     prev_t = towns[index - 1] if index > 0 else None
     next_t = towns[index + 1] if index + 1 < len(towns) else None
     kind = town["kind"]
@@ -196,35 +198,33 @@ def kpi_geography_notes(ps, kpi, states: dict) -> dict:
     numerator; never ranked) and, for an additive KPI, the sentence that the district's numerator is
     the towns/streets' plus the special zones' plus the unassigned records'."""
     L = ps.labels
-    raw = ps.site.data.observations
-    raw = raw[raw.kpi_id == kpi.kpi_id]
-    shown = ps.site.kpi_obs(kpi.kpi_id)
     out = {}
     for v in ps.views:
         year = states[v.key]["year"]
         if year is None:
             continue
-        zones = shown[(shown.geo_level == ZONE_LEVEL) & (shown.period_year == year)]
-        zone_rows = [{"name": ps.site.geo(r.geo_code, r.geo_name_zh), "value": format_value(r.value, kpi.unit) if not r.is_suppressed else None,
-                      "numerator": format_count(r.numerator) if not r.is_suppressed else None, "suppressed": bool(r.is_suppressed)}
-                     for r in zones.sort_values("geo_code").itertuples()]
-        y = raw[raw.period_year == year]
+        zones = sorted((r for r in ps.site.level_rows(kpi.kpi_id, ZONE_LEVEL) if r["period_year"] == year), key=lambda r: r["geo_code"])
+        zone_rows = [{"name": ps.site.geo(r["geo_code"], r["geo_name_zh"]),
+                      "value": format_value(r["value"], kpi.unit) if not r["is_suppressed"] else None,
+                      "numerator": format_count(r["numerator"]) if not r["is_suppressed"] else None, "suppressed": bool(r["is_suppressed"])}
+                     for r in zones]
+
+        def numerators(level):  # as published (no suppression), summed as pandas sums (NaN skipped)
+            return float(np.nansum([r["numerator"] for r in ps.site.level_rows(kpi.kpi_id, level, shown=False) if r["period_year"] == year]))
+
         sentence = None
-        unassigned = y[y.geo_level == UNASSIGNED_LEVEL]
-        if bool(getattr(kpi, "is_additive", False)) and (len(unassigned) or len(zones)):
-            district = y[y.geo_level == "district"].numerator.sum()
-            towns = y[y.geo_level == TOWN_LEVEL].numerator.sum()
-            zsum = y[y.geo_level == ZONE_LEVEL].numerator.sum()
-            usum = unassigned.numerator.sum()
+        unassigned = [r for r in ps.site.level_rows(kpi.kpi_id, UNASSIGNED_LEVEL, shown=False) if r["period_year"] == year]
+        if bool(getattr(kpi, "is_additive", False)) and (unassigned or zones):
+            district = numerators("district")
             label = Text(str(kpi.numerator_zh), str(kpi.numerator_en))
-            if zones.is_suppressed.any():
+            if any(r["is_suppressed"] for r in zones):
                 # a special zone's small count is hidden: the parts' sums would give it away (district − towns)
                 sentence = L["ui.district_sum_hidden"].format(label_zh=label.zh, label_en=label.en, district=format_count(district),
                                                               n=len(ps.site.towns))
             else:
                 sentence = L["ui.district_sum_sentence"].format(
-                    label_zh=label.zh, label_en=label.en, district=format_count(district), towns=format_count(towns),
-                    n=len(ps.site.towns), zones=format_count(zsum), unassigned=format_count(usum))
+                    label_zh=label.zh, label_en=label.en, district=format_count(district), towns=format_count(numerators(TOWN_LEVEL)),
+                    n=len(ps.site.towns), zones=format_count(numerators(ZONE_LEVEL)), unassigned=format_count(numerators(UNASSIGNED_LEVEL)))
         if zone_rows or sentence:
             period = Text(states[v.key]["period"]["zh"], states[v.key]["period"]["en"])
             caption = Text(L["ui.zones_caption"].zh.format(year=period.zh), L["ui.zones_caption"].en.format(year=period.en))
