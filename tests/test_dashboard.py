@@ -619,31 +619,6 @@ def test_planner_downloads_carry_chinese_names_unit_target_gap_verdict_and_round
     assert "数值按页面显示的精度取整" in " ".join(str(v) for v in about.iloc[:, 0].dropna())
 
 
-def test_the_workbook_writer_keeps_text_numbers_row_styles_widths_and_the_frozen_pane(tmp_path):
-    from openpyxl import load_workbook
-
-    from daxing_kpi.xlsx import Sheet, write_workbook
-
-    rows = [(["名称", "值", "备注"], "bold"), (["A & <B>", 59.0, None], None), ([" 前后空格 ", 7, "x\x01y"], "shaded"), ([], None),
-            ([True, 0.1 + 0.2, None], None)]
-    write_workbook(tmp_path / "w.xlsx", [Sheet("数据", rows, [12, 8], freeze="C2"), Sheet("说明", [(["a"], None)])])
-    wb = load_workbook(tmp_path / "w.xlsx")
-    ws = wb["数据"]
-    assert wb.sheetnames == ["数据", "说明"] and ws.freeze_panes == "C2"
-    values = [["名称", "值", "备注"], ["A & <B>", 59, None], [" 前后空格 ", 7, "xy"], [None, None, None], [True, 0.3, None]]
-    assert [[c.value for c in r] for r in ws.iter_rows()] == values  # 59.0 as 59 and 0.1 + 0.2 as 0.3, as openpyxl wrote them
-    assert [ws.column_dimensions[c].width for c in "AB"] == [12, 8]
-    assert [c.font.b for c in ws[1]] == [True] * 3 and not ws["A2"].font.b
-    assert [(c.fill.fill_type, c.fill.fgColor.rgb) for c in ws[3]] == [("solid", "00E5E7EB")] * 3  # the empty cell too
-    assert ws["A2"].fill.fill_type is None
-    read = pd.read_excel(tmp_path / "w.xlsx", sheet_name="数据", header=None, engine="calamine")
-    assert read.iloc[1, 0] == "A & <B>" and read.iloc[2, 0] == " 前后空格 " and read.iloc[1, 1] == 59
-    with pytest.raises(ValueError, match="cannot be written"):
-        write_workbook(tmp_path / "nan.xlsx", [Sheet("s", [([float("nan")], None)])])
-    with pytest.raises(TypeError, match="cannot write a"):
-        write_workbook(tmp_path / "obj.xlsx", [Sheet("s", [([object()], None)])])
-
-
 def test_suppressed_cells_are_empty_in_the_downloads():
     catalog = pd.DataFrame([dict(plan_id="p", kpi_id="k.rate", name_zh="率", name_en="rate", unit="pct", unit_zh="%", unit_en="%",
                                  direction="increase", comparator=">=", target_value=60.0, target_year=2025, is_per_person=True)])

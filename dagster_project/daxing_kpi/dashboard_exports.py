@@ -11,13 +11,13 @@ data cut-off) by the plan's ``kpi_scorecard`` rows, worded as the pages word the
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
 from daxing_kpi.dashboard_data import Labels, Text, format_date, is_missing
 from daxing_kpi.dashboard_plans import View, mark, target_text
-from daxing_kpi.xlsx import Sheet, write_workbook
 
 # (column key, label key in i18n.yaml `download_columns`): the order of the files' columns.
 COLUMNS = ("plan", "kpi", "unit", "geography", "geo_level", "year", "period_end", "value", "numerator", "denominator",
@@ -111,25 +111,50 @@ def write_csv(frame: pd.DataFrame, path: Path, labels: Labels) -> None:
     out.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
-# Widths of the data sheet's columns (Excel's character units).
-WIDTHS = {"plan": 12, "kpi": 34, "unit": 12, "geography": 16, "geo_level": 12, "year": 8, "period_end": 16, "value": 10,
-          "numerator": 10, "denominator": 10, "target": 14, "target_year": 8, "gap": 18, "completion": 14,
-          "assessment": 22, "reporting": 10, "suppressed": 8, "kpi_id": 40, "geo_code": 12}
-
-
 def write_xlsx(frame: pd.DataFrame, path: Path, labels: Labels, about: list[tuple[str, str]]) -> None:
-    """An Excel workbook (:func:`daxing_kpi.xlsx.write_workbook`): sheet 数据 with the rows (header bold,
-    suppressed rows shaded, row 1 and columns A–B frozen), sheet 说明 with ``about``'s (Chinese,
-    English) lines and every column's meaning in both languages."""
+    """An Excel workbook (openpyxl, streamed): sheet 数据 with the rows (suppressed rows shaded), sheet
+    说明 with ``about``'s (Chinese, English) lines and every column's meaning in both languages."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(labels["ui.sheet_data"].zh)
+    widths = {"plan": 12, "kpi": 34, "unit": 12, "geography": 16, "geo_level": 12, "year": 8, "period_end": 16, "value": 10,
+              "numerator": 10, "denominator": 10, "target": 14, "target_year": 8, "gap": 18, "completion": 14,
+              "assessment": 22, "reporting": 10, "suppressed": 8, "kpi_id": 40, "geo_code": 12}
+    from openpyxl.utils import get_column_letter
+
+    for i, c in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = widths[c]
+    ws.freeze_panes = "C2"
+    bold, shade = Font(bold=True), PatternFill("solid", fgColor="E5E7EB")
+
+    def styled(sheet, values, **style):
+        cells = []
+        for v in values:
+            cell = WriteOnlyCell(sheet, value=v)
+            for k, val in style.items():
+                setattr(cell, k, val)
+            cells.append(cell)
+        return cells
+
     yes = labels["ui.answer_yes"].zh
-    data = [(headers(labels), "bold")]
+    ws.append(styled(ws, headers(labels), font=bold))
     for rec in frame.itertuples(index=False):
         row = [None if is_missing(v) else (v.item() if hasattr(v, "item") else v) for v in rec]
-        data.append((row, "shaded" if rec.suppressed == yes else None))
-    info = [([labels["ui.about_zh"].zh, labels["ui.about_en"].zh], "bold"), *(([zh, en], None) for zh, en in about), ([], None),
-            ([labels["ui.column"].zh, labels["ui.meaning"].zh], "bold")]
+        ws.append(styled(ws, row, fill=shade) if rec.suppressed == yes else row)
+    info = wb.create_sheet(labels["ui.sheet_about"].zh)
+    info.column_dimensions["A"].width = 28
+    info.column_dimensions["B"].width = 90
+    info.append(styled(info, [labels["ui.about_zh"].zh, labels["ui.about_en"].zh], font=bold))
+    for zh, en in about:
+        info.append([zh, en])
+    info.append([])
+    info.append(styled(info, [labels["ui.column"].zh, labels["ui.meaning"].zh], font=bold))
     for c in COLUMNS:
         col = labels[f"download_columns.{c}"]
-        info.append(([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")], None))
-    write_workbook(path, [Sheet(labels["ui.sheet_data"].zh, data, [WIDTHS[c] for c in COLUMNS], freeze="C2"),
-                          Sheet(labels["ui.sheet_about"].zh, info, [28, 90])])
+        info.append([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")])
+    buf = io.BytesIO()
+    wb.save(buf)
+    Path(path).write_bytes(buf.getvalue())
