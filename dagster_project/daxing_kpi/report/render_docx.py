@@ -125,8 +125,10 @@ class _CellWriter:
             tc_pr, p_el = formatted
             tc.replace(tc.tcPr, deepcopy(tc_pr))
             p._p.extend(deepcopy(child) for child in p_el)
-        if text:
-            p.runs[0].text = text
+        if text and not any(c in text for c in "\t\r\n"):
+            p._p.r_lst[0].add_t(text)  # what Run.text writes for text without tabs or line breaks: one <w:t>
+        elif text:
+            p.runs[0].text = text  # tabs and line breaks as Word's own elements
 
 
 def _table(docx, t: Table, text_width_cm: float) -> None:
