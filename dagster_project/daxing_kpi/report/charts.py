@@ -10,6 +10,7 @@ the document's, under the image.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -21,23 +22,34 @@ WIDTH_IN, HEIGHT_IN, DPI = 6.3, 2.6, 200  # 16 cm x 6.6 cm: the text width of an
 LINE, TARGET, MISSED = "#1f4e79", "#c00000", "#7f7f7f"
 
 
-def _font(fonts: ReportFonts):
+@cache
+def _register(path: Path) -> None:
+    """Make the font file at ``path`` known to matplotlib, once per process: ``addfont`` appends the file's
+    faces to matplotlib's font list again and empties its font cache at every call (each chart's every
+    text then searched a longer list again)."""
     from matplotlib import font_manager
 
     # matplotlib >= 3.11 registers every face of a .ttc collection by its family name
-    font_manager.fontManager.addfont(str(fonts.body.path))
+    font_manager.fontManager.addfont(str(path))
+
+
+def _font(fonts: ReportFonts) -> str:
+    _register(fonts.body.path)
     return fonts.body.family
 
 
 def kpi_chart(target, series: pd.DataFrame, fonts: ReportFonts, path: Path) -> Path:
     """Draw the chart of one :class:`daxing_kpi.report.data.Target` from its district ``series``
     (``period_year``, ``value``, ``is_partial_year``) into ``path`` (PNG); returns ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.layout_engine import TightLayoutEngine
     from matplotlib.ticker import MaxNLocator
 
     family = _font(fonts)
     s = series[series.value.notna()].sort_values("period_year")
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(fig)  # drawn by Agg from the start (no switch of canvas, a renderer kept for the layout)
     ax = fig.add_subplot(1, 1, 1)
     years = s.period_year.astype(int).tolist()
     values = s.value.astype(float).tolist()
@@ -69,7 +81,24 @@ def kpi_chart(target, series: pd.DataFrame, fonts: ReportFonts, path: Path) -> P
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(prop={"family": family, "size": 8}, loc="upper left", frameon=False, ncol=2)
-    fig.tight_layout()
+    # Figure.tight_layout() would leave a placeholder layout engine on the figure, for which savefig draws
+    # the whole figure once more before drawing it; the engine applied directly lays it out the same way.
+    TightLayoutEngine().execute(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    _save_png(fig, path)
     return path
+
+
+def _save_png(fig, path: Path) -> None:
+    """Draw ``fig`` (on its Agg canvas, at its dpi) and write it to ``path`` as an RGB PNG.
+
+    The same pixels as ``fig.savefig(path)``, whose PNG is RGBA: the figure is opaque (white), so its
+    alpha channel says nothing, and without it the PNG is smaller and quicker to write, and the PDF
+    embeds it without splitting off an alpha channel first."""
+    from PIL import Image
+
+    canvas = fig.canvas
+    canvas.draw()
+    width, height = canvas.get_width_height(physical=True)
+    rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rgba.convert("RGB").save(path, format="PNG", dpi=(fig.dpi, fig.dpi))

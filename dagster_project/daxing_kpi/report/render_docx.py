@@ -10,6 +10,7 @@ row repeated on every page; page number — N — centred in the footer.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from pathlib import Path
 
 from docx import Document as new_docx
@@ -98,6 +99,38 @@ def _cell_text(cell, text: str, align: str, bold: bool = False, size: float = TA
     _fonts(p.add_run(text), TABLE_FONT, size, bold)
 
 
+class _CellWriter:
+    """Writes table cells (width, text, shading) as python-docx would, faster: the first cell of each format
+    (width, alignment, bold, size, shading) through python-docx (:func:`_cell_text`, :func:`_shade`), every
+    later one as a copy of that cell's properties and paragraph XML with its own text. The same XML, without
+    python-docx's element-by-element work for each of a report's few thousand cells."""
+
+    def __init__(self) -> None:
+        self._formatted: dict[tuple, tuple] = {}  # format -> (the cell's <w:tcPr>, an empty formatted <w:p>)
+
+    def __call__(self, cell, text: str, width, align: str, bold: bool = False, size: float = TABLE_PT,
+                 shade: str | None = None) -> None:
+        """Fill ``cell`` (fresh from ``add_table``: default properties, one empty paragraph) with ``text``,
+        ``width`` (a python-docx Length), ``align``, ``bold``, ``size`` (pt) and ``shade`` (hex RGB or None)."""
+        key = (width, align, bold, size, shade)
+        tc, p = cell._tc, cell.paragraphs[0]
+        formatted = self._formatted.get(key)
+        if formatted is None:
+            cell.width = width
+            _cell_text(cell, "", align, bold, size)
+            if shade:
+                _shade(cell, shade)
+            self._formatted[key] = (deepcopy(tc.tcPr), deepcopy(p._p))
+        else:
+            tc_pr, p_el = formatted
+            tc.replace(tc.tcPr, deepcopy(tc_pr))
+            p._p.extend(deepcopy(child) for child in p_el)
+        if text and not any(c in text for c in "\t\r\n"):
+            p._p.r_lst[0].add_t(text)  # what Run.text writes for text without tabs or line breaks: one <w:t>
+        elif text:
+            p.runs[0].text = text  # tabs and line breaks as Word's own elements
+
+
 def _table(docx, t: Table, text_width_cm: float) -> None:
     cap = docx.add_paragraph()
     cap.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -115,19 +148,15 @@ def _table(docx, t: Table, text_width_cm: float) -> None:
     total = sum(t.widths)
     widths = [Cm(text_width_cm * w / total) for w in t.widths]
     align = t.align or ["left"] * len(t.header)
-    for j, h in enumerate(t.header):
-        cell = table.rows[0].cells[j]
-        cell.width = widths[j]
-        _cell_text(cell, h, "center", bold=True)
-        _shade(cell, "D9D9D9")
-    _repeat_header(table.rows[0])
-    for i, row in enumerate(t.rows):
-        cells = table.rows[i + 1].cells
-        for j, value in enumerate(row):
-            cells[j].width = widths[j]
-            _cell_text(cells[j], value, align[j])
-            if i in t.highlight:
-                _shade(cells[j], SHADE)
+    write = _CellWriter()
+    rows = list(table.rows)
+    for cell, width, h in zip(rows[0].cells, widths, t.header):
+        write(cell, h, width, "center", bold=True, shade="D9D9D9")
+    _repeat_header(rows[0])
+    for i, (row, values) in enumerate(zip(rows[1:], t.rows)):
+        shade = SHADE if i in t.highlight else None
+        for cell, width, a, value in zip(row.cells, widths, align, values):
+            write(cell, value, width, a, shade=shade)
     for note in t.notes:
         p = docx.add_paragraph()
         _spacing(p, exact=None)

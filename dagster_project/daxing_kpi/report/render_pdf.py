@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from fpdf import FPDF
-from fpdf.enums import Align, WrapMode, XPos, YPos
-from fpdf.fonts import FontFace
+from fpdf.enums import Align, MethodReturnValue, TableCellStyle, WrapMode, XPos, YPos
 
 from daxing_kpi.report.document import Document, Figure, Heading, PageBreak, Para, Table
 from daxing_kpi.report.fonts import ReportFonts, require_fonts
@@ -28,6 +28,9 @@ LINE = {"body": 8.2, "small": 5.6}  # mm per line
 SHADE = (242, 220, 219)
 HEADER_FILL = (217, 217, 217)
 PENDING = (192, 0, 0)
+TABLE_LINE = 4.6  # mm per line of a table cell
+CELL_PAD = (1, 1.2, 1, 1.2)  # mm around a cell's text: top, right, bottom, left
+_BORDER = TableCellStyle(left=True, bottom=True, right=True, top=True)  # a cell's frame, as FPDF.table draws it
 ALIGN = {"left": Align.L, "center": Align.C, "right": Align.R, "justify": Align.J}
 
 
@@ -40,32 +43,61 @@ _TOKEN = re.compile(rf"[{re.escape(_OPEN)}]*(?:[0-9A-Za-z.,%+\-_/～~≥≤×÷]
 _EPS = 0.4  # mm kept free at the end of a line, so fpdf2 never re-breaks it
 
 
-def wrap_lines(pdf: FPDF, text: str, width: float, first_width: float | None = None) -> list[str]:
-    """``text`` in lines no wider than ``width`` (the first: ``first_width``) in the current font, broken
-    by the rules of Chinese typesetting; explicit line breaks kept."""
+def wrap_lines(pdf: "_ReportPDF", text: str, width: float, first_width: float | None = None) -> list[str]:
+    """``text`` in lines no wider than ``width`` mm (the first: ``first_width``) in the current font, broken
+    by the rules of Chinese typesetting; explicit line breaks kept.
+
+    Widths are summed in font units (:meth:`_ReportPDF.units`, exact integers) and compared in mm exactly
+    as ``FPDF.get_string_width`` would compute them: the same lines, without measuring every growing line
+    again (that made tables of a few thousand cells take seconds)."""
     lines: list[str] = []
+    units, mm = pdf.units, pdf.units_to_mm
     limit = (first_width if first_width is not None else width) - _EPS
     for para in text.split("\n"):
-        line = ""
+        line, line_u = "", 0
         for token in _TOKEN.findall(para):
-            if pdf.get_string_width(line + token) <= limit or not line:
-                if pdf.get_string_width(token) > limit and not line:  # a token wider than the line: by character
+            token_u = units(token)
+            if mm(line_u + token_u) <= limit or not line:
+                if mm(token_u) > limit and not line:  # a token wider than the line: by character
                     for ch in token:
-                        if pdf.get_string_width(line + ch) > limit and line:
+                        ch_u = units(ch)
+                        if mm(line_u + ch_u) > limit and line:
                             lines.append(line)
-                            line, limit = "", width - _EPS
-                        line += ch
+                            line, line_u, limit = "", 0, width - _EPS
+                        line, line_u = line + ch, line_u + ch_u
                     continue
-                line += token
+                line, line_u = line + token, line_u + token_u
             else:
                 lines.append(line)
-                line, limit = token, width - _EPS
+                line, line_u, limit = token, token_u, width - _EPS
         lines.append(line)
         limit = width - _EPS
     return lines
 
 
 class _ReportPDF(FPDF):
+    """FPDF with the report's page footer and a fast measure of text widths."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._units_cache: dict[str, dict[str, int]] = {}  # font key -> text -> width in font units
+
+    def units(self, text: str) -> int:
+        """Advance width of ``text`` in the current font, in font units (1/1000 em, fpdf2's integer character
+        widths ``current_font.cw``), without kerning or shaping (the report uses neither); cached by text."""
+        font = self.current_font
+        cache = self._units_cache.setdefault(font.fontkey, {})
+        u = cache.get(text)
+        if u is None:
+            cw = font.cw
+            u = cache[text] = sum(cw[ord(c)] for c in text)
+        return u
+
+    def units_to_mm(self, units: int) -> float:
+        """``units`` (font units of the current font) in mm at the current font size, computed as fpdf2's
+        ``get_string_width`` computes it (the same float: line breaks come out the same)."""
+        return units * self.font_size_pt * 0.001 / self.k
+
     def footer(self) -> None:
         self.set_y(-MARGIN_BOTTOM + 12)
         self.set_font("body", size=12)
@@ -77,10 +109,20 @@ def _setup(fonts: ReportFonts, doc: Document) -> _ReportPDF:
     pdf = _ReportPDF(orientation="P", unit="mm", format="A4")
     pdf.set_margins(MARGIN_LEFT, MARGIN_TOP, MARGIN_RIGHT)
     pdf.set_auto_page_break(True, margin=MARGIN_BOTTOM)
-    pdf.add_font("body", "", str(fonts.body.path), collection_font_number=fonts.body.index)
-    pdf.add_font("body", "B", str(fonts.body_bold.path), collection_font_number=fonts.body_bold.index)
-    pdf.add_font("heading", "", str(fonts.heading.path), collection_font_number=fonts.heading.index)
-    pdf.add_font("heading", "B", str(fonts.heading.path), collection_font_number=fonts.heading.index)
+    # Only the faces drawn are loaded: each costs a read of its CJK font file (tens of thousands of glyphs)
+    # and a subset at output. "heading" is a bold face already (titles, headings, table headers: never
+    # "B"); the body's bold only draws the 待填写 mark of a missing explanation.
+    faces = [("body", "", fonts.body), ("body", "B", fonts.body_bold), ("heading", "", fonts.heading)]
+    if not any(isinstance(b, Para) and b.pending for b in doc.blocks):
+        del faces[1]
+    for family, style, face in faces:
+        pdf.add_font(family, style, str(face.path), collection_font_number=face.index)
+    for font in pdf.fonts.values():
+        # fontTools would otherwise recompute the bounding boxes of the subset (hhea, vhea, the CFF FontBBox)
+        # from every glyph's outline, twice: seconds for a CJK font. A PDF viewer draws with the charstrings
+        # and the PDF's own widths and font descriptor (its FontBBox from the whole font's head table), so
+        # the pages look the same.
+        font.ttfont.recalcBBoxes = False
     pdf.set_title(doc.properties.get("title", doc.title))
     pdf.set_subject(doc.properties.get("subject", ""))
     pdf.set_keywords(doc.properties.get("keywords", ""))
@@ -121,7 +163,59 @@ def _para(pdf: FPDF, p: Para) -> None:
     pdf.set_text_color(0, 0, 0)
 
 
-def _table(pdf: FPDF, t: Table) -> None:
+@dataclass
+class _Cell:
+    """One table cell as drawn: its lines (already broken), face, size (pt), alignment and height (mm:
+    the lines and the top and bottom padding; 0 for an empty cell)."""
+
+    lines: list[str]
+    family: str
+    size: float
+    align: Align
+    height: float
+
+
+def _cell(lines: list[str], family: str, size: float, align: Align) -> _Cell:
+    height = 0.0
+    if "\n".join(lines):  # a cell without text is drawn empty, its height 0 (as FPDF.table has it)
+        for _ in lines:  # summed line by line, as fpdf2's multi_cell sums them: the same float
+            height += TABLE_LINE
+        height = height + CELL_PAD[0] + CELL_PAD[2]
+    return _Cell(lines, family, size, align, height)
+
+
+def _row_height(cells: list[_Cell]) -> float:
+    """Height of a row (mm): its tallest cell's, one line for a row without text."""
+    return max((c.height for c in cells), default=0.0) or TABLE_LINE
+
+
+def _table_row(pdf: _ReportPDF, cells: list[_Cell], height: float, xs: list[float], widths: list[float], fill) -> None:
+    """Draw one row ``height`` mm high at the current y, its cells at ``xs`` with ``widths`` (mm): each cell's
+    frame and ``fill`` (an RGB tuple or ``None``), its lines centred vertically; then move y under the row."""
+    y = pdf.y
+    for c, x, w in zip(cells, xs, widths):
+        _BORDER.draw_cell_border(pdf, x, y, x + w, y + height, fill_color=fill)
+        if not c.height:
+            continue
+        pdf.set_font(c.family, "", c.size)
+        pdf.x = x + CELL_PAD[3]
+        pdf.y = y + (height - c.height) / 2
+        pdf.y += CELL_PAD[0]
+        for line in c.lines:
+            pdf.cell(w - CELL_PAD[1] - CELL_PAD[3], TABLE_LINE, line, align=c.align, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_y(y)
+    pdf.ln(height)
+
+
+def _table(pdf: _ReportPDF, t: Table) -> None:
+    """The table ``t`` with its caption, unit line and notes: all borders, the header row shaded and repeated
+    at the top of every page, the rows of ``t.highlight`` shaded, cells centred vertically.
+
+    Drawn cell by cell with ``FPDF.cell``, in the layout of fpdf2's ``FPDF.table`` with these settings (the
+    pages come out the same): the table as wide as the text, centred on the page, the column widths in
+    proportion to ``t.widths``, a row never split across pages nor the header left alone at the foot of one.
+    ``FPDF.table`` broke and measured every cell's lines twice more (seconds for the 7,000 cells of a
+    report); here they are broken once, by :func:`wrap_lines` (the header: by character, as fpdf2 does)."""
     if pdf.get_y() > pdf.h - pdf.b_margin - 35:  # the caption never sits alone at the foot of a page
         pdf.add_page()
     pdf.ln(2)
@@ -130,29 +224,56 @@ def _table(pdf: FPDF, t: Table) -> None:
     if t.unit_line:
         pdf.set_font("body", size=SMALL_PT - 1)
         pdf.cell(0, 5, t.unit_line, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("body", size=TABLE_PT)
-    align = t.align or ["left"] * len(t.header)
-    heading_style = FontFace(family="heading", emphasis="", size_pt=TABLE_PT, fill_color=HEADER_FILL)
+    # a table cell is never justified (Chinese has no spaces to stretch): left-aligned
+    align = [ALIGN[a] if a != "justify" else Align.L for a in (t.align or ["left"] * len(t.header))]
     total = sum(t.widths)
+    widths = [(w / total) * pdf.epw for w in t.widths]  # mm
     inner = [pdf.epw * w / total - 2.4 for w in t.widths]  # minus the cell's left and right padding
-    with pdf.table(col_widths=t.widths, width=pdf.epw, line_height=4.6, wrapmode=WrapMode.CHAR, headings_style=heading_style,
-                   repeat_headings=1, text_align="CENTER", padding=(1, 1.2, 1, 1.2), v_align="MIDDLE") as table:
-        header = table.row()
-        for h in t.header:
-            header.cell(h, align=Align.C)
-        for i, values in enumerate(t.rows):
-            row = table.row()
-            fill = SHADE if i in t.highlight else None
-            for j, v in enumerate(values):
-                # a number wider than its column is drawn smaller rather than broken (≥6,000)
-                widest = max((pdf.get_string_width(tok) for tok in _TOKEN.findall(v)), default=0.0)
-                size = TABLE_PT if widest <= inner[j] - _EPS else max(6.5, TABLE_PT * (inner[j] - _EPS) / widest)
-                style = FontFace(fill_color=fill, size_pt=size) if fill or size != TABLE_PT else None
-                if size != TABLE_PT:
-                    pdf.set_font("body", size=size)
-                text = "\n".join(wrap_lines(pdf, v, inner[j]))
-                pdf.set_font("body", size=TABLE_PT)
-                row.cell(text, align=ALIGN[align[j]], style=style)
+
+    def char_wrap(text: str, w: float) -> list[str]:  # as fpdf2 breaks a cell's text: by character, in the current font
+        return pdf.multi_cell(w, TABLE_LINE, text, max_line_height=TABLE_LINE, padding=CELL_PAD, wrapmode=WrapMode.CHAR,
+                              dry_run=True, output=MethodReturnValue.LINES)
+
+    pdf.set_font("heading", size=TABLE_PT)
+    header = [_cell(char_wrap(h, w), "heading", TABLE_PT, Align.C) for w, h in zip(widths, t.header)]
+    pdf.set_font("body", size=TABLE_PT)
+    rows: list[list[_Cell]] = []
+    for values in t.rows:
+        row = []
+        for j, v in enumerate(values):
+            # a number wider than its column is drawn smaller rather than broken (≥6,000)
+            widest = pdf.units_to_mm(max((pdf.units(tok) for tok in _TOKEN.findall(v)), default=0))
+            size = TABLE_PT if widest <= inner[j] - _EPS else max(6.5, TABLE_PT * (inner[j] - _EPS) / widest)
+            if size != TABLE_PT:
+                pdf.set_font("body", size=size)
+            lines = wrap_lines(pdf, v, inner[j])
+            if any(pdf.units_to_mm(pdf.units(line)) > inner[j] - 0.01 for line in lines):
+                lines = char_wrap("\n".join(lines), widths[j])  # a word too wide even at 6.5 pt: broken as well
+            row.append(_cell(lines, "body", size, align[j]))
+            pdf.set_font("body", size=TABLE_PT)
+        rows.append(row)
+
+    header_h, row_hs = _row_height(header), [_row_height(r) for r in rows]
+    fills = [SHADE if i in t.highlight else None for i in range(len(rows))]
+    prev_l_margin, prev_c_margin = pdf.l_margin, pdf.c_margin
+    # Centred on the page, as FPDF.table places it: its left margin while it is drawn (which also centres
+    # the page number of a page that ends inside the table, as before), and no cell margin (the padding is).
+    pdf.l_margin, pdf.c_margin = (pdf.w - pdf.epw) / 2, 0
+    xs = [pdf.l_margin]
+    for w in widths[:-1]:
+        xs.append(xs[-1] + w)
+    if pdf.will_page_break(header_h + (row_hs[0] if rows else 0.0)):  # the header with a row under it
+        pdf.add_page()
+    _table_row(pdf, header, header_h, xs, widths, HEADER_FILL)
+    for row, height, fill in zip(rows, row_hs, fills):
+        if pdf.will_page_break(height):
+            pdf.add_page()
+            _table_row(pdf, header, header_h, xs, widths, HEADER_FILL)
+        _table_row(pdf, row, height, xs, widths, fill)
+    pdf.l_margin, pdf.c_margin = prev_l_margin, prev_c_margin
+    pdf.x = pdf.l_margin
+    pdf.set_font("body", size=TABLE_PT)
+
     for k, note in enumerate(t.notes):
         pdf.set_font("body", size=SMALL_PT - 1.5)
         for text in wrap_lines(pdf, ("注：" if k == 0 else "\u3000\u3000") + note, pdf.epw):
