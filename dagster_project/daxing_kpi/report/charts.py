@@ -11,7 +11,7 @@ A chart is drawn again only when something it shows has changed: each PNG carrie
 was drawn from (:func:`chart_key`: the points, labels and limits, the font file, this module's code, the
 versions of matplotlib and Pillow), and :func:`kpi_chart` copies the previous night's file when its
 digest is the same (the same pixels: drawing is deterministic). Most KPIs' series do not change from
-one night to the next; drawing the 29 charts of the sample report takes about 4 s.
+one night to the next; drawing the 29 charts of the sample report takes about 5 s.
 """
 
 from __future__ import annotations
