@@ -8,7 +8,7 @@ plus the explanations workbook for the planners (:mod:`daxing_kpi.report.explana
 
     <plan name><review>报告.docx / .pdf       the report
     <plan name><review>情况说明填报表.xlsx     the workbook to fill in (one row per target)
-    charts/<kpi_id>.png                       the charts
+    charts/<kpi_id>.png                       the charts (copied from the last build when unchanged)
 
 Files are written beside the old ones and moved into place one by one (a reader never opens a
 half-written file). Without a Chinese font (:mod:`daxing_kpi.report.fonts`) the .docx and the workbook
@@ -97,7 +97,8 @@ def build_report(database: Path | str | None = None, plan_id: str | None = None,
             for t in data.targets:
                 series = data.series[data.series.kpi_id == t.kpi_id]
                 if series.value.notna().any():
-                    chart_paths[t.kpi_id] = charts_mod.kpi_chart(t, series, fonts, tmp / "charts" / f"{_safe(t.kpi_id)}.png")
+                    name = f"{_safe(t.kpi_id)}.png"  # last night's chart reused when it shows the same
+                    chart_paths[t.kpi_id] = charts_mod.kpi_chart(t, series, fonts, tmp / "charts" / name, folder / "charts" / name)
         doc = content.build_document(data, chart_paths, today=today,
                                      chart_note=None if fonts else "本机未安装中文字体，图表未生成（安装 fonts-noto-cjk 后重新生成）。")
         write_docx(doc, tmp / f"{stem}.docx")
