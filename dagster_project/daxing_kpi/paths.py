@@ -77,6 +77,12 @@ def logs_dir() -> Path:
     return path
 
 
+def dbt_runs_dir() -> Path:
+    """``<warehouse>/dbt_runs/``: the target folders of this warehouse's ``dbt build`` runs (compiled SQL,
+    ``run_results.json``, ``dbt.log``), pruned by :mod:`daxing_kpi.retention`."""
+    return warehouse_dir() / "dbt_runs"
+
+
 def failures_dir() -> Path:
     """Failure reports (one short text file per failed run), created if missing."""
     path = warehouse_dir() / "failures"

@@ -10,7 +10,7 @@ Both limits apply: an item goes when it is beyond the newest ``KPI_RETENTION_RUN
 every run (holding the warehouse lock) :func:`prune` removes, beyond the retention:
 
 * dbt's per-run target folders ``<warehouse>/dbt_runs/<dbt step>-<run>-<id>/`` (about 20 MB each;
-  :func:`daxing_kpi.defs.dbt.dbt_runs_dir`);
+  :func:`daxing_kpi.paths.dbt_runs_dir`);
 * Dagster's runs in ``$DAGSTER_HOME`` (run records, their event logs and per-run event database files,
   their asset-check evaluations, compute logs), then the SQLite files are compacted (``VACUUM``) when
   nothing else holds them;
@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daxing_kpi.paths import failures_dir, logs_dir, warehouse_dir
+from daxing_kpi.paths import dbt_runs_dir, failures_dir, logs_dir
 
 DAYS_ENV, RUNS_ENV = "KPI_RETENTION_DAYS", "KPI_RETENTION_RUNS"
 DEFAULT_DAYS, DEFAULT_RUNS = 30, 30
@@ -86,14 +86,8 @@ def tree_size(path: Path) -> int:
     return total
 
 
-def dbt_target_dir() -> Path:
-    """``<warehouse>/dbt_runs/``: this warehouse's dbt run folders (the same as
-    :func:`daxing_kpi.defs.dbt.dbt_runs_dir`, without importing the Dagster definitions)."""
-    return warehouse_dir() / "dbt_runs"
-
-
 def prune_dbt_targets(retention: Retention, current_run_id: str | None, result: PruneResult) -> None:
-    target = dbt_target_dir()
+    target = dbt_runs_dir()
     if not target.is_dir():
         return
     current = f"{DBT_STEP_PREFIX}{current_run_id[:7]}-" if current_run_id else None

@@ -17,7 +17,7 @@ from packaging import version
 
 from daxing_kpi.atomic import hold_point
 from daxing_kpi.defs.operations import RunGuard
-from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, warehouse_dir, work_db_path
+from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, dbt_runs_dir, warehouse_dir, work_db_path
 
 # The dbt installed beside this Python (the project's virtual environment), else the one on PATH.
 _VENV_DBT = os.path.join(os.path.dirname(sys.executable), "dbt")
@@ -78,7 +78,7 @@ class KpiDbtCliResource(DbtCliResource):
         return None
 
     def _get_unique_target_path(self, *, context) -> Path:
-        """The run's own target folder, ``<warehouse>/dbt_runs/<step>-<run id[:7]>-<id>`` (:func:`dbt_runs_dir`:
+        """The run's own target folder, ``<warehouse>/dbt_runs/<step>-<run id[:7]>-<id>`` (:func:`daxing_kpi.paths.dbt_runs_dir`:
         each warehouse keeps and prunes its own, so two warehouses on one checkout never touch each other's
         folders), starting with this warehouse's partial-parse state (:func:`partial_parse_path`): dbt then
         reads the parsed project instead of parsing it again."""
@@ -88,14 +88,6 @@ class KpiDbtCliResource(DbtCliResource):
         if kept.exists():
             shutil.copyfile(kept, folder / PARTIAL_PARSE)
         return folder
-
-
-def dbt_runs_dir() -> Path:
-    """``<warehouse>/dbt_runs/``: the target folders of this warehouse's ``dbt build`` runs (compiled SQL,
-    ``run_results.json``, ``dbt.log``), pruned by :func:`daxing_kpi.retention.prune`."""
-    from daxing_kpi.retention import dbt_target_dir
-
-    return dbt_target_dir()
 
 
 def partial_parse_path() -> Path:
