@@ -90,6 +90,8 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False, 
     tags = {"trigger": trigger}
     if plan is None or plan.full:
         tags[nightplan.FULL_TAG] = "1"
+    if full:
+        tags[nightplan.FULL_ASKED_TAG] = "1"
     if plan is not None:
         for line in plan.describe():
             print(f"  {line}", flush=True)

@@ -51,6 +51,9 @@ from daxing_kpi.paths import (DBT_PROJECT_DIR, PACKAGE_DIR, PROJECT_ROOT, SEEDS_
 
 STATE_VERSION = 1
 FULL_TAG = "kpi/full"  # run tag of a full rebuild: every file read again, every model, test and page rebuilt
+# run tag of a full rebuild the operator asked for (``kpi run --full``), not one the plan chose (a new warehouse,
+# a change of code or settings): only then is work that depends on the code alone redone (dbt unit tests, docs site)
+FULL_ASKED_TAG = "kpi/full-asked"
 PLAN_TAG = "kpi/plan"  # run tag: the one-sentence reason of the run's selection
 CODE, SETTINGS, PLANS = "code", "settings", "plans"
 SOURCE_PREFIX = "source/"
@@ -361,9 +364,36 @@ def plan_night(full: bool = False, snap: dict | None = None) -> NightPlan:
 
 
 def full_rebuild_requested(context) -> bool:
-    """Whether the run is a full rebuild (``kpi run --full``): its tag :data:`FULL_TAG` is ``1``."""
+    """Whether the run is a full rebuild (the whole job: ``kpi run --full`` or the plan's choice): its tag
+    :data:`FULL_TAG` is ``1``."""
     try:
         return context.run.tags.get(FULL_TAG) == "1"
+    except AttributeError:
+        return False
+
+
+def code_work_due(mark: Path, context=None) -> str | None:
+    """The code fingerprint (:func:`code_fingerprint`) when work that depends on the code alone and is kept per
+    checkout must be done again, else ``None``. ``mark`` is the file that holds the fingerprint the work was
+    last done with (``dbt/target/unit_tests.passed``, ``dbt/target/docs_site/code.digest``): the work is due
+    when the mark is missing or holds another fingerprint, or when the operator asked for it
+    (:func:`full_rebuild_asked`). The caller writes the returned fingerprint into ``mark`` once the work succeeded."""
+    code = code_fingerprint()
+    if context is not None and full_rebuild_asked(context):
+        return code
+    try:
+        done = mark.read_text(encoding="utf-8").strip()
+    except OSError:
+        done = None
+    return None if done == code else code
+
+
+def full_rebuild_asked(context) -> bool:
+    """Whether the operator asked for the full rebuild (``kpi run --full``, tag :data:`FULL_ASKED_TAG`): work that
+    depends on the code alone, kept per checkout (the dbt unit tests' mark, the dbt docs site), is redone only
+    then or when the code changed; a new warehouse's first night (a full rebuild by the plan) keeps it."""
+    try:
+        return context.run.tags.get(FULL_ASKED_TAG) == "1"
     except AttributeError:
         return False
 

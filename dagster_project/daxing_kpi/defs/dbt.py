@@ -151,19 +151,12 @@ def unit_tests_due(context: dg.AssetExecutionContext | None = None) -> str | Non
 
     Unit tests check the models' SQL on fixed inputs, never the data: they run when the code (dbt project,
     seeds, package, library versions: :func:`daxing_kpi.nightplan.code_fingerprint`) differs from the one
-    they last passed with on this checkout (:func:`unit_tests_passed_path`), and in every full rebuild
-    (``kpi run --full``); the test suite runs them too (issue 20.3)."""
+    they last passed with on this checkout (:func:`unit_tests_passed_path`), and in a full rebuild the operator
+    asked for (``kpi run --full``; not the first night of a new warehouse of the same checkout); the test suite
+    runs them too (issue 20.3)."""
     from daxing_kpi import nightplan
 
-    code = nightplan.code_fingerprint()
-    if context is not None and nightplan.full_rebuild_requested(context):
-        return code
-    path = unit_tests_passed_path()
-    try:
-        passed = path.read_text(encoding="utf-8").strip()
-    except OSError:
-        passed = None
-    return None if passed == code else code
+    return nightplan.code_work_due(unit_tests_passed_path(), context)
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LayerTranslator(), project=dbt_project)

@@ -26,13 +26,12 @@ from daxing_kpi.paths import dashboard_dir
 )
 def dbt_docs_site(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     kept, digest_file = docs_site_path(), docs_site_path().with_name("code.digest")
-    code = nightplan.code_fingerprint()
-    if (kept.exists() and digest_file.exists() and digest_file.read_text(encoding="utf-8").strip() == code
-            and not nightplan.full_rebuild_requested(context)):
+    due = nightplan.code_work_due(digest_file, context)
+    if due is None and kept.exists():
         path = copy_docs_into(dashboard_dir()) if not (dashboard_dir() / "docs" / "index.html").exists() else dashboard_dir() / "docs" / "index.html"
         context.log.info(f"dbt docs site unchanged (same dbt project and code): {path}")
         return dg.MaterializeResult(metadata={"path": str(path), "kept_as": str(kept), "rebuilt": False})
     path = build_docs_site()
-    digest_file.write_text(code + "\n", encoding="utf-8")
+    digest_file.write_text((due or nightplan.code_fingerprint()) + "\n", encoding="utf-8")
     context.log.info(f"dbt docs site: {path}")
     return dg.MaterializeResult(metadata={"path": str(path), "kept_as": str(kept), "bytes": path.stat().st_size, "rebuilt": True})
