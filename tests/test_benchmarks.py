@@ -155,3 +155,41 @@ def test_nights_are_reported_beside_their_targets():
     assert "| 1 | no new file | 0 | 0 | 9.5 s | nothing: no_new_data recorded, Dagster not started | untouched |" in md
     assert "| 0.05 | one more day (incremental) | 5 | 50 | 9.0 s | 1 sources loaded | identical: 15 tables (11,707 rows) |" in md
     assert "| 1 | same inputs, `kpi run --full` | – | – | 40.0 s | 26 sources loaded | (the reference) |" in md
+
+
+def test_csv_only_figures_are_shown_beside_the_ingest_stage_figure():
+    """Issue 20.1: the stage figure (all rows / CPU of every ingest step) keeps its verdict; beside it, labelled as
+    views without one, the rows of the CSV files per CPU-second of reading them, and the CSV-only sources' whole
+    loads, from the raw assets' metadata (:func:`daxing_kpi.defs.ingest.read_cost_metadata`)."""
+    import run_benchmarks as rb
+
+    raw = {"volunteer_volunteers": {"files_read": 1, "rows_parsed": 600, "load_cpu_seconds": 3.0, "files_read_text": 1,
+                                    "rows_read_text": 600, "read_cpu_seconds_text": 1.0, "read_cpu_seconds_other": 0.0},
+           "statbureau_population": {"files_read": 2, "rows_parsed": 50, "load_cpu_seconds": 1.0, "files_read_text": 1,
+                                     "rows_read_text": 40, "read_cpu_seconds_text": 0.2, "read_cpu_seconds_other": 0.5},
+           "townreturn_submissions": {"files_read": 3, "rows_parsed": 6, "load_cpu_seconds": 2.0, "files_read_text": 0,
+                                      "rows_read_text": 0, "read_cpu_seconds_text": 0.0, "read_cpu_seconds_other": 1.5}}
+    c = rb.csv_figures(raw, {"cpu_seconds": 10.0})
+    assert (c["files_read"], c["rows_read"], c["read_cpu_seconds"]) == (2, 640, 1.2)
+    assert c["rows_per_read_cpu_second"] == round(640 / 1.2)
+    assert (c["sources"], c["source_rows"], c["source_load_cpu_seconds"], c["rows_per_load_cpu_second"]) == (1, 600, 3.0, 200)
+    assert (c["other_read_cpu_seconds"], c["all_loads_cpu_seconds"], c["outside_loads_cpu_seconds"]) == (2.0, 6.0, 4.0)
+    assert rb.csv_figures({"x": {"files_read": 1}}, {}) is None  # a run from before the metadata existed: no view
+
+    pipeline = {"rows_read": 656, "ingest_rows_per_cpu_second": 66, "wall_seconds": 30.0, "cpu_seconds": 40.0, "peak_rss_bytes": 1,
+                "stages": {"ingest": {"wall_seconds": 9.0, "cpu_seconds": 10.0, "peak_rss_bytes": 1}}, "csv": c}
+    generate = {"records": 656, "counts": {}, "landing_bytes": 0, "wall_seconds": 1.0, "cpu_seconds": 1.0, "peak_rss_bytes": 1}
+    results = {"scales": [{"scale": 4.0, "generate": generate, "pipeline": pipeline}],
+               "machine": {"cores_logical": 2, "cpu_model": "", "memory_total_bytes": 2**30, "os": "", "python": "", "packages": {},
+                           "commit": None, "load_average_at_start": []},
+               "started_at": "2026-12-03T00:00:00", "command": "x", "interval": 0.2}
+    rows = rb.verdicts(results)
+    labels = [a for a, _, _, _ in rows]
+    stage = labels.index("CSV ingestion, rows per CPU-second (scale 4)")
+    assert rows[stage][1:] == ("> 600,000", "66", "no")
+    assert labels[stage + 1].startswith("– CSV files only, reading and checking: 640 rows of 2 files / 1.2 CPU-s")
+    assert rows[stage + 1][1:] == ("(view)", "533", "–")
+    assert labels[stage + 2].startswith("– CSV-only sources, whole load") and rows[stage + 2][1:] == ("(view)", "200", "–")
+    md = rb.markdown(results)
+    assert "## Ingest stage: CSV parsing apart from the rest (CPU seconds)" in md
+    assert "| 4 | 10.0 s | 66 | 6.0 s | 4.0 s | 2.0 s | 2 / 640 / 1.2 s | 533 | 600 / 3.0 s | 200 |" in md

@@ -20,6 +20,11 @@ or checking it (empty, binary, damaged, no header matching the contract, or more
 in Chinese and English, and the source's other files go on. A file set aside earlier (same SHA-256,
 same contract and rules: ``known_rejections``) is not read again until it changes.
 
+What reading each file cost (:attr:`IngestResult.read_costs`, issue 20.1): the CPU and wall seconds of reading and
+checking it (header, line scan, the set-based pass into its staged table), by what the file holds
+(:func:`daxing_kpi.ingest.readers.sniff`: ``text`` for a CSV or tab-separated file), so that the rate of CSV
+parsing can be told apart from spreadsheets and from the source-wide work and writes that follow.
+
 How each file was come by (:attr:`IngestResult.read_modes`, the audit's ``read_mode``): ``read`` (read and
 checked now), ``stage_cache`` (not read again: its rows as staged at an earlier night under the same
 rules, ``staged``; :mod:`daxing_kpi.ingest.stagecache`) or ``not_read`` (not needed: an identical copy, a
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +47,7 @@ import pyarrow as pa
 from daxing_kpi.ingest.accounting import file_audit_counts, file_audit_row, reason_json, rejected_audit_row
 from daxing_kpi.ingest.contracts import Contract
 from daxing_kpi.ingest.cutoff import delivery_cutoff
+from daxing_kpi.ingest.readers import sniff
 from daxing_kpi.ingest.reasons import FileRejected, Reason
 from daxing_kpi.ingest.redelivery import known_file_scopes, landing_files, sha256_file
 from daxing_kpi.ingest.sqlpass import lit, q
@@ -60,6 +67,14 @@ SET_ASIDE_BEFORE = ("（此前已搁置，文件更改后才会重新读取）",
 
 def _modified(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(Path(path).stat().st_mtime)
+
+
+def _kind(path: Path) -> str:
+    """What a file holds (:func:`sniff`), ``unknown`` when it cannot be opened any more."""
+    try:
+        return sniff(path)
+    except OSError:
+        return "unknown"
 
 
 def ingest_connection() -> duckdb.DuckDBPyConnection:
@@ -94,6 +109,8 @@ class IngestResult:
     files: list[FileStage] = field(default_factory=list)  # every file staged (read now or earlier), in delivery order
     quarantine_query: str | None = None
     read_modes: dict[str, str] = field(default_factory=dict)
+    # label -> {kind, rows, cpu_seconds, wall_seconds} of each file read now (see read_costs_by_kind)
+    read_costs: dict[str, dict] = field(default_factory=dict)
     _accepted: pd.DataFrame | None = field(default=None, repr=False)
     _quarantine: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -109,6 +126,20 @@ class IngestResult:
     def audit_rows(self) -> list[dict]:
         """:attr:`audit` with each file's ``read_mode`` (the rows ``audit.ingest_audit`` gets)."""
         return [{**a, "read_mode": self.read_modes.get(a["file_name"])} for a in self.audit]
+
+    def read_costs_by_kind(self) -> dict[str, dict]:
+        """:attr:`read_costs` summed by what the files hold (``text``: CSV or tab-separated, ``xlsx``, ``xls``,
+        ``html`` ...): ``kind -> {files, rows, cpu_seconds, wall_seconds}``. ``rows``: rows read (0 for a file
+        that could not be read); ``cpu_seconds``: CPU time of the whole process (DuckDB's threads included)
+        while the files were read and checked, no writing."""
+        out: dict[str, dict] = {}
+        for c in self.read_costs.values():
+            k = out.setdefault(c["kind"], {"files": 0, "rows": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0})
+            k["files"] += 1
+            k["rows"] += c["rows"]
+            k["cpu_seconds"] += c["cpu_seconds"]
+            k["wall_seconds"] += c["wall_seconds"]
+        return out
 
     def files_from_cache(self) -> list[str]:
         """Labels of the files taken as staged at an earlier night (not read again), in the audit's order."""
@@ -225,6 +256,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     stage = SourceStage(contract, con if con is not None else ingest_connection(), _tmp_dir())
     audit_skipped: list[dict] = []
     modes: dict[str, str] = {}
+    costs: dict[str, dict] = {}
     seen: dict[str, str] = {}
     todo: list[tuple[Path, str, str]] = []
     for path in landing_files(Path(landing_root) / contract.landing_dir):
@@ -272,7 +304,13 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
                 f = staged[digest].adopted(i, label, path, _modified(path))
             else:
                 modes[label] = READ
-                f = read_file(path, contract, label, digest, stage, i)
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                f = None
+                try:
+                    f = read_file(path, contract, label, digest, stage, i)
+                finally:  # a file set aside was read too: its cost counts, with no rows
+                    costs[label] = {"kind": _kind(path), "rows": int(f.rows) if f is not None else 0,
+                                    "cpu_seconds": time.process_time() - cpu0, "wall_seconds": time.perf_counter() - wall0}
         except FileRejected as err:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, 0), None))
             continue
@@ -350,7 +388,7 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     audit.sort(key=lambda a: (a["file_modified_at"], a["file_name"]))
     staged_files = sorted([f for f in read] + [f for _, _, f in rejected if f is not None], key=lambda f: f.index)
     result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query, read_modes=modes,
-                          part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read], files=staged_files)
+                          read_costs=costs, part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read], files=staged_files)
     total_loaded = sum(a["rows_loaded"] for a in audit)
     accepted_rows = sum(stage.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in parts)
     if total_loaded != accepted_rows:  # the audit is computed apart from the accepted rows: prove they agree
