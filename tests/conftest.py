@@ -7,8 +7,10 @@ the README's Quick start command does, with the warehouse and dashboard in tempo
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,11 +70,119 @@ def seed_landing(wh: Warehouse) -> None:
     write_filled_workbook(wh.root / "landing")
 
 
+# -- the order the workers take the test files in ---------------------------------------------------------------
+#
+# The default run gives each of two workers whole test files (``--dist loadfile``) in collection order
+# (``--no-loadscope-reorder``), a file to whichever worker is free next. The longest files go first, so that no
+# long file is left alone at the end: first the files that build warehouses of their own (they run while the
+# session warehouse is built in the background), then the long files on copies of the session warehouse, then
+# every other file in its usual (alphabetical) order. Only the order changes: every file runs in full.
+LONG_FILES = [
+    # their own warehouses: no need of the session warehouse
+    "test_retention.py", "test_bad_files_night.py", "test_messy_input.py", "test_spark_parity.py", "test_benchmarks.py",
+    # nights on copies of the session warehouse
+    "test_quality_gate.py", "test_operations.py", "test_run_safety.py", "test_night.py", "test_daemon.py", "test_plans.py",
+    "test_report.py", "test_dashboard_browser.py",
+]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: a file's tests keep their order
+
+
+# -- the session's warehouse: built once per test session, in the background ---------------------------------
+#
+# One real ``kpi run`` on the generated sample is what most test files read (``warehouse``). With pytest-xdist
+# each worker is its own session: the first worker to need it starts the night in a background process in the
+# folder the workers share (the file-lock pattern of pytest-xdist's docs, "making session-scoped fixtures execute
+# only once"), keeps running tests that need no warehouse meanwhile, and every worker then takes its own copy of
+# the built folder (copying is cheap against a night): the tests that run more nights on the session warehouse
+# (a second, unchanged night) change only their worker's copy, as when each worker built its own.
+
+SHARED_BUILD = "shared_warehouse"  # under the folder the workers share: warehouse/, dashboard/, output.txt, returncode
+BUILD_NOTES = {"build.log", "output.txt", "returncode", "returncode.tmp"}  # not part of the warehouse copied
+
+
+def _shared_base(tmp_path_factory) -> Path:
+    """The folder all workers of this test session share (the session's own base folder without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_shared_warehouse(base: Path) -> None:
+    """The background build (``python conftest.py <base>``): seed, ``kpi run``, then its output and exit code
+    (written last, atomically: the sign that the folder is complete, whatever happened)."""
+    output, code = "", "error"
+    try:
+        wh = make_warehouse(base)
+        seed_landing(wh)
+        proc = wh.run("run", check=False)
+        output, code = proc.stdout + proc.stderr, str(proc.returncode)
+    except BaseException:
+        import traceback
+
+        output += traceback.format_exc()
+        raise
+    finally:
+        (base / "output.txt").write_text(output, encoding="utf-8")
+        (base / "returncode.tmp").write_text(code)
+        os.replace(base / "returncode.tmp", base / "returncode")
+
+
+def _needs_warehouse(items) -> bool:
+    return any("warehouse" in item.fixturenames for item in items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_warehouse_build(request, tmp_path_factory):
+    """Starts the session warehouse's night as the session starts (one worker does, under the lock) when a
+    collected test needs it; the worker that started it waits for it at the end of its session."""
+    from filelock import FileLock
+
+    if not _needs_warehouse(request.session.items):
+        yield None
+        return
+    shared = _shared_base(tmp_path_factory)
+    build = shared / SHARED_BUILD
+    proc = None
+    with FileLock(str(shared / f"{SHARED_BUILD}.lock")):
+        if not build.exists():
+            build.mkdir()
+            with open(build / "build.log", "w") as log:
+                proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(build)], stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+    yield build
+    if proc is not None:  # this worker started it: it does not leave it running
+        try:
+            proc.wait(timeout=1800)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
-def warehouse(tmp_path_factory) -> Warehouse:
-    """A warehouse built once per test session by one real run of the nightly job."""
-    wh = make_warehouse(tmp_path_factory.mktemp("e2e"))
-    seed_landing(wh)
-    proc = wh.run("run")
-    wh.first_run_output = proc.stdout + proc.stderr
+def warehouse(_shared_warehouse_build, tmp_path_factory) -> Warehouse:
+    """A warehouse built by one real run of the nightly job (``kpi run``), this worker's own copy of it.
+
+    ``first_run_output`` is that run's output; ``built_at`` the warehouse the run was made in (the paths it
+    printed)."""
+    build = _shared_warehouse_build
+    deadline = time.monotonic() + 1800
+    while not (build / "returncode").exists():
+        assert time.monotonic() < deadline, "the session warehouse was not built in 30 minutes"
+        time.sleep(1)
+    output = (build / "output.txt").read_text(encoding="utf-8")
+    if (build / "returncode").read_text() != "0":
+        log = (build / "build.log").read_text(encoding="utf-8", errors="replace")
+        raise AssertionError(f"kpi run of the session warehouse failed:\n{output[-8000:]}\n{log[-4000:]}")
+    base = tmp_path_factory.mktemp("e2e")
+    shutil.copytree(build, base, symlinks=True, dirs_exist_ok=True, ignore=lambda d, names: BUILD_NOTES & set(names) if d == str(build) else [])
+    wh = make_warehouse(base)
+    wh.first_run_output = output
+    wh.built_at = make_warehouse(build)
     return wh
+
+
+if __name__ == "__main__":  # the background build of the session warehouse (see _shared_warehouse_build)
+    build_shared_warehouse(Path(sys.argv[1]))

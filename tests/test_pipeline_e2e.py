@@ -13,8 +13,9 @@ KEY = ["kpi_id", "period_year", "geo_code"]
 
 def test_main_command_prints_dashboard_and_database_paths(warehouse):
     out = warehouse.first_run_output
-    assert f"Published database: {warehouse.analytics}" in out
-    assert f"Dashboard: {warehouse.dashboard / 'index.html'}" in out
+    built_at = warehouse.built_at  # the folder the night ran in (this worker's warehouse is a copy of it)
+    assert f"Published database: {built_at.analytics}" in out
+    assert f"Dashboard: {built_at.dashboard / 'index.html'}" in out
     assert 'class="kpi-card"' in (warehouse.dashboard / "index.html").read_text(encoding="utf-8")
     # plotly.js once, as a local file shared by every page (issue 7), not inlined in each page
     assert (warehouse.dashboard / "assets" / "plotly.min.js").stat().st_size > 1_000_000
