@@ -69,6 +69,28 @@ def test_every_duckdb_of_the_job_gets_its_share_and_the_spill_folder(tmp_path, m
     assert render({}) == "80%"
 
 
+def test_dbt_gets_the_spill_folder_once_per_database_so_spilling_does_not_fail_its_next_thread(tmp_path):
+    """dbt-duckdb runs ``SET`` for each key of the profile's ``settings`` on every thread's new cursor, and
+    DuckDB refuses to switch ``temp_directory`` once it has spilled there: a memory-limited night (benchmark
+    at scale 16, ``KPI_MEMORY_LIMIT=2GiB``) failed in dbt with "Cannot switch temporary directory after the
+    current one has been used". The spill folder and the limit are therefore ``config_options`` (given once,
+    when dbt opens the database), never ``settings``."""
+    import yaml
+
+    spill = tmp_path / "spill"
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), config={"memory_limit": "64MiB", "temp_directory": str(spill)})
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("CREATE TABLE t AS SELECT i, md5(i::VARCHAR) AS h FROM range(3000000) r(i) ORDER BY h")  # spills
+    cursor = con.cursor()  # what dbt-duckdb does for its next thread, with `settings` (the error says the folder was used)
+    with pytest.raises(duckdb.Error, match="Cannot switch temporary directory"):
+        cursor.execute(f"SET temp_directory = '{spill}'")
+    con.close()
+
+    duck = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))["daxing_kpi"]["outputs"]["duckdb"]
+    assert {"temp_directory", "memory_limit"} <= set(duck["config_options"])
+    assert not {"temp_directory", "memory_limit"} & set(duck.get("settings") or {})
+
+
 def test_a_regular_csv_file_never_passes_through_pandas_or_the_python_reader(tmp_path, monkeypatch):
     """DuckDB reads it; neither pandas' reader nor the Python CSV reader is asked to."""
     folder = tmp_path / "burials"
