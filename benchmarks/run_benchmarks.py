@@ -146,6 +146,13 @@ def generator_digest() -> str:
     return h.hexdigest()[:20]
 
 
+def copy_sample(src: Path, dst: Path) -> None:
+    """The generated sample's folders (``landing/``, ``sample_truth/``) of ``src`` copied into ``dst``."""
+    for part in ("landing", "sample_truth"):
+        if (src / part).exists():
+            shutil.copytree(src / part, dst / part, dirs_exist_ok=True)
+
+
 def generate(warehouse: Path, scale: float, logs: Path, interval: float, samples: Path | None = None) -> dict:
     """The sample at ``scale`` into ``warehouse`` (``landing/``, ``sample_truth/``; measured); returns counts and
     measures. With ``samples`` (``--samples``), a sample generated earlier by the same generator code is copied
@@ -153,9 +160,7 @@ def generate(warehouse: Path, scale: float, logs: Path, interval: float, samples
     and a newly generated one is kept there: generation is not part of any target, and scale 16 takes minutes."""
     kept = samples / f"scale-{scale:g}-{generator_digest()}" if samples else None
     if kept is not None and (kept / "generate.json").exists():
-        for part in ("landing", "sample_truth"):
-            if (kept / part).exists():
-                shutil.copytree(kept / part, warehouse / part, dirs_exist_ok=True)
+        copy_sample(kept, warehouse)
         return {**json.loads((kept / "generate.json").read_text(encoding="utf-8")), "reused_from": str(kept)}
     counts_file = logs / f"generate_{scale}.json"
     m = run_measured([sys.executable, str(Path(__file__).resolve()), "_generate", "--dir", str(warehouse), "--scale", str(scale),
@@ -167,9 +172,7 @@ def generate(warehouse: Path, scale: float, logs: Path, interval: float, samples
     if kept is not None:
         tmp = kept.with_name(kept.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        for part in ("landing", "sample_truth"):
-            if (warehouse / part).exists():
-                shutil.copytree(warehouse / part, tmp / part)
+        copy_sample(warehouse, tmp)
         (tmp / "generate.json").write_text(json.dumps(out), encoding="utf-8")
         tmp.rename(kept)
     return out
