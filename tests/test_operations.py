@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from conftest import TEST_PII_KEY, Warehouse, make_warehouse
 
 from daxing_kpi import atomic, nightplan, operations
@@ -510,7 +511,7 @@ def test_dagster_yaml_runs_one_at_a_time_on_sqlite_under_the_warehouse(tmp_path,
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
-        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        assert isinstance(instance.run_storage, SqliteRunStorage)  # Dagster's, its connections kept (daxing_kpi.dagster_storage)
         instance.get_runs()
     assert (home / "history" / "runs.db").exists()
     from daxing_kpi.definitions import defs

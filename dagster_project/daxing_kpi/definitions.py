@@ -3,7 +3,6 @@
 import dagster as dg
 
 import daxing_kpi  # noqa: F401  (turns off telemetry before the libraries load)
-from daxing_kpi import dagster_storage
 from daxing_kpi.defs.dbt import daxing_dbt_models, dbt_resource
 from daxing_kpi.defs.docs import dbt_docs_site
 from daxing_kpi.defs.ingest import ingest_audit, landing_files, raw_assets
@@ -13,8 +12,6 @@ from daxing_kpi.defs.publish import analytics_database, kpi_dashboard
 from daxing_kpi.defs.quality import landed_file_checks, mart_checks, quality_data_docs
 from daxing_kpi.defs.report import review_reports
 from daxing_kpi.defs.schedules import refresh_kpis_job, refresh_kpis_job_schedule
-
-dagster_storage.install()  # cheaper writes to the SQLite run history in every process of the code location (issue 20.3)
 
 defs = dg.Definitions(
     assets=[landing_files, *raw_assets, plan_workbooks, ingest_audit, daxing_dbt_models, analytics_database, kpi_dashboard,
