@@ -1,7 +1,9 @@
 """dbt models as Dagster assets (dagster-dbt), grouped by their dbt folder (staging, intermediate, marts)."""
 
 
+import hashlib
 import os
+import pprint
 import shutil
 import sys
 import tempfile
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
@@ -56,9 +59,76 @@ def ensure_manifest() -> None:
         ["parse", "--quiet"], target_path=tmp_target
     ).wait()
     if (tmp_target / PARTIAL_PARSE).exists():
+        _write_parse_key(partial, dbt_connection())  # the parse was made with this process's environment
         os.replace(tmp_target / PARTIAL_PARSE, partial)
     os.replace(tmp_target / "manifest.json", manifest)
     shutil.rmtree(tmp_target, ignore_errors=True)
+
+
+# -- dbt's partial-parse state for another warehouse ------------------------------------------------------------
+#
+# dbt reuses its parsed project (partial_parse.msgpack) only if the hash of the connection it records matches
+# this run's, and the connection includes the working database's path and spill folder: each new warehouse, and
+# each copy of one (a trial warehouse, every test's copy), parsed the whole project again (about 4 s of dbt's
+# start). The parse itself does not depend on where the files are (dbt's models name the database by its name,
+# "work", and the schema, both compared here). So a kept parse made with the same connection except
+# PATH_KEYS is given this run's hash; any other difference leaves dbt to parse again, as before.
+
+PATH_KEYS = frozenset({"path", "config_options"})  # where the database file and its spill folder are, its memory limit
+
+
+def dbt_connection() -> list[tuple[str, Any]]:
+    """dbt's connection of a ``dbt`` command started now (this process's environment: ``KPI_WORK_DB`` ...):
+    the sorted ``(key, value)`` pairs of the adapter's ``connection_info()``, computed by dbt's own profile code
+    as dbt's partial-parse check does (``dbt.parser.manifest``, ``profile_hash``)."""
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    set_invocation_context(dict(os.environ))
+    name = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["profile"]
+    target, data = Profile.render_profile(read_profile(str(DBT_PROJECT_DIR))[name], name, dbt_project.target, ProfileRenderer({}))
+    data.pop("threads", None)  # as dbt: not part of the connection
+    return sorted(Profile._credentials_from_profile(data, name, target).connection_info())
+
+
+def profile_hash(connection: list[tuple[str, Any]]) -> str:
+    """The sha256 dbt records as ``state_check.profile_hash`` for ``connection`` (of :func:`dbt_connection`)."""
+    return hashlib.sha256(pprint.pformat(connection).encode()).hexdigest()
+
+
+def _parse_key(connection: list[tuple[str, Any]]) -> str:
+    return profile_hash([kv for kv in connection if kv[0] not in PATH_KEYS])
+
+
+def _write_parse_key(msgpack_path: Path, connection: list[tuple[str, Any]]) -> None:
+    """``<msgpack>.key``: what the parse beside it depends on of its connection (all but PATH_KEYS)."""
+    key = msgpack_path.with_name(msgpack_path.name + ".key")
+    tmp = key.with_name(f".{key.name}.{os.getpid()}.tmp")
+    tmp.write_text(_parse_key(connection) + "\n", encoding="utf-8")
+    os.replace(tmp, key)
+
+
+def adopt_partial_parse(src: Path, dst: Path, connection: list[tuple[str, Any]]) -> bool:
+    """Copy dbt's partial-parse state ``src`` to ``dst`` (a run's target folder), with this run's profile hash
+    when ``src`` was parsed with the same connection but for PATH_KEYS (its ``.key`` file says so). Returns
+    whether the hash was given; otherwise ``dst`` is a plain copy and dbt decides (it parses again if the
+    connection differs). Raises nothing for a missing or unreadable state: dbt then parses the project."""
+    import msgpack
+
+    key = src.with_name(src.name + ".key")
+    try:
+        same = key.read_text(encoding="utf-8").strip() == _parse_key(connection)
+        data = msgpack.unpackb(src.read_bytes(), raw=False, strict_map_key=False) if same else None
+        if data is not None:  # dbt packs dates as msgpack ExtTypes, which round-trip unchanged
+            data["state_check"]["profile_hash"]["checksum"] = profile_hash(connection)
+            dst.write_bytes(msgpack.packb(data, use_bin_type=True))
+            return True
+    except (OSError, ValueError, KeyError, TypeError, msgpack.UnpackException):
+        pass
+    if src.exists():
+        shutil.copyfile(src, dst)
+    return False
 
 
 class KpiDbtCliResource(DbtCliResource):
@@ -80,13 +150,14 @@ class KpiDbtCliResource(DbtCliResource):
     def _get_unique_target_path(self, *, context) -> Path:
         """The run's own target folder, ``<warehouse>/dbt_runs/<step>-<run id[:7]>-<id>`` (:func:`daxing_kpi.paths.dbt_runs_dir`:
         each warehouse keeps and prunes its own, so two warehouses on one checkout never touch each other's
-        folders), starting with this warehouse's partial-parse state (:func:`partial_parse_path`): dbt then
-        reads the parsed project instead of parsing it again."""
+        folders), starting with this warehouse's partial-parse state (:func:`partial_parse_path`), or the
+        checkout's for a new warehouse, given this run's connection (:func:`adopt_partial_parse`): dbt then reads
+        the parsed project instead of parsing it again."""
         folder = dbt_runs_dir() / super()._get_unique_target_path(context=context).name
         folder.mkdir(parents=True, exist_ok=True)
         kept = partial_parse_path()
-        if kept.exists():
-            shutil.copyfile(kept, folder / PARTIAL_PARSE)
+        src = kept if kept.exists() else dbt_project.manifest_path.with_name(PARTIAL_PARSE)  # else the checkout's
+        adopt_partial_parse(src, folder / PARTIAL_PARSE, dbt_connection())
         return folder
 
 
@@ -107,6 +178,7 @@ def keep_partial_parse(target_path: Path) -> None:
         dst = partial_parse_path()
         tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
         shutil.copyfile(src, tmp)
+        _write_parse_key(dst, dbt_connection())  # made with this process's environment, as the build was
         os.replace(tmp, dst)
 
 
