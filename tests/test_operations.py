@@ -331,33 +331,8 @@ def test_pipeline_runs_in_published_database(warehouse):
 # -- failure notice -------------------------------------------------------------------------------------------
 
 
-def test_failed_run_writes_report_and_calls_the_configured_command(warehouse, tmp_path):
-    """A burials delivery without one town/street fails a blocking check: the run exits 1, the
-    previous publication stays, a short report says which step failed, its cause in one sentence and
-    what is still published, and $KPI_ON_FAILURE_COMMAND receives the report path."""
-    notified = tmp_path / "notified.txt"
-    command = f'cp "$1" {notified} && echo "$KPI_FAILURE_REPORT" > {tmp_path / "env.txt"}'
-    wh = clone(warehouse, tmp_path / "wh", KPI_ON_FAILURE_COMMAND=command)
-    v0, before = published_run_id(wh), file_digest(wh.analytics)
-    (burials,) = (wh.root / "landing" / "burials").glob("*.csv")
-    df = pd.read_csv(burials, dtype=str)
-    df[df["户籍所在镇街"] != "礼贤镇"].to_csv(burials, index=False, encoding="utf-8")
-    proc = wh.run("run", check=False)
-    assert proc.returncode == 1
-    run_id = run_id_of(proc.stdout)
-    (report,) = (wh.root / "failures").glob(f"*_{run_id}.txt")
-    text = report.read_text()
-    assert "Nightly KPI run FAILED" in text and "stage checks, step raw__funeral_burials__landed_file_checks" in text
-    (cause,) = [x for x in text.splitlines() if x.startswith("Cause:")]  # issue 19.4: the cause in one sentence
-    assert cause == ("Cause:     Blocking quality checks failed, so this delivery was not published: "
-                     "raw/funeral_burials every_town_street_is_present_and_known.")
-    assert f"unchanged, still the version of run {v0}" in text
-    assert "daxing_dbt_models" in text  # listed among the steps not run
-    assert notified.read_text() == text and (tmp_path / "env.txt").read_text().strip() == str(report)
-    assert str(report) in proc.stderr
-    assert file_digest(wh.analytics) == before
-    row = history_row(wh, run_id)
-    assert (row["status"], row["failed_step"]) == ("failed", "raw__funeral_burials__landed_file_checks")
+# The failure notice of a failed quality gate (report, cause in one sentence, $KPI_ON_FAILURE_COMMAND): the
+# town_street_missing case of tests/test_quality_gate.py, which runs that night anyway.
 
 
 # -- the lock ------------------------------------------------------------------------------------------------

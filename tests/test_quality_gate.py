@@ -1,7 +1,8 @@
 """Acceptance of the quality gate (issue 6): corrupted deliveries stop publication, a WARN does not.
 
 Each case copies the session warehouse (``conftest.warehouse``: one clean ``kpi run`` of the 0.05
-sample, published as version v0), corrupts one landing file and runs ``kpi run`` on the copy: the
+sample, published as version v0), corrupts a landing file and runs ``kpi run`` on the copy (three
+cases of three sources share one night, ``TOGETHER``): the
 matching check fails, the run ends failed (exit 1) with a one-paragraph summary of the failed checks
 (printed and in the failure report), and the published database is byte-identical and still
 readable. A large but plausible year-over-year change is only advisory: that run publishes, and the
@@ -11,8 +12,11 @@ WARN result is in ``dq_results`` and ``dq_kpi_status``.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -123,46 +127,102 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_a_corrupted_delivery_fails_its_check_and_publishes_nothing(warehouse, tmp_path, case):
-    corrupt, asset, check, observed = CASES[case]
-    wh = clone(warehouse, tmp_path / "wh")
-    before = digest(wh.analytics)
-    v0 = wh.query("SELECT run_id FROM publish_metadata").run_id.item()
-    corrupt(wh)
+# The failures each case must cause on its own asset, beside the one of CASES (a second copy also moves the row
+# count, +100 %; no population at all: no town/street present either).
+ALSO_FAILED = {"duplicated_delivery": "row_count_is_plausible_against_the_last_delivery",
+               "negative_count": "every_town_street_is_present_and_known"}
+# Three sources corrupted in one night (a night is the cost of these tests): each fails its own checks and
+# nothing else fails. The two other cases run alone: a town missing from burials is also the failure-notice case
+# (issue 19.4), and a denominator of 0 fails a mart check, which runs only when every landed-file check passed.
+TOGETHER = ("duplicated_delivery", "half_the_rows", "negative_count")
 
+
+@dataclass
+class CorruptedNight:
+    wh: Warehouse
+    proc: subprocess.CompletedProcess
+    run_id: str
+    before: str  # digest of the published database before the night
+    v0: str  # the run id it was published by
+    notified: Path | None = None  # where $KPI_ON_FAILURE_COMMAND copied the failure report
+
+
+def corrupted_night(src: Warehouse, base: Path, cases: tuple[str, ...], **extra_env) -> CorruptedNight:
+    wh = clone(src, base / "wh", **extra_env)
+    before, v0 = digest(wh.analytics), wh.query("SELECT run_id FROM publish_metadata").run_id.item()
+    for case in cases:
+        CASES[case][0](wh)
     proc = wh.run("run", check=False)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run_id = run_id_of(proc.stdout)
+    return CorruptedNight(wh, proc, run_id_of(proc.stdout), before, v0)
+
+
+@pytest.fixture(scope="module")
+def three_corrupted_sources(warehouse, tmp_path_factory) -> CorruptedNight:
+    return corrupted_night(warehouse, tmp_path_factory.mktemp("three_corrupted"), TOGETHER)
+
+
+def failure_notice_night(warehouse, base: Path) -> CorruptedNight:
+    """Burials without one town/street, with $KPI_ON_FAILURE_COMMAND set (the operator's notice)."""
+    notified = base / "notified.txt"
+    base.mkdir(parents=True, exist_ok=True)
+    command = f'cp "$1" {notified} && echo "$KPI_FAILURE_REPORT" > {base / "env.txt"}'
+    night = corrupted_night(warehouse, base, ("town_street_missing",), KPI_ON_FAILURE_COMMAND=command)
+    night.notified = notified
+    return night
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_corrupted_delivery_fails_its_check_and_publishes_nothing(warehouse, tmp_path, request, case):
+    _corrupt, asset, check, observed = CASES[case]
+    if case in TOGETHER:
+        night = request.getfixturevalue("three_corrupted_sources")
+    elif case == "town_street_missing":
+        night = failure_notice_night(warehouse, tmp_path)
+    else:
+        night = corrupted_night(warehouse, tmp_path, (case,))
+    wh, run_id = night.wh, night.run_id
 
     res = run_results(wh, run_id)
     failed = res[~res.passed.astype(bool) & (res.severity == "ERROR")]
     row = failed[(failed.asset == asset) & (failed.check_name == check)]
     assert len(row) == 1, f"{asset} {check} did not fail; failed: {failed[['asset', 'check_name', 'observed_value']].values.tolist()}"
     assert observed in row.observed_value.item()
-    if case == "duplicated_delivery":  # a second copy also moves the row count (+100 %): both fail, rightly
-        assert set(failed.check_name) == {check, "row_count_is_plausible_against_the_last_delivery"}
-    elif case == "negative_count":  # no population at all: no town/street present either
-        assert set(failed.check_name) == {check, "every_town_street_is_present_and_known"}
-        assert set(failed.asset) == {asset}
+    mine = failed[failed.asset == asset]
+    assert set(mine.check_name) == {check} | ({ALSO_FAILED[case]} if case in ALSO_FAILED else set())
+    expected_assets = {CASES[c][1] for c in TOGETHER} if case in TOGETHER else {asset}
+    assert set(failed.asset) == expected_assets  # nothing else failed: the other sources' checks passed
+    if case == "negative_count":  # the population file allows no quarantined row (limit 0 %): set aside whole
         with duckdb.connect(str(wh.root / "work" / "work.duckdb"), read_only=True) as con:
             (aside,) = rejected_files(con).itertuples()
         assert aside.source_id == "statbureau_population" and aside.rows_read == 616
         assert "常住人口" in aside.rejected_reason_zh and "row 102" in aside.rejected_reason_en  # header row 1, data from row 2
-    else:
-        assert failed[["asset", "check_name"]].values.tolist() == [[asset, check]]
 
     # the one-paragraph summary: printed by `kpi run` and in the failure report
     (report,) = (wh.root / "failures").glob(f"*_{run_id}.txt")
     text = report.read_text(encoding="utf-8")
     assert "Quality gate: " in text and f"{asset} {check} [ERROR]" in " ".join(text.split())
-    assert "so nothing was published." in " ".join(proc.stderr.split())
+    assert "so nothing was published." in " ".join(night.proc.stderr.split())
     assert "analytics_database" in text  # named among the steps not run
 
     # the published database: the same bytes, still readable, still v0
-    assert digest(wh.analytics) == before
-    assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == v0
+    assert digest(wh.analytics) == night.before
+    assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == night.v0
     assert wh.query("SELECT count(*) AS n FROM kpi_observations").n.item() > 0
+
+    if case == "town_street_missing":  # the operator's notice (issue 19.4): the report, its cause in one sentence
+        assert "Nightly KPI run FAILED" in text and "stage checks, step raw__funeral_burials__landed_file_checks" in text
+        (cause,) = [x for x in text.splitlines() if x.startswith("Cause:")]
+        assert cause == ("Cause:     Blocking quality checks failed, so this delivery was not published: "
+                         "raw/funeral_burials every_town_street_is_present_and_known.")
+        assert f"unchanged, still the version of run {night.v0}" in text
+        assert "daxing_dbt_models" in text  # listed among the steps not run
+        # $KPI_ON_FAILURE_COMMAND received the report's path (argument and environment)
+        assert night.notified.read_text() == text and (tmp_path / "env.txt").read_text().strip() == str(report)
+        assert str(report) in night.proc.stderr
+        runs = [json.loads(x) for x in (wh.root / "history" / "pipeline_runs.jsonl").read_text(encoding="utf-8").splitlines()]
+        last = [r for r in runs if r["run_id"] == run_id][-1]
+        assert (last["status"], last["failed_step"]) == ("failed", "raw__funeral_burials__landed_file_checks")
 
 
 def test_a_resent_complete_register_supersedes_the_earlier_one_and_publishes(warehouse, tmp_path):
