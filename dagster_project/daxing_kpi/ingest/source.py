@@ -54,6 +54,7 @@ from daxing_kpi.ingest.sqlpass import lit, q
 from daxing_kpi.ingest.stage import (
     FIELD_FAULT, LINEAGE, NOT_REJECTIONS, QUARANTINE_COLUMNS, QUARANTINED, FileStage, SourceStage, empty_accepted, scope_sql,
 )
+from daxing_kpi.ingest.together import BATCH_BYTES, read_together, reads_together
 
 __all__ = ["FIELD_FAULT", "NOT_READ", "NOT_REJECTIONS", "QUARANTINED", "QUARANTINE_COLUMNS", "READ", "READ_MODES", "STAGE_CACHE",
            "IngestResult", "ingest_source", "read_file"]
@@ -279,6 +280,31 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     later_scopes: set[str] = set()
     by_index: dict[int, FileStage] = {}
     rejected: list[tuple[int, dict, FileStage | None]] = []
+    # workbooks and other files a Python reader reads wait here to be read in one pass (together.py)
+    pending: list[tuple[Path, str, str, int, dt.datetime]] = []
+    pending_bytes = 0
+
+    def take(i: int, path: Path, label: str, digest: str, f: FileStage) -> None:
+        nonlocal later_scopes
+        if f.rejection is not None:
+            rejected.append((i, rejected_audit_row(contract, path, label, digest, f.rejection, f.rows, f,
+                                                    reasons=reason_json(stage.reason_counts(f, bad="true"))), f))
+            return
+        by_index[i] = f
+        if contract.delivery_scope is not None and f.rows:
+            later_scopes |= f.scopes
+
+    def flush() -> None:
+        nonlocal pending_bytes
+        items, pending[:] = list(pending), []
+        pending_bytes = 0
+        for (path, label, digest, i, _), (f, cost) in zip(items, read_together(stage, items)):
+            costs[label] = {"kind": _kind(path), "rows": int(f.rows) if isinstance(f, FileStage) else 0, **cost}
+            if isinstance(f, FileRejected):
+                rejected.append((i, rejected_audit_row(contract, path, label, digest, f, 0), None))
+            else:
+                take(i, path, label, digest, f)
+
     for i in range(len(todo) - 1, -1, -1):
         path, label, digest = todo[i]
         before = (known_rejections or {}).get(digest)
@@ -291,12 +317,21 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
             continue
         fact = (known_files or {}).get(digest)
         known = known_file_scopes(contract, fact)
+        if known and pending:
+            flush()  # whether this file is read depends on what every later file covers
         if known and known <= later_scopes:
             sheets = json.loads(fact["sheets"]) if fact.get("sheets") else {}
             by_index[i] = FileStage(i, label, digest, _modified(path).isoformat(timespec="seconds"), sheets=sheets,
                                     known_rows=int(fact["rows_read"]), known_scopes=known,
                                     cutoff=delivery_cutoff((), path.name, _modified(path)))
             modes[label] = NOT_READ
+            continue
+        if digest not in (staged or {}) and reads_together(path):
+            modes[label] = READ
+            pending.append((path, label, digest, i, _modified(path)))
+            pending_bytes += path.stat().st_size
+            if pending_bytes >= BATCH_BYTES:
+                flush()
             continue
         try:
             if digest in (staged or {}):  # staged at an earlier night under the same rules: not read again
@@ -314,13 +349,10 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         except FileRejected as err:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, 0), None))
             continue
-        if f.rejection is not None:
-            rejected.append((i, rejected_audit_row(contract, path, label, digest, f.rejection, f.rows, f,
-                                                    reasons=reason_json(stage.reason_counts(f, bad="true"))), f))
-            continue
-        by_index[i] = f
-        if contract.delivery_scope is not None and f.rows:
-            later_scopes |= f.scopes
+        take(i, path, label, digest, f)
+    if pending:
+        flush()
+    rejected.sort(key=lambda r: -r[0])  # newest first, as the files were taken (those read together came later)
     stage.done_reading()
     loads = [by_index[i] for i in sorted(by_index)]
 

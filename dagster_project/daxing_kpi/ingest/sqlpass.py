@@ -317,7 +317,7 @@ def _fault(block: int, j: int, slot: int, column: str, reason: str, value: str) 
     return f"{{'b': {block}::TINYINT, 'j': {j}::SMALLINT, 's': {slot}::TINYINT, 'c': {column}, 'r': {reason}, 'v': {value}}}"
 
 
-def pass_sql(plan: PassPlan, source: str) -> str:
+def pass_sql(plan: PassPlan, source: str, carry: tuple[str, ...] = ()) -> str:
     """The query typing and checking the rows of ``source`` (a relation with ``_t`` (the table's number
     within its file), ``_row_number``, ``_extra`` and the text columns of ``plan.cells``), one output row
     per input row:
@@ -328,10 +328,12 @@ def pass_sql(plan: PassPlan, source: str) -> str:
     ``{b: block, j: contract column, s: slot, c: column header, r: reason, v: value as kept}`` in the order
     the faults are listed (block 0 a cell's fault, 1 a totals/signature row: its only entry, 2 cells
     beyond the header). The result depends on the cells and the rules only, never on other files (the
-    duplicates of a key across files are found afterwards, :func:`daxing_kpi.ingest.source.ingest_source`)."""
+    duplicates of a key across files are found afterwards, :func:`daxing_kpi.ingest.source.ingest_source`).
+    ``carry``: further columns of ``source`` passed through unchanged, last (several files read in one pass
+    tell their rows apart by them: :mod:`daxing_kpi.ingest.together`)."""
     contract = plan.contract
     cols = list(contract.columns)
-    base = ["_t", "_row_number", "_extra"] + [q(c) for c in plan.cells]
+    base = ["_t", "_row_number", "_extra"] + [q(c) for c in plan.cells] + [q(c) for c in carry]
     la, lb, lc = list(base), ["*"], ["*"]
     reasons: list[tuple[int, Column, str]] = []
     for j, c in enumerate(cols):
@@ -365,7 +367,7 @@ def pass_sql(plan: PassPlan, source: str) -> str:
         if not c.dropped:
             out.append(f"CASE WHEN _mk.r IS NULL THEN _v{j} END AS {q(c.name)}" if c.name in scope_cols else f"_v{j} AS {q(c.name)}")
     out += [f"coalesce(_mk.r IS NOT NULL OR _extra OR {' OR '.join(out_fault) or 'false'}, false) AS _q",
-            f"CAST({faults} AS {FAULT_STRUCT}[]) AS _f"]
+            f"CAST({faults} AS {FAULT_STRUCT}[]) AS _f"] + [q(c) for c in carry]
     sql = f"SELECT {', '.join(la)} FROM {source}"
     for layer in (lb, lc, l3, l4, out):
         sql = f"SELECT {', '.join(layer)} FROM ({sql})"
