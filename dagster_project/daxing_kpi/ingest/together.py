@@ -36,7 +36,7 @@ from daxing_kpi.ingest.sqlpass import pass_sql, q
 from daxing_kpi.ingest.stage import FileStage, SourceStage, arrow_cells, limit_counts_sql, scope_sql
 
 # Bytes of landing files read before their pass runs (bounds the memory the Python readers' tables hold).
-BATCH_BYTES = 32 * 1024 * 1024
+BATCH_BYTES = 8 * 1024 * 1024
 _BATCHES = itertools.count()
 
 
