@@ -139,13 +139,13 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
                 con.register("q_df", qdf)
                 con.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM q_df")
                 con.unregister("q_df")
-        audit = pd.DataFrame(result.audit_rows())
-        if len(audit):
-            audit.insert(0, "run_id", run_id)
-            audit["loaded_at"] = now
-            con.register("audit_df", audit)
-            con.execute("INSERT INTO audit.ingest_audit BY NAME SELECT * FROM audit_df")
-            con.unregister("audit_df")
+        rows = result.audit_rows()
+        if rows:  # as Arrow columns (a frame of a few rows cost more to build and scan than the insert itself)
+            names = ["run_id"] + list(dict.fromkeys(k for r in rows for k in r)) + ["loaded_at"]
+            rows = [{**r, "run_id": run_id, "loaded_at": now} for r in rows]
+            con.register("audit_rows", pa.table({k: pa.array([r.get(k) for r in rows]) for k in names}))
+            con.execute("INSERT INTO audit.ingest_audit BY NAME SELECT * FROM audit_rows")
+            con.unregister("audit_rows")
         con.execute("COMMIT")
         # the engine-neutral copy of the raw layer, read by the Spark target (issue 11)
         # each delivery straight from the staged rows when they are on this connection (no reading back)
