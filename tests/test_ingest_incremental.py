@@ -46,17 +46,23 @@ def facts_of(result) -> dict[str, dict]:
 
 
 def reads(monkeypatch) -> list[str]:
-    """Labels of the files read_file is asked to read."""
+    """Labels of the files read: those read_file is asked to read, and those read together in one pass
+    (workbooks, read_together)."""
     seen: list[str] = []
     from daxing_kpi.ingest import source
 
-    real = source.read_file
+    real, real_together = source.read_file, source.read_together
 
     def spy(path, contract, label, digest, *staging):
         seen.append(label)
         return real(path, contract, label, digest, *staging)
 
+    def spy_together(stage, items):
+        seen.extend(label for _, label, *_ in items)
+        return real_together(stage, items)
+
     monkeypatch.setattr(source, "read_file", spy)
+    monkeypatch.setattr(source, "read_together", spy_together)
     return seen
 
 

@@ -377,8 +377,10 @@ def test_a_rejected_file_is_not_read_again_until_it_changes(tmp_path, monkeypatc
     from daxing_kpi.ingest import source
 
     seen = []
-    real = source.read_file
+    real, real_together = source.read_file, source.read_together
     monkeypatch.setattr(source, "read_file", lambda path, *a: (seen.append(path.name), real(path, *a))[1])
+    # workbooks are read together, in one pass (issue 20.3)
+    monkeypatch.setattr(source, "read_together", lambda stage, items: (seen.extend(p.name for p, *_ in items), real_together(stage, items))[1])
     again = ingest.ingest_source(c, landing, known_rejections=facts)
     assert seen == ["good.csv"] and again.rejected[0]["rejected_reason_en"].endswith("read again once the file changes)")
     wb = openpyxl.Workbook()  # the clerk sends the file again, now readable

@@ -62,8 +62,21 @@ AUDIT_COLUMNS_ADDED = (
 )
 
 
+_AUDIT_COLUMNS = {("ingest_audit", c) for c in ("run_id", "source_id", "file_name", "sha256", "rows_read", "rows_loaded",
+                                                "rows_quarantined", "status", "reasons", "loaded_at")}
+_AUDIT_COLUMNS |= {("ingest_audit", c) for c, _ in AUDIT_COLUMNS_ADDED}
+_AUDIT_COLUMNS |= {("quarantine", c) for c in ("run_id", "source_id", "file_name", "sheet", "row_number", "column", "reason",
+                                              "value", "quarantined_at", "disposition")}
+
+
 def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the operator's audit tables when missing (history kept across runs)."""
+    """Create the operator's audit tables when missing (history kept across runs), and add the columns
+    later versions added; one look at the catalog when nothing is missing."""
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database()"
+                           " AND schema_name = 'audit' AND table_name IN ('ingest_audit', 'quarantine')").fetchall())
+    if _AUDIT_COLUMNS <= have:
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        return
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("CREATE SCHEMA IF NOT EXISTS audit")
     con.execute(
@@ -83,11 +96,13 @@ def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE audit.quarantine ADD COLUMN IF NOT EXISTS disposition VARCHAR")
 
 
-def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, int]:
+def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb.DuckDBPyConnection | None = None,
+              audit_parquet: bool = True) -> dict[str, int]:
     """Replace the raw table of a source with the accepted rows of this run, in one transaction,
     and record audit and quarantine rows (the quarantine of the source is replaced, the audit
-    appended); then write the source and the audit as Parquet (:mod:`daxing_kpi.raw_parquet`).
-    Returns ``rows_read, rows_loaded, rows_quarantined, rows_superseded``.
+    appended); then write the source and (unless ``audit_parquet`` is false: the nightly job writes it
+    once, after every source, in the ``audit/ingest_audit`` asset) the audit as Parquet
+    (:mod:`daxing_kpi.raw_parquet`). Returns ``rows_read, rows_loaded, rows_quarantined, rows_superseded``.
 
     ``con``: an open connection to the working database (default: one is opened). When ``result`` was
     staged on that same connection (:func:`daxing_kpi.ingest.ingest_source` with ``con``) the rows are
@@ -103,10 +118,11 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
         con.execute(f"CREATE OR REPLACE TABLE {table} ({raw_table_ddl(contract)})")
         same = result.stage is not None and result.stage.con is con
         # rows in the Parquet copy's order (deliveries by SHA-256, then sheet and row): no sort afterwards
-        for _, sql in result.ordered_parts():
-            if same:
+        if same:  # consecutive parts in one INSERT (UNION ALL keeps the order): fewer statements for many small files
+            for sql in result.raw_queries():
                 con.execute(f"INSERT INTO {table} {sql}")
-            else:
+        else:
+            for _, sql in result.ordered_parts():
                 for batch in result.stage.con.sql(sql).to_arrow_reader(100_000):
                     con.register("accepted_batch", pa.Table.from_batches([batch]))
                     con.execute(f"INSERT INTO {table} SELECT * FROM accepted_batch")
@@ -123,20 +139,21 @@ def write_raw(contract: Contract, result: IngestResult, run_id: str, con: duckdb
                 con.register("q_df", qdf)
                 con.execute("INSERT INTO audit.quarantine BY NAME SELECT * FROM q_df")
                 con.unregister("q_df")
-        audit = pd.DataFrame(result.audit_rows())
-        if len(audit):
-            audit.insert(0, "run_id", run_id)
-            audit["loaded_at"] = now
-            con.register("audit_df", audit)
-            con.execute("INSERT INTO audit.ingest_audit BY NAME SELECT * FROM audit_df")
-            con.unregister("audit_df")
+        rows = result.audit_rows()
+        if rows:  # as Arrow columns (a frame of a few rows cost more to build and scan than the insert itself)
+            names = ["run_id"] + list(dict.fromkeys(k for r in rows for k in r)) + ["loaded_at"]
+            rows = [{**r, "run_id": run_id, "loaded_at": now} for r in rows]
+            con.register("audit_rows", pa.table({k: pa.array([r.get(k) for r in rows]) for k in names}))
+            con.execute("INSERT INTO audit.ingest_audit BY NAME SELECT * FROM audit_rows")
+            con.unregister("audit_rows")
         con.execute("COMMIT")
         # the engine-neutral copy of the raw layer, read by the Spark target (issue 11)
         # each delivery straight from the staged rows when they are on this connection (no reading back)
         loaded = {a["sha256"]: a["rows_loaded"] for a in result.audit}
         deliveries = [(d, sql) for d, sql in result.ordered_parts() if loaded.get(d)] if same else None
         raw_parquet.write_source(con, contract.source_id, deliveries=deliveries)
-        raw_parquet.write_audit(con)
+        if audit_parquet:
+            raw_parquet.write_audit(con)
     finally:
         if own:
             con.close()

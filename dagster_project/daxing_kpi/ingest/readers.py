@@ -36,6 +36,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import itertools
 import re
@@ -71,7 +72,16 @@ class Table:
 
 def normalize_text(value) -> str:
     """NFKC (full-width digits, letters and brackets to half-width), no spaces or line breaks."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
+    return _normalize_str(str(value))
+
+
+_SPACES = re.compile(r"\s+")
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalize_str(text: str) -> str:
+    """:func:`normalize_text` of a string (kept per string: a header search asks for the same cells often)."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text))
 
 
 def _utf16_without_bom(raw: bytes) -> str | None:
@@ -420,10 +430,13 @@ def _fill_merged(grid: list[list[str]], merged) -> None:
                 row[c] = value
 
 
-def read_excel_tables(path: Path, known: dict[str, object]) -> list[tuple[Table, int]]:
+def read_excel_tables(path: Path, known: dict[str, object], sheets: set[str] | None = None) -> list[tuple[Table, int]]:
     """Every sheet of an ``.xlsx``/``.xls`` workbook as a :class:`Table` with its match count.
 
-    Raises ``ValueError`` naming the file when the workbook cannot be opened."""
+    ``sheets``: the only sheets to read, by :func:`normalize_text` of their names (a contract's ``sheets``);
+    every other sheet is still listed, in the workbook's order, but as an empty table matching nothing (its
+    cells are not read). None: read every sheet. Raises ``ValueError`` naming the file when the workbook
+    cannot be opened."""
     from python_calamine import CalamineError, load_workbook
 
     try:
@@ -432,6 +445,9 @@ def read_excel_tables(path: Path, known: dict[str, object]) -> list[tuple[Table,
         raise ValueError(f"{Path(path).name}: not a readable Excel workbook ({exc})") from exc
     out = []
     for name in wb.sheet_names:
+        if sheets is not None and normalize_text(name) not in sheets:
+            out.append((Table(name, pd.DataFrame(), np.array([], dtype=np.int64), 0), 0))
+            continue
         sheet = wb.get_sheet_by_name(name)
         raw = sheet.to_python(skip_empty_area=False)
         grid = [[cell_text(v) for v in row] for row in raw]
@@ -626,9 +642,11 @@ def sniff(path: Path) -> str:
     return "text"
 
 
-def read_tables(path: Path, known: dict[str, object], encoding: str | None = "auto") -> list[tuple[Table, int]]:
+def read_tables(path: Path, known: dict[str, object], encoding: str | None = "auto",
+                sheets: set[str] | None = None) -> list[tuple[Table, int]]:
     """The tables of a landing file with the number of contract columns each header names, read by
-    content (:func:`sniff`), whatever the file's name says.
+    content (:func:`sniff`), whatever the file's name says. ``sheets``: of a workbook, read only these
+    sheets (:func:`read_excel_tables`).
 
     Raises :class:`daxing_kpi.ingest.reasons.FileRejected` for an empty, binary or unreadable file."""
     from daxing_kpi.ingest.reasons import FileRejected
@@ -646,7 +664,7 @@ def read_tables(path: Path, known: dict[str, object], encoding: str | None = "au
                                f"{name}: not a table (neither text nor an Excel workbook); the file may be damaged or of another type.")
         if kind in ("xlsx", "xls"):
             try:
-                return read_excel_tables(path, known)
+                return read_excel_tables(path, known, sheets)
             except ValueError as e:
                 raise FileRejected(f"{name}：Excel 文件已损坏，无法打开（{str(e).split(': ', 1)[-1][:120]}）。请重新导出。",
                                    f"{name}: the Excel workbook is damaged and cannot be opened ({str(e).split(': ', 1)[-1][:120]})."

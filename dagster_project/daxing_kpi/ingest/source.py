@@ -44,7 +44,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from daxing_kpi.ingest.accounting import file_audit_counts, file_audit_row, reason_json, rejected_audit_row
+from daxing_kpi.ingest.accounting import file_audit_row, files_audit_counts, reason_json, rejected_audit_row
 from daxing_kpi.ingest.contracts import Contract
 from daxing_kpi.ingest.cutoff import delivery_cutoff
 from daxing_kpi.ingest.readers import sniff
@@ -54,6 +54,7 @@ from daxing_kpi.ingest.sqlpass import lit, q
 from daxing_kpi.ingest.stage import (
     FIELD_FAULT, LINEAGE, NOT_REJECTIONS, QUARANTINE_COLUMNS, QUARANTINED, FileStage, SourceStage, empty_accepted, scope_sql,
 )
+from daxing_kpi.ingest.together import BATCH_BYTES, read_together, reads_together
 
 __all__ = ["FIELD_FAULT", "NOT_READ", "NOT_REJECTIONS", "QUARANTINED", "QUARANTINE_COLUMNS", "READ", "READ_MODES", "STAGE_CACHE",
            "IngestResult", "ingest_source", "read_file"]
@@ -106,6 +107,7 @@ class IngestResult:
     stage: SourceStage | None = None
     parts: list[str] = field(default_factory=list)  # SELECTs of the accepted rows, one per file, in order
     part_keys: list[tuple[str, str, bool]] = field(default_factory=list)  # (sha256, label, several sheets) of each part
+    part_sorted: list[bool] = field(default_factory=list)  # whether a part has an ORDER BY of its own (duplicates taken out)
     files: list[FileStage] = field(default_factory=list)  # every file staged (read now or earlier), in delivery order
     quarantine_query: str | None = None
     read_modes: dict[str, str] = field(default_factory=dict)
@@ -151,6 +153,26 @@ class IngestResult:
         out = []
         for (digest, _, several), sql in sorted(zip(self.part_keys, self.parts), key=lambda kp: kp[0][:2]):
             out.append((digest, f"SELECT * FROM ({sql}) ORDER BY _sheet NULLS LAST, _row_number" if several else sql))
+        return out
+
+    def raw_queries(self, per_query: int = 100) -> list[str]:
+        """Queries whose rows, one query after the other, are the raw table's rows in order (those of
+        :meth:`ordered_parts`): runs of consecutive parts with no ORDER BY of their own joined by UNION ALL
+        (which keeps each part's rows, and the parts, in order), at most ``per_query`` parts a query."""
+        sorted_ = dict(zip(self.parts, self.part_sorted or [True] * len(self.parts)))
+        plain = {sql for (_, _, several), sql in zip(self.part_keys, self.parts) if not several and not sorted_[sql]}
+        out, run = [], []
+        for _, sql in self.ordered_parts():
+            if sql in plain and len(run) < per_query:
+                run.append(sql)
+                continue
+            if run:
+                out.append(" UNION ALL ".join(f"SELECT * FROM ({r})" for r in run))
+            run = [sql] if sql in plain else []
+            if sql not in plain:
+                out.append(sql)
+        if run:
+            out.append(" UNION ALL ".join(f"SELECT * FROM ({r})" for r in run))
         return out
 
     def accepted_batches(self, batch_rows: int = 100_000):
@@ -279,6 +301,31 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     later_scopes: set[str] = set()
     by_index: dict[int, FileStage] = {}
     rejected: list[tuple[int, dict, FileStage | None]] = []
+    # workbooks and other files a Python reader reads wait here to be read in one pass (together.py)
+    pending: list[tuple[Path, str, str, int, dt.datetime]] = []
+    pending_bytes = 0
+
+    def take(i: int, path: Path, label: str, digest: str, f: FileStage) -> None:
+        nonlocal later_scopes
+        if f.rejection is not None:
+            rejected.append((i, rejected_audit_row(contract, path, label, digest, f.rejection, f.rows, f,
+                                                    reasons=reason_json(stage.reason_counts(f, bad="true"))), f))
+            return
+        by_index[i] = f
+        if contract.delivery_scope is not None and f.rows:
+            later_scopes |= f.scopes
+
+    def flush() -> None:
+        nonlocal pending_bytes
+        items, pending[:] = list(pending), []
+        pending_bytes = 0
+        for (path, label, digest, i, _), (f, cost) in zip(items, read_together(stage, items)):
+            costs[label] = {"kind": _kind(path), "rows": int(f.rows) if isinstance(f, FileStage) else 0, **cost}
+            if isinstance(f, FileRejected):
+                rejected.append((i, rejected_audit_row(contract, path, label, digest, f, 0), None))
+            else:
+                take(i, path, label, digest, f)
+
     for i in range(len(todo) - 1, -1, -1):
         path, label, digest = todo[i]
         before = (known_rejections or {}).get(digest)
@@ -291,12 +338,21 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
             continue
         fact = (known_files or {}).get(digest)
         known = known_file_scopes(contract, fact)
+        if known and pending:
+            flush()  # whether this file is read depends on what every later file covers
         if known and known <= later_scopes:
             sheets = json.loads(fact["sheets"]) if fact.get("sheets") else {}
             by_index[i] = FileStage(i, label, digest, _modified(path).isoformat(timespec="seconds"), sheets=sheets,
                                     known_rows=int(fact["rows_read"]), known_scopes=known,
                                     cutoff=delivery_cutoff((), path.name, _modified(path)))
             modes[label] = NOT_READ
+            continue
+        if digest not in (staged or {}) and reads_together(path):
+            modes[label] = READ
+            pending.append((path, label, digest, i, _modified(path)))
+            pending_bytes += path.stat().st_size
+            if pending_bytes >= BATCH_BYTES:
+                flush()
             continue
         try:
             if digest in (staged or {}):  # staged at an earlier night under the same rules: not read again
@@ -314,13 +370,10 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
         except FileRejected as err:
             rejected.append((i, rejected_audit_row(contract, path, label, digest, err, 0), None))
             continue
-        if f.rejection is not None:
-            rejected.append((i, rejected_audit_row(contract, path, label, digest, f.rejection, f.rows, f,
-                                                    reasons=reason_json(stage.reason_counts(f, bad="true"))), f))
-            continue
-        by_index[i] = f
-        if contract.delivery_scope is not None and f.rows:
-            later_scopes |= f.scopes
+        take(i, path, label, digest, f)
+    if pending:
+        flush()
+    rejected.sort(key=lambda r: -r[0])  # newest first, as the files were taken (those read together came later)
     stage.done_reading()
     loads = [by_index[i] for i in sorted(by_index)]
 
@@ -358,11 +411,12 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
              + (" ORDER BY _t, _row_number" if f.dup_sql != "false" else "") for f in read]
     audit = []
     order = {f.label: k for k, f in enumerate(loads)}
+    counted = files_audit_counts(stage, [f for f in loads if f.known_rows is None], sup_sql)
     for f in loads:
         if f.known_rows is not None:
             counts = dict(n_sup=f.known_rows, n_q=0, n_ff=0, q={}, ff={})
         else:
-            counts = file_audit_counts(stage, f, sup_sql[f.index])
+            counts = counted[f.index]
         audit.append(file_audit_row(contract, f, counts, superseded_by[f.index], order))
     quarantine_parts = []
     for f in read:
@@ -388,7 +442,8 @@ def ingest_source(contract: Contract, landing_root: Path, known_files: dict[str,
     audit.sort(key=lambda a: (a["file_modified_at"], a["file_name"]))
     staged_files = sorted([f for f in read] + [f for _, _, f in rejected if f is not None], key=lambda f: f.index)
     result = IngestResult(audit=audit, stage=stage, parts=parts, quarantine_query=quarantine_query, read_modes=modes,
-                          read_costs=costs, part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read], files=staged_files)
+                          read_costs=costs, part_keys=[(f.digest, f.label, len(f.sheet_names) > 1) for f in read], files=staged_files,
+                          part_sorted=[f.dup_sql != "false" for f in read])
     total_loaded = sum(a["rows_loaded"] for a in audit)
     accepted_rows = sum(stage.con.execute(f"SELECT count(*) FROM ({p})").fetchall()[0][0] for p in parts)
     if total_loaded != accepted_rows:  # the audit is computed apart from the accepted rows: prove they agree

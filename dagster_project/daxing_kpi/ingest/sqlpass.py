@@ -178,24 +178,24 @@ def _kpi_redact(values):
     return pa.array([redact_text(("" if v is None else v)[:200]) for v in _arrow(values).to_pylist()], type=pa.string())
 
 
+# a session variable of a connection the pass's functions are created on (a test that does not fail: the failing
+# query's error message, with its suggestions of similar names, cost more than the rest of the preparation)
+PREPARED_VARIABLE = "kpi_pass_prepared"
+
+
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Create the pass's macros and Python functions on a connection (once per connection)."""
-    try:
-        con.execute("SELECT kpi_blank('')").fetchall()
+    if con.execute(f"SELECT getvariable('{PREPARED_VARIABLE}')").fetchall()[0][0]:
         return  # prepared already
-    except duckdb.CatalogException:
-        pass
-    struct = duckdb.struct_type({k: duckdb.sqltype(v) for k, v in CELL_STRUCT.items()})
-    con.create_function("kpi_cell", _kpi_cell, [duckdb.sqltype("INTEGER"), duckdb.sqltype("VARCHAR")], struct, type="arrow",
+    # the types from the connection (duckdb.sqltype goes through the module's default connection, milliseconds a call)
+    text = con.sqltype("VARCHAR")
+    struct = con.struct_type({k: con.sqltype(v) for k, v in CELL_STRUCT.items()})
+    con.create_function("kpi_cell", _kpi_cell, [con.sqltype("INTEGER"), text], struct, type="arrow", side_effects=False)
+    con.create_function("kpi_person", _kpi_person, [text], con.struct_type({"k": text, "r": text}), type="arrow",
                         side_effects=False)
-    con.create_function("kpi_person", _kpi_person, [duckdb.sqltype("VARCHAR")],
-                        duckdb.struct_type({"k": duckdb.sqltype("VARCHAR"), "r": duckdb.sqltype("VARCHAR")}), type="arrow",
+    con.create_function("kpi_marker", _kpi_marker, [con.list_type(text)], con.struct_type({"r": text, "v": text}), type="arrow",
                         side_effects=False)
-    con.create_function("kpi_marker", _kpi_marker, [duckdb.list_type(duckdb.sqltype("VARCHAR"))],
-                        duckdb.struct_type({"r": duckdb.sqltype("VARCHAR"), "v": duckdb.sqltype("VARCHAR")}), type="arrow",
-                        side_effects=False)
-    con.create_function("kpi_redact", _kpi_redact, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"), type="arrow",
-                        side_effects=False)
+    con.create_function("kpi_redact", _kpi_redact, [text], text, type="arrow", side_effects=False)
     # a code point that may be whitespace (cheap; the exact test follows only for these)
     con.execute("CREATE OR REPLACE TEMP MACRO kpi_maybe_ws(cp) AS cp <= 32 OR (cp BETWEEN 133 AND 12288 AND (cp = 133 OR cp = 160"
                 " OR cp = 5760 OR cp BETWEEN 8192 AND 8202 OR cp IN (8232, 8233, 8239, 8287, 12288)))")
@@ -203,6 +203,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                 f" WHEN NOT kpi_maybe_ws(unicode(x)) THEN false ELSE trim(x, {_WS_LITERAL}) = '' END")
     con.execute(f"CREATE OR REPLACE TEMP MACRO kpi_strip(x) AS CASE WHEN kpi_maybe_ws(unicode(x)) OR kpi_maybe_ws(unicode(x[-1]))"
                 f" THEN trim(x, {_WS_LITERAL}) ELSE x END")
+    con.execute(f"SET VARIABLE {PREPARED_VARIABLE} = true")
 
 
 # -- the query -------------------------------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def _fault(block: int, j: int, slot: int, column: str, reason: str, value: str) 
     return f"{{'b': {block}::TINYINT, 'j': {j}::SMALLINT, 's': {slot}::TINYINT, 'c': {column}, 'r': {reason}, 'v': {value}}}"
 
 
-def pass_sql(plan: PassPlan, source: str) -> str:
+def pass_sql(plan: PassPlan, source: str, carry: tuple[str, ...] = ()) -> str:
     """The query typing and checking the rows of ``source`` (a relation with ``_t`` (the table's number
     within its file), ``_row_number``, ``_extra`` and the text columns of ``plan.cells``), one output row
     per input row:
@@ -328,10 +329,12 @@ def pass_sql(plan: PassPlan, source: str) -> str:
     ``{b: block, j: contract column, s: slot, c: column header, r: reason, v: value as kept}`` in the order
     the faults are listed (block 0 a cell's fault, 1 a totals/signature row: its only entry, 2 cells
     beyond the header). The result depends on the cells and the rules only, never on other files (the
-    duplicates of a key across files are found afterwards, :func:`daxing_kpi.ingest.source.ingest_source`)."""
+    duplicates of a key across files are found afterwards, :func:`daxing_kpi.ingest.source.ingest_source`).
+    ``carry``: further columns of ``source`` passed through unchanged, last (several files read in one pass
+    tell their rows apart by them: :mod:`daxing_kpi.ingest.together`)."""
     contract = plan.contract
     cols = list(contract.columns)
-    base = ["_t", "_row_number", "_extra"] + [q(c) for c in plan.cells]
+    base = ["_t", "_row_number", "_extra"] + [q(c) for c in plan.cells] + [q(c) for c in carry]
     la, lb, lc = list(base), ["*"], ["*"]
     reasons: list[tuple[int, Column, str]] = []
     for j, c in enumerate(cols):
@@ -365,7 +368,7 @@ def pass_sql(plan: PassPlan, source: str) -> str:
         if not c.dropped:
             out.append(f"CASE WHEN _mk.r IS NULL THEN _v{j} END AS {q(c.name)}" if c.name in scope_cols else f"_v{j} AS {q(c.name)}")
     out += [f"coalesce(_mk.r IS NOT NULL OR _extra OR {' OR '.join(out_fault) or 'false'}, false) AS _q",
-            f"CAST({faults} AS {FAULT_STRUCT}[]) AS _f"]
+            f"CAST({faults} AS {FAULT_STRUCT}[]) AS _f"] + [q(c) for c in carry]
     sql = f"SELECT {', '.join(la)} FROM {source}"
     for layer in (lb, lc, l3, l4, out):
         sql = f"SELECT {', '.join(layer)} FROM ({sql})"

@@ -41,6 +41,16 @@ QUARANTINE_COLUMNS = ["source_id", "file_name", "sheet", "row_number", "column",
 # file past its quarantine limit.
 NOT_REJECTIONS = (Reason.TOTALS_ROW, Reason.NOTE_ROW, Reason.DUPLICATE, Reason.OUTSIDE_DISTRICT)
 LINEAGE = ["_source_file", "_sheet", "_row_number", "_file_sha256"]
+_NOT_REJ = "(" + ", ".join(lit(r) for r in NOT_REJECTIONS) + ")"
+
+
+def limit_counts_sql(table: str, by: str) -> str:
+    """Per value of column ``by`` of a table of the pass's rows (``table``; several files' rows, ``by`` telling
+    them apart): ``by, markers, broken``, what :meth:`SourceStage._over_limit` counts of one file (totals or
+    signature rows; records quarantined for breaking the contract), for all of them in one query."""
+    return (f"SELECT {by}, count(*) FILTER (WHERE _f IS NOT NULL AND _f[1].b = 1) AS markers,"
+            f" count(DISTINCT _t * {1 << 40} + _row_number) FILTER (WHERE _q AND _f IS NOT NULL AND list_bool_or("
+            f"[x.r NOT IN {_NOT_REJ} FOR x IN _f])) AS broken FROM {table} GROUP BY {by}")
 
 
 @dataclass
@@ -154,6 +164,23 @@ class _Candidate:
     source: object  # a CsvPlan, or a readers.Table
 
 
+def arrow_cells(plan: PassPlan, src, t: int) -> pa.Table:
+    """The relation the pass reads (:func:`pass_sql`) from a table a Python reader produced (a
+    :class:`daxing_kpi.ingest.readers.Table`): ``_t`` (= ``t``), ``_row_number``, ``_extra`` and the cells
+    as text columns ``plan.cells`` (a missing cell is ``''``), one row per data row."""
+    frame = src.frame
+    n = len(frame)
+    cells = frame.to_numpy(dtype=object, copy=True) if n else None
+    if n:
+        cells[pd.isna(cells)] = ""  # a missing cell (None, NaN) is an empty one
+    return pa.table({
+        "_t": pa.array([t] * n, type=pa.int32()),
+        "_row_number": pa.array(src.row_numbers, type=pa.int64()),
+        "_extra": pa.array(src.extra_cells if src.extra_cells is not None else [False] * n, type=pa.bool_()),
+        **{c: pa.array(cells[:, i] if n else [], type=pa.string()) for i, c in enumerate(plan.cells)},
+    })
+
+
 class SourceStage:
     """The staging of one source on a DuckDB connection (see the module text)."""
 
@@ -208,34 +235,44 @@ class SourceStage:
             head = src.header
             return [_Candidate(None, list(head.frame.columns), src.matched, head.header_row, head.title_lines, src)]
         out = []
-        for table, matched in read_tables(path, known, contract.encoding):
+        # a contract naming its sheets: the other sheets of a workbook are listed but not read
+        wanted = {normalize_text(s) for s in contract.sheets} if contract.sheets else None
+        for table, matched in read_tables(path, known, contract.encoding, wanted):
             out.append(_Candidate(table.sheet, list(table.frame.columns), matched, table.header_row, table.title_lines, table))
         return out
 
-    def _stage(self, path: Path, f: FileStage, duckdb_csv: bool = True) -> list[str]:
+    def _data_tables(self, f: FileStage, cands: list[_Candidate]) -> list[tuple[_Candidate, dict]]:
+        """The tables of a file that hold its records, each with its header's mapping to the contract
+        (:func:`match_headers`); notes the sheets skipped in ``f.sheets``. Raises :class:`FileRejected`
+        (no sheet the contract names) or :class:`ContractError` (a header that cannot be matched)."""
         contract = self.contract
+        if contract.sheets and any(c.sheet is not None for c in cands):
+            wanted = {normalize_text(s) for s in contract.sheets}
+            chosen = [c for c in cands if normalize_text(c.sheet or "") in wanted]
+            if not chosen:
+                found = ", ".join(str(c.sheet) for c in cands)
+                raise FileRejected(f"{f.label}：没有数据契约要求的工作表“{'、'.join(contract.sheets)}”；文件中的工作表：{found}。",
+                                   f"{f.label}: no sheet {', '.join(contract.sheets)} for contract {contract.source_id!r}; sheets found: {found}")
+            cands = chosen
+        need = _min_match(contract)
+        data = [c for c in cands if c.matched >= need]
+        if not data:
+            data = [max(cands, key=lambda c: c.matched)]
+        for c in cands:
+            if c.sheet is not None and all(c is not d for d in data):
+                f.sheets[c.sheet] = "skipped: no header naming the contract's columns"
+        out = []
+        for cand in data:
+            where = f.label if cand.sheet is None else f"{f.label} [sheet {cand.sheet!r}]"
+            where += f", header row {cand.header_row}"
+            out.append((cand, match_headers(cand.labels, contract, where, header_found=cand.matched > 0)))
+        return out
+
+    def _stage(self, path: Path, f: FileStage, duckdb_csv: bool = True) -> list[str]:
         cands = self._candidates(path, duckdb_csv)
         try:
-            if contract.sheets and any(c.sheet is not None for c in cands):
-                wanted = {normalize_text(s) for s in contract.sheets}
-                chosen = [c for c in cands if normalize_text(c.sheet or "") in wanted]
-                if not chosen:
-                    found = ", ".join(str(c.sheet) for c in cands)
-                    raise FileRejected(f"{f.label}：没有数据契约要求的工作表“{'、'.join(contract.sheets)}”；文件中的工作表：{found}。",
-                                       f"{f.label}: no sheet {', '.join(contract.sheets)} for contract {contract.source_id!r}; sheets found: {found}")
-                cands = chosen
-            need = _min_match(contract)
-            data = [c for c in cands if c.matched >= need]
-            if not data:
-                data = [max(cands, key=lambda c: c.matched)]
-            for c in cands:
-                if c.sheet is not None and all(c is not d for d in data):
-                    f.sheets[c.sheet] = "skipped: no header naming the contract's columns"
             titles: list[str] = []
-            for t, cand in enumerate(data):
-                where = f.label if cand.sheet is None else f"{f.label} [sheet {cand.sheet!r}]"
-                where += f", header row {cand.header_row}"
-                mapping = match_headers(cand.labels, contract, where, header_found=cand.matched > 0)
+            for t, (cand, mapping) in enumerate(self._data_tables(f, cands)):
                 titles.extend(cand.titles)
                 n = self._pass(cand, mapping, f.table, first=t == 0, t=t)
                 if n is None:  # DuckDB's reading would differ from the Python reader's: that one reads the file
@@ -250,15 +287,18 @@ class SourceStage:
                 if hasattr(cand.source, "cleanup"):
                     cand.source.cleanup()
 
-    def _pass(self, cand: _Candidate, mapping: dict, table: str, first: bool, t: int) -> int | None:
-        """Run the pass over one candidate table into ``table`` (created for the first); returns its rows, or
-        None when DuckDB declined a CSV file (nothing written)."""
-        contract = self.contract
+    def plan(self, cand: _Candidate, mapping: dict) -> PassPlan:
+        """The pass's plan of a table: which text column (``c0``, ``c1`` ...) holds each contract column."""
         position = {label: f"c{i}" for i, label in enumerate(cand.labels)}
         present = {}
         for label, col in mapping.items():
             present.setdefault(col.name, position[label])
-        plan = PassPlan(contract, present, [f"c{i}" for i in range(len(cand.labels))], self.specs)
+        return PassPlan(self.contract, present, [f"c{i}" for i in range(len(cand.labels))], self.specs)
+
+    def _pass(self, cand: _Candidate, mapping: dict, table: str, first: bool, t: int) -> int | None:
+        """Run the pass over one candidate table into ``table`` (created for the first); returns its rows, or
+        None when DuckDB declined a CSV file (nothing written)."""
+        plan = self.plan(cand, mapping)
         verb = f"CREATE TEMP TABLE {table} AS" if first else f"INSERT INTO {table}"
         src = cand.source
         if hasattr(src, "read_csv_sql"):
@@ -285,15 +325,7 @@ class SourceStage:
     def _pass_arrow(self, plan: PassPlan, src, table: str, verb: str, t: int) -> None:
         """The pass over a table a Python reader produced (a :class:`daxing_kpi.ingest.readers.Table`)."""
         con = self.con
-        frame = src.frame.reset_index(drop=True)
-        n = len(frame)
-        arrow = pa.table({
-            "_t": pa.array([t] * n, type=pa.int32()),
-            "_row_number": pa.array(src.row_numbers, type=pa.int64()),
-            "_extra": pa.array(src.extra_cells if src.extra_cells is not None else [False] * n, type=pa.bool_()),
-            **{c: pa.array(frame.iloc[:, i].astype(object).where(frame.iloc[:, i].notna(), "").tolist() if n else [], type=pa.string())
-               for i, c in enumerate(plan.cells)},
-        })
+        arrow = arrow_cells(plan, src, t)
         name = f"_ing_src_{self.uid}"
         con.register(name, arrow)
         try:
@@ -340,15 +372,19 @@ class SourceStage:
                 f" _row_number AS row_number, (_q OR {f.dup_sql}) AS bad, _t AS t, unnest(_f) AS x FROM {f.table}"
                 f" WHERE _f IS NOT NULL AND ({where})))")
 
-    def _over_limit(self, f: FileStage) -> FileRejected | None:
+    def _over_limit(self, f: FileStage, counted: tuple[int, int] | None = None) -> FileRejected | None:
         """A :class:`FileRejected` when more than ``max_rejected_share`` of the file's records are quarantined
-        for breaking the contract (rows that are no records, records of other districts not counted)."""
+        for breaking the contract (rows that are no records, records of other districts not counted).
+        ``counted``: the file's ``(totals/signature rows, broken records)`` when already counted
+        (:func:`limit_counts_sql`), else they are counted here."""
         limit = source_rules(self.contract)["max_rejected_share"]
         con = self.con
-        not_rej = "(" + ", ".join(lit(r) for r in NOT_REJECTIONS) + ")"
-        markers = con.execute(f"SELECT count(*) FROM {f.table} WHERE _f IS NOT NULL AND _f[1].b = 1").fetchall()[0][0]
-        broken = f"(SELECT * FROM {self.problems_sql(f)} WHERE bad AND reason NOT IN {not_rej})"
-        n_bad = con.execute(f"SELECT count(DISTINCT rid) FROM {broken}").fetchall()[0][0]
+        broken = f"(SELECT * FROM {self.problems_sql(f)} WHERE bad AND reason NOT IN {_NOT_REJ})"
+        if counted is None:
+            markers = con.execute(f"SELECT count(*) FROM {f.table} WHERE _f IS NOT NULL AND _f[1].b = 1").fetchall()[0][0]
+            n_bad = con.execute(f"SELECT count(DISTINCT rid) FROM {broken}").fetchall()[0][0]
+        else:
+            markers, n_bad = counted
         records = f.rows - markers
         if not records or n_bad / records <= limit:
             return None

@@ -186,11 +186,15 @@ class StageCache:
                     con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{q(e['table_name'])}")
                     con.execute(f"DELETE FROM {INDEX} WHERE source_id = ? AND sha256 = ?", [sid, e["sha256"]])
                     dropped += e["sha256"] not in new
+            index_rows = []
             for digest, f in new.items():
                 name = table_name(sid, digest)
                 con.execute(f"CREATE OR REPLACE TABLE {SCHEMA}.{q(name)} AS SELECT * FROM {f.table}")
-                con.execute(f"INSERT INTO {INDEX} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [sid, digest, name, self.key, self.code, _facts(f), f.rows, run_id, now])
+                index_rows.append([sid, digest, name, self.key, self.code, _facts(f), f.rows, run_id, now])
+            for k in range(0, len(index_rows), 100):  # the index rows in one statement per hundred
+                chunk = index_rows[k:k + 100]
+                con.execute(f"INSERT INTO {INDEX} VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                            [v for row in chunk for v in row])
             # tables of this source without an entry (none unless written by hand or an older version)
             listed = {e["table_name"] for e in entries(con, sid)}
             prefix = f"{sid}__"
