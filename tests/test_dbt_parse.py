@@ -68,3 +68,22 @@ def test_a_parse_made_for_another_database_name_or_schema_is_left_for_dbt_to_red
     monkeypatch.setenv("KPI_WORK_DB", str(tmp_path / "wh" / "work" / "work.duckdb"))
     assert not dbt_defs.adopt_partial_parse(bare, tmp_path / "copy.msgpack", dbt_defs.dbt_connection())
     assert (tmp_path / "copy.msgpack").read_bytes() == bare.read_bytes()
+
+
+def test_when_dbts_profile_code_fails_the_night_goes_on_and_dbt_parses_again(tmp_path, monkeypatch, caplog):
+    """The adoption is an optimisation: if dbt's profile code changes (another dbt version), the state is copied
+    unchanged, its key file is not written, and a warning says dbt will parse again."""
+    import dbt.config.profile
+
+    def broken(*_args, **_kwargs):
+        raise AttributeError("read_profile changed")
+
+    monkeypatch.setattr(dbt.config.profile, "read_profile", broken)
+    assert dbt_defs.dbt_connection() is None
+    assert "dbt will parse the project again" in caplog.text
+    assert not dbt_defs.adopt_partial_parse(_checkout_state(), tmp_path / "copy.msgpack", None)
+    assert (tmp_path / "copy.msgpack").read_bytes() == _checkout_state().read_bytes()
+    kept = tmp_path / "kept.msgpack"
+    kept.with_name("kept.msgpack.key").write_text("an older key\n")
+    dbt_defs._write_parse_key(kept, None)
+    assert not kept.with_name("kept.msgpack.key").exists()

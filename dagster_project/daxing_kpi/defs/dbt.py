@@ -2,6 +2,7 @@
 
 
 import hashlib
+import logging
 import os
 import pprint
 import shutil
@@ -77,19 +78,24 @@ def ensure_manifest() -> None:
 PATH_KEYS = frozenset({"path", "config_options"})  # where the database file and its spill folder are, its memory limit
 
 
-def dbt_connection() -> list[tuple[str, Any]]:
+def dbt_connection() -> list[tuple[str, Any]] | None:
     """dbt's connection of a ``dbt`` command started now (this process's environment: ``KPI_WORK_DB`` ...):
     the sorted ``(key, value)`` pairs of the adapter's ``connection_info()``, computed by dbt's own profile code
-    as dbt's partial-parse check does (``dbt.parser.manifest``, ``profile_hash``)."""
-    from dbt.config.profile import Profile, read_profile
-    from dbt.config.renderer import ProfileRenderer
-    from dbt_common.context import set_invocation_context
+    as dbt's partial-parse check does (``dbt.parser.manifest``, ``profile_hash``). ``None`` (with a warning) if
+    dbt's profile code cannot give it (another dbt version): then dbt parses the project again, as it would."""
+    try:
+        from dbt.config.profile import Profile, read_profile
+        from dbt.config.renderer import ProfileRenderer
+        from dbt_common.context import set_invocation_context
 
-    set_invocation_context(dict(os.environ))
-    name = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["profile"]
-    target, data = Profile.render_profile(read_profile(str(DBT_PROJECT_DIR))[name], name, dbt_project.target, ProfileRenderer({}))
-    data.pop("threads", None)  # as dbt: not part of the connection
-    return sorted(Profile._credentials_from_profile(data, name, target).connection_info())
+        set_invocation_context(dict(os.environ))
+        name = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["profile"]
+        target, data = Profile.render_profile(read_profile(str(DBT_PROJECT_DIR))[name], name, dbt_project.target, ProfileRenderer({}))
+        data.pop("threads", None)  # as dbt: not part of the connection
+        return sorted(Profile._credentials_from_profile(data, name, target).connection_info())
+    except Exception as exc:  # an optimisation only: never the cause of a failed night
+        logging.getLogger(__name__).warning("dbt's connection not computed (dbt will parse the project again): %s", exc)
+        return None
 
 
 def profile_hash(connection: list[tuple[str, Any]]) -> str:
@@ -101,15 +107,19 @@ def _parse_key(connection: list[tuple[str, Any]]) -> str:
     return profile_hash([kv for kv in connection if kv[0] not in PATH_KEYS])
 
 
-def _write_parse_key(msgpack_path: Path, connection: list[tuple[str, Any]]) -> None:
-    """``<msgpack>.key``: what the parse beside it depends on of its connection (all but PATH_KEYS)."""
+def _write_parse_key(msgpack_path: Path, connection: list[tuple[str, Any]] | None) -> None:
+    """``<msgpack>.key``: what the parse beside it depends on of its connection (all but PATH_KEYS); no file
+    when the connection is not known."""
     key = msgpack_path.with_name(msgpack_path.name + ".key")
+    if connection is None:
+        key.unlink(missing_ok=True)
+        return
     tmp = key.with_name(f".{key.name}.{os.getpid()}.tmp")
     tmp.write_text(_parse_key(connection) + "\n", encoding="utf-8")
     os.replace(tmp, key)
 
 
-def adopt_partial_parse(src: Path, dst: Path, connection: list[tuple[str, Any]]) -> bool:
+def adopt_partial_parse(src: Path, dst: Path, connection: list[tuple[str, Any]] | None) -> bool:
     """Copy dbt's partial-parse state ``src`` to ``dst`` (a run's target folder), with this run's profile hash
     when ``src`` was parsed with the same connection but for PATH_KEYS (its ``.key`` file says so). Returns
     whether the hash was given; otherwise ``dst`` is a plain copy and dbt decides (it parses again if the
@@ -118,7 +128,7 @@ def adopt_partial_parse(src: Path, dst: Path, connection: list[tuple[str, Any]])
 
     key = src.with_name(src.name + ".key")
     try:
-        same = key.read_text(encoding="utf-8").strip() == _parse_key(connection)
+        same = connection is not None and key.read_text(encoding="utf-8").strip() == _parse_key(connection)
         data = msgpack.unpackb(src.read_bytes(), raw=False, strict_map_key=False) if same else None
         if data is not None:  # dbt packs dates as msgpack ExtTypes, which round-trip unchanged
             data["state_check"]["profile_hash"]["checksum"] = profile_hash(connection)
