@@ -22,7 +22,11 @@ For every scale (1 = a district of 2.0 million residents, 16 = a city of about 3
    two publications table by table (:mod:`daxing_kpi.pubcompare`): "identical" or the tables that differ;
 5. at the largest scale (``--memory-scale``), runs the job again in a fresh warehouse with the DuckDB
    memory limit ``--memory-limit`` (default 2 GiB) and a spill folder, and reports peak memory per stage
-   against the limit and the bytes spilled.
+   against the limit and the bytes spilled;
+6. with ``--test-suite`` (about half an hour, so only on request), runs the default test run (the README's
+   ``pytest``: the project's options, two workers) in its own measured process tree and reports its wall
+   time beside the target of issue 20.5 (< 15 min on a quiet 2-core machine) with pytest's summary line.
+   ``--scales none --test-suite --no-latest`` measures the test run alone.
 
 Results: ``<out>/benchmark-<time>.json`` and ``.md`` (a short Markdown table with the machine's facts),
 copied to ``latest.json`` / ``latest.md``. Targets are reported, never asserted. ``--skip`` leaves parts
@@ -59,6 +63,7 @@ TARGETS = {
     # issue 20's table of targets
     "scale1_full_run_seconds": 30, "pipeline_over_bare_at_largest": 2.0, "fixed_overhead_seconds": 20,
     "incremental_scale1_seconds": 15, "ingest_rows_per_cpu_second": 600_000, "no_new_data_scale1_seconds": 8,
+    "default_test_run_seconds": 15 * 60,
 }
 PACKAGES = ("duckdb", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "pandas", "numpy", "great-expectations", "psutil")
 GiB = 1024 ** 3
@@ -418,6 +423,37 @@ def spark_build(warehouse: Path, logs: Path, interval: float) -> dict:
     return out
 
 
+def time_test_suite(logs: Path, interval: float, cmd: list[str] | None = None, cwd: Path = ROOT) -> dict:
+    """The default test run (issue 20.5): ``cmd`` (default ``python -m pytest``, the project's options from
+    pyproject.toml) in ``cwd``, measured as one process tree (wall, CPU, peak memory), outside any warehouse
+    of the benchmark (``KPI_WAREHOUSE_DIR`` and ``KPI_DASHBOARD_DIR`` removed). Returns :func:`summary`'s
+    figures plus pytest's summary line (``summary_line``), its counts (``counts``: passed, failed, skipped,
+    errors, ...) and its own seconds (``pytest_seconds``), and ``passed``: exit code 0 and no failure."""
+    cmd = cmd or [sys.executable, "-m", "pytest"]
+    env = {k: v for k, v in os.environ.items() if k not in ("KPI_WAREHOUSE_DIR", "KPI_DASHBOARD_DIR", "PYTEST_ADDOPTS")}
+    log_file = logs / "test_suite.log"
+    m = run_measured(cmd, env=env, cwd=cwd, log=log_file, interval=interval, kill_above=KILL_ABOVE)
+    out = {"command": " ".join(cmd), **summary(m), **pytest_summary(log_file.read_text(encoding="utf-8", errors="replace"))}
+    out["passed"] = m.returncode == 0 and not out["counts"].get("failed") and not out["counts"].get("errors")
+    return out
+
+
+def pytest_summary(output: str) -> dict:
+    """pytest's last summary line (``==== 646 passed, 2 skipped in 1844.21s (0:30:44) ====``) of ``output``:
+    ``summary_line`` (without the ``=``), ``counts`` ({"passed": 646, "skipped": 2}; ``error``/``errors``
+    as ``errors``) and ``pytest_seconds`` (None when no summary line is found, e.g. pytest was killed)."""
+    import re
+
+    for line in reversed(output.splitlines()):
+        m = re.fullmatch(r"=+ (.+) in ([0-9.]+)s(?: \([0-9:]+\))? =+", line.strip())
+        if m:
+            counts = {}
+            for n, what in re.findall(r"(\d+) (\w+)", m.group(1)):
+                counts["errors" if what.startswith("error") else what] = int(n)
+            return {"summary_line": f"{m.group(1)} in {float(m.group(2)):.0f} s", "counts": counts, "pytest_seconds": float(m.group(2))}
+    return {"summary_line": None, "counts": {}, "pytest_seconds": None}
+
+
 # -- report ----------------------------------------------------------------------------------------------
 
 
@@ -470,6 +506,12 @@ def verdicts(results: dict) -> list[tuple[str, str, str, str]]:
             rows.append((f"– CSV-only sources, whole load (read, check, raw table, Parquet, stage cache): {c['source_rows']:,} rows of "
                          f"{c['sources']} sources / {c['source_load_cpu_seconds']:.1f} CPU-s, Dagster's bookkeeping excluded "
                          f"(scale {s['scale']:g})", "(view)", f"{c['rows_per_load_cpu_second']:,.0f}", "–"))
+    t = results.get("test_suite")
+    if t and t.get("wall_seconds") is not None:
+        aim, v = TARGETS["default_test_run_seconds"], t["wall_seconds"]
+        measured = f"{int(v // 60)} min {v % 60:.0f} s, CPU {t['cpu_seconds'] / 60:.0f} min ({t.get('summary_line') or 'no pytest summary'})"
+        rows.append((f"default test run ({results['machine']['cores_logical']} cores)", f"< {aim // 60} min", measured,
+                     "yes" if v < aim and t.get("passed") else "no"))
     return rows
 
 
@@ -704,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-limit", default="2GiB", help="DuckDB memory limit of that run (KPI_DUCKDB_MEMORY_LIMIT); default 2GiB")
     ap.add_argument("--check-memory-scale", type=float, default=10, help="scale of benchmarks/check_memory.py (issue 6); default 10")
     ap.add_argument("--spark", action="store_true", help="also build the smallest scale with dbt on the Spark target (issue 11)")
+    ap.add_argument("--test-suite", action="store_true", help="also time the default test run (pytest with the project's options; "
+                    "about half an hour on 2 cores; issue 20.5). With --scales none, only that")
     ap.add_argument("--interval", type=float, default=0.2, help="seconds between memory/CPU samples; default 0.2")
     ap.add_argument("--note", default="", help="written into the results, e.g. 'other work was running on the machine'")
     ap.add_argument("--kill-above", default="14GiB", help="stop a measured command whose process tree exceeds this memory "
@@ -719,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
         md.write_text(markdown(json.loads(args.render.read_text(encoding="utf-8"))), encoding="utf-8")
         log(f"written: {md}")
         return 0
-    scales = sorted(float(x) for x in args.scales.split(","))
+    scales = [] if args.scales.strip().lower() == "none" else sorted(float(x) for x in args.scales.split(",") if x.strip())
     global KILL_ABOVE
     KILL_ABOVE = None if args.kill_above in ("0", "") else _bytes(args.kill_above)
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
@@ -727,7 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"--skip: unknown part(s) {', '.join(sorted(unknown))}")
     inc_scales = set(scales) if args.incremental_scales is None else {float(x) for x in args.incremental_scales.split(",") if x}
-    mem_scale = args.memory_scale if args.memory_scale is not None else scales[-1]
+    mem_scale = args.memory_scale if args.memory_scale is not None else (scales[-1] if scales else None)
     work = (args.work or Path(os.environ.get("TMPDIR", "/tmp")) / f"kpi-bench-{dt.datetime.now():%Y%m%d-%H%M%S}").resolve()
     work.mkdir(parents=True, exist_ok=True)
     logs = work / "logs"
@@ -737,12 +781,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"started_at": started.isoformat(timespec="seconds"), "command": " ".join([Path(sys.executable).name, *sys.argv]),
                      "machine": machine_facts(), "note": args.note, "interval": args.interval, "work": str(work),
                      "memory_limit": args.memory_limit, "targets": TARGETS, "scales": []}
-    log(f"Benchmark: scales {', '.join(f'{s:g}' for s in scales)}; scratch {work}; logs {logs}")
+    log(f"Benchmark: scales {', '.join(f'{s:g}' for s in scales) or 'none'}; scratch {work}; logs {logs}")
     f = results["machine"]
     log(f"Machine: {f['cores_logical']} cores, {f['memory_total_bytes'] / GiB:.1f} GiB, load average {f['load_average_at_start']}")
 
     template = work / "bare_template"
-    if "bare" not in skip:
+    if "bare" not in skip and scales:
         from bare_duckdb import prepare
 
         log("Bare DuckDB setup (dbt seed + dbt compile, once, not timed in the baseline) ...")
@@ -804,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "ratio_at_largest": ok[-1]["ratio"], "ratio_without_overhead_at_largest": ok[-1]["ratio_without_overhead"]}
             log(f"\nFixed overhead (pipeline at scale {ok[0]['scale']:g}): {overhead:.1f} s; pipeline / bare at scale {ok[-1]['scale']:g}: "
                 f"{ok[-1]['ratio']:.2f} ({ok[-1]['ratio_without_overhead']:.2f} without the fixed overhead)")
-    if "extras" not in skip:
+    if "extras" not in skip and scales:
         log("\nOther figures (issues 6, 7, 11) ...")
         results["extras"] = extras(args, results, logs)
         for k, v in results["extras"].items():
@@ -813,6 +857,12 @@ def main(argv: list[str] | None = None) -> int:
         if "status" not in spark:
             for line in spark_table(results, spark):
                 log(line)
+    if args.test_suite:
+        log("\nDefault test run (pytest, the project's options) ...")
+        save(results, args)
+        t = results["test_suite"] = time_test_suite(logs, args.interval)
+        log(f"  {'passed' if t['passed'] else 'FAILED'} in {t['wall_seconds'] / 60:.1f} min (CPU {t['cpu_seconds'] / 60:.1f} min): "
+            f"{t.get('summary_line') or 'no pytest summary line'}; log {logs / 'test_suite.log'}")
     results["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     json_path, md_path = save(results, args)

@@ -193,3 +193,49 @@ def test_csv_only_figures_are_shown_beside_the_ingest_stage_figure():
     md = rb.markdown(results)
     assert "## Ingest stage: CSV parsing apart from the rest (CPU seconds)" in md
     assert "| 4 | 10.0 s | 66 | 6.0 s | 4.0 s | 2.0 s | 2 / 640 / 1.2 s | 533 | 600 / 3.0 s | 200 |" in md
+
+
+def test_pytests_summary_line_is_read_with_its_counts():
+    import run_benchmarks as rb
+
+    out = "collected 648 items\n...\n=========== 646 passed, 2 skipped, 8 warnings in 1844.21s (0:30:44) ============\n"
+    assert rb.pytest_summary(out) == {"summary_line": "646 passed, 2 skipped, 8 warnings in 1844 s",
+                                      "counts": {"passed": 646, "skipped": 2, "warnings": 8}, "pytest_seconds": 1844.21}
+    assert rb.pytest_summary("==== 1 failed, 3 passed, 1 error in 3.50s ====")["counts"] == {"failed": 1, "passed": 3, "errors": 1}
+    assert rb.pytest_summary("Killed\n") == {"summary_line": None, "counts": {}, "pytest_seconds": None}
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["all_pass", "one_fails"])
+def test_the_default_test_run_is_timed_and_reported_beside_its_target(tmp_path, failing):
+    """``--test-suite`` (issue 20.5) times a real pytest run as one process tree and reports it beside the target
+    (< 15 min); a run with a failing test is never "met", whatever its time. Here pytest runs a tiny test file."""
+    import run_benchmarks as rb
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_tiny.py").write_text(
+        "import pytest\n\ndef test_one():\n    assert 1 + 1 == 2\n\ndef test_two():\n    assert sum(range(4)) == 6\n\n"
+        "@pytest.mark.skip(reason='shown as skipped')\ndef test_three():\n    pass\n"
+        + ("\ndef test_four():\n    assert 2 + 2 == 5\n" if failing else ""), encoding="utf-8")
+    t = rb.time_test_suite(tmp_path, 0.05, cmd=[sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "test_tiny.py"],
+                           cwd=project)
+    assert t["counts"] == ({"failed": 1, "passed": 2, "skipped": 1} if failing else {"passed": 2, "skipped": 1})
+    assert t["passed"] is (not failing) and t["returncode"] == (1 if failing else 0)
+    assert 0 < t["pytest_seconds"] <= t["wall_seconds"] and t["cpu_seconds"] > 0
+    assert (tmp_path / "test_suite.log").read_text().rstrip().endswith("=")  # pytest's own output kept as the log
+    results = {"scales": [], "test_suite": t, "machine": {"cores_logical": 2, "cpu_model": "", "memory_total_bytes": 2**30, "os": "",
+                                                          "python": "", "packages": {}, "commit": None, "load_average_at_start": []},
+               "started_at": "2026-12-03T00:00:00", "command": "x", "interval": 0.2}
+    aim, measured, met = {a: (b, c, d) for a, b, c, d in rb.verdicts(results)}["default test run (2 cores)"]
+    assert aim == "< 15 min" and met == ("no" if failing else "yes")
+    assert measured.startswith(f"0 min {t['wall_seconds']:.0f} s") and measured.endswith(f"({t['summary_line']})")
+    assert f"| default test run (2 cores) | < 15 min | {measured} | {met} |" in rb.markdown(results)
+
+
+def test_no_scale_and_no_test_run_writes_an_empty_result(tmp_path):
+    import run_benchmarks as rb
+
+    assert rb.main(["--scales", "none", "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--no-latest"]) == 0
+    [result] = (tmp_path / "out").glob("benchmark-*.json")
+    data = json.loads(result.read_text(encoding="utf-8"))
+    assert data["scales"] == [] and "test_suite" not in data and data["targets"]["default_test_run_seconds"] == 900
