@@ -1,7 +1,7 @@
 """Bounded storage (issue 19.6): nights in a row on a small sample keep the warehouse's dbt run folders, Dagster's home
 and the logs within what the retained runs take: ten nights with a retention of three runs (about six
-minutes: marked ``slow``, run with ``pytest -m slow tests/test_retention.py``) and, in the default run, three
-nights with a retention of two; items older than the retention in days go too; build outputs are ignored
+minutes: marked ``slow``, run with ``pytest -m slow tests/test_retention.py``) and, in the default run, two
+nights with a retention of one (the second night prunes everything of the first); items older than the retention in days go too; build outputs are ignored
 by git.
 
 The first night builds everything; on each later night the planners' workbook of the example plan is
@@ -44,7 +44,7 @@ def sizes(root: Path) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("NIGHTS,KEEP", [pytest.param(10, 3, marks=pytest.mark.slow, id="ten_nights_keep_3"),
-                                         pytest.param(3, 2, id="three_nights_keep_2")])
+                                         pytest.param(2, 1, id="two_nights_keep_1")])
 def test_nights_in_a_row_stay_within_the_retention(tmp_path, NIGHTS, KEEP):  # noqa: N803 - the docstring's names
     wh = make_warehouse(tmp_path, KPI_RETENTION_RUNS=str(KEEP), KPI_RETENTION_DAYS="30")  # the test sample (0.05)
     largest_folder = largest_log = home_at_keep = 0
