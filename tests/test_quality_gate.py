@@ -6,7 +6,8 @@ cases of three sources share one night, ``TOGETHER``): the
 matching check fails, the run ends failed (exit 1) with a one-paragraph summary of the failed checks
 (printed and in the failure report), and the published database is byte-identical and still
 readable. A large but plausible year-over-year change is only advisory: that run publishes, and the
-WARN result is in ``dq_results`` and ``dq_kpi_status``.
+WARN result is in ``dq_results`` and ``dq_kpi_status``; the same publishing night carries a register re-sent
+whole, which supersedes the earlier file (``publishing_night``: two cases of two sources, one night).
 """
 
 from __future__ import annotations
@@ -225,14 +226,37 @@ def test_a_corrupted_delivery_fails_its_check_and_publishes_nothing(warehouse, t
         assert (last["status"], last["failed_step"]) == ("failed", "raw__funeral_burials__landed_file_checks")
 
 
-def test_a_resent_complete_register_supersedes_the_earlier_one_and_publishes(warehouse, tmp_path):
-    """The social-organisation register re-sent whole the next month, as the department exports it
-    (contract: key org_id, delivery_scope []), with one change and one new organisation: a community
-    organisation of town/street X deregistered on 30 June 2026, a new one founded in Y on 1 June 2026. The
-    night publishes with every check passed; the earlier file's rows are all superseded and the new file's
-    all loaded; social_org.community_social_orgs counts the newest register once: the ground truth in
-    every year before 2026 and in the district in 2026 (one out, one in), X one fewer and Y one more."""
-    wh = clone(warehouse, tmp_path / "wh")
+# -- a night that publishes: a re-sent register and a large but plausible change, both in one night -------------
+
+
+@dataclass
+class PublishingNight:
+    wh: Warehouse
+    proc: subprocess.CompletedProcess
+    run_id: str
+    v0: str  # the run id that published the warehouse copied
+    register: dict  # the re-sent register: old and new file, rows of the old one, towns X and Y
+    burials: Path  # the burials file changed
+
+
+@pytest.fixture(scope="module")
+def publishing_night(warehouse, tmp_path_factory) -> PublishingNight:
+    """One night on a copy of the session warehouse with two deliveries that must publish: the social-organisation
+    register re-sent whole (:func:`resend_the_register`) and the burials of 2024 changed far beyond the eco-burial
+    rate's year-over-year bound (:func:`turn_graves_into_tree_burials`). The two touch different sources and
+    different KPIs, so each test below checks its own case on the same night (one night instead of two)."""
+    wh = clone(warehouse, tmp_path_factory.mktemp("publishing") / "wh")
+    v0 = wh.query("SELECT run_id FROM publish_metadata").run_id.item()
+    register = resend_the_register(wh)
+    burials = turn_graves_into_tree_burials(wh)
+    proc = wh.run("run", check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return PublishingNight(wh, proc, run_id_of(proc.stdout), v0, register, burials)
+
+
+def resend_the_register(wh: Warehouse) -> dict:
+    """The social-organisation register re-sent whole the next month (``social_orgs_20261201.csv``), with
+    one community organisation of town/street X deregistered on 30 June 2026 and a new one founded in Y on 1 June 2026."""
     old = landing_csv(wh, "social_orgs")
     df = pd.read_csv(old, dtype=str, keep_default_na=False)
     community = (df["组织类别"] == "社区社会组织") & df["登记备案状态"].isin(["登记", "备案"])
@@ -246,22 +270,41 @@ def test_a_resent_complete_register_supersedes_the_earlier_one_and_publishes(war
     resent = old.with_name("social_orgs_20261201.csv")
     rewrite(resent, pd.concat([df, pd.DataFrame([new])], ignore_index=True))
     assert resent.stat().st_mtime > old.stat().st_mtime  # the newest file: read last, supersedes the earlier one
+    return {"old": old, "resent": resent, "rows": len(df), "town_x": town_x, "town_y": town_y}
 
-    proc = wh.run("run", check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run_id = run_id_of(proc.stdout)
+
+def turn_graves_into_tree_burials(wh: Warehouse) -> Path:
+    """Burials of 2024: most traditional graves (80 %) recorded as tree burials instead."""
+    path = landing_csv(wh, "burials")
+    df = pd.read_csv(path, dtype=str)
+    hit = df["安葬日期"].str.startswith("2024") & (df["安葬方式"] == "传统墓穴")
+    assert hit.sum() > 20
+    df.loc[hit[hit].index[: int(hit.sum() * 0.8)], "安葬方式"] = "树葬"
+    rewrite(path, df)
+    return path
+
+
+def test_a_resent_complete_register_supersedes_the_earlier_one_and_publishes(publishing_night):
+    """The social-organisation register re-sent whole the next month, as the department exports it
+    (contract: key org_id, delivery_scope []), with one change and one new organisation: a community
+    organisation of town/street X deregistered on 30 June 2026, a new one founded in Y on 1 June 2026. The
+    night publishes with no blocking check failed; the earlier file's rows are all superseded and the new file's
+    all loaded; social_org.community_social_orgs counts the newest register once: the ground truth in
+    every year before 2026 and in the district in 2026 (one out, one in), X one fewer and Y one more."""
+    wh, run_id = publishing_night.wh, publishing_night.run_id
+    old, resent, town_x, town_y = (publishing_night.register[k] for k in ("old", "resent", "town_x", "town_y"))
     res = run_results(wh, run_id)
     failed = res[~res.passed.astype(bool) & (res.severity == "ERROR")]
     assert failed.empty, failed[["asset", "check_name", "observed_value"]].values.tolist()
     orgs = res[res.asset == "raw/social_org_organisations"]
     assert set(orgs.check_name) == set(LANDED_FILE_CHECKS) and orgs.passed.astype(bool).all()
+    n = publishing_night.register["rows"]
     dup = orgs[orgs.check_name == "no_record_is_delivered_twice"]
-    assert dup.passed.astype(bool).item() and dup.observed_value.item().startswith(f"0 of {len(df) + 1:,} records repeat")
+    assert dup.passed.astype(bool).item() and dup.observed_value.item().startswith(f"0 of {n + 1:,} records repeat")
     assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == run_id
 
     audit = wh.query("SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, rows_superseded, coalesce(superseded_by, '') FROM ingest_audit"
                      " WHERE source_id = 'social_org_organisations' ORDER BY file_modified_at").values.tolist()
-    n = len(df)
     assert audit == [[f"social_orgs/{old.name}", "superseded", n, 0, 0, n, f"social_orgs/{resent.name}"],
                      [f"social_orgs/{resent.name}", "loaded", n + 1, n + 1, 0, 0, ""]]
 
@@ -311,33 +354,23 @@ def test_a_failing_dbt_test_also_blocks_publication(warehouse, tmp_path):
     assert "analytics_database" in report.read_text(encoding="utf-8")
 
 
-def test_a_large_plausible_change_is_a_warning_and_publishes(warehouse, tmp_path):
+def test_a_large_plausible_change_is_a_warning_and_publishes(publishing_night):
     """Burials of 2024: most traditional graves recorded as tree burials instead. The eco-burial rate
     jumps by far more than its 10-point bound: the advisory check fails, no blocking one does, the run
     publishes, and the warning is in the published dq_results and dq_kpi_status (the dashboard reads
-    them); dq_results also keeps the results of the run that published v0."""
-    wh = clone(warehouse, tmp_path / "wh")
-    v0 = wh.query("SELECT run_id FROM publish_metadata").run_id.item()
-    path = landing_csv(wh, "burials")
-    df = pd.read_csv(path, dtype=str)
-    hit = df["安葬日期"].str.startswith("2024") & (df["安葬方式"] == "传统墓穴")
-    assert hit.sum() > 20
-    df.loc[hit[hit].index[: int(hit.sum() * 0.8)], "安葬方式"] = "树葬"
-    rewrite(path, df)
-
-    proc = wh.run("run", check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    run_id = run_id_of(proc.stdout)
+    them); dq_results also keeps the results of the run that published v0. (The same night re-sends the
+    social-organisation register, which changes no eco-burial figure and passes every check.)"""
+    wh, run_id, v0, path = publishing_night.wh, publishing_night.run_id, publishing_night.v0, publishing_night.burials
     assert wh.query("SELECT run_id FROM publish_metadata").run_id.item() == run_id
 
     dq = wh.query("SELECT * FROM dq_results")
     assert set(dq.run_id) >= {v0, run_id}  # history across runs
     mine = dq[dq.run_id == run_id]
-    # the night redid burials and what is downstream (issue 20.2): their checks ran again, dbt tests included;
-    # the other sources' checks keep v0's results (dq_kpi_status.checks_carried_over)
+    # the night redid the two changed sources and what is downstream (issue 20.2): their checks ran again, dbt tests
+    # included; the other sources' checks keep v0's results (dq_kpi_status.checks_carried_over)
     assert len(dq[dq.run_id == v0]) > 300 and 50 < len(mine) < len(dq[dq.run_id == v0])
     raw_assets = {a for a in mine.asset if a.startswith("raw/")}
-    assert raw_assets == {"raw/funeral_burials"}, raw_assets
+    assert raw_assets == {"raw/funeral_burials", "raw/social_org_organisations"}, raw_assets
     assert {"marts/kpi_observations", "staging/stg_funeral__burials"} <= set(mine.asset)
     assert (mine.check_level == "dbt_test").any()
     carried = wh.query("SELECT kpi_id, checks_carried_over FROM dq_kpi_status").set_index("kpi_id").checks_carried_over
