@@ -198,11 +198,17 @@ def test_csv_only_figures_are_shown_beside_the_ingest_stage_figure():
 def test_pytests_summary_line_is_read_with_its_counts():
     import run_benchmarks as rb
 
-    out = "collected 648 items\n...\n=========== 646 passed, 2 skipped, 8 warnings in 1844.21s (0:30:44) ============\n"
+    out = ("collected 648 items\n...\n========== slowest 30 durations ==========\n"
+           "327.74s call     tests/test_retention.py::test_nights[three_nights_keep_2]\n"
+           "272.11s setup    tests/test_spark_parity.py::test_kpi_results_are_identical_on_spark_and_duckdb\n"
+           "=========== 646 passed, 2 skipped, 8 warnings in 1844.21s (0:30:44) ============\n")
     assert rb.pytest_summary(out) == {"summary_line": "646 passed, 2 skipped, 8 warnings in 1844 s",
-                                      "counts": {"passed": 646, "skipped": 2, "warnings": 8}, "pytest_seconds": 1844.21}
+                                      "counts": {"passed": 646, "skipped": 2, "warnings": 8}, "pytest_seconds": 1844.21,
+                                      "slowest": [{"seconds": 327.74, "phase": "call", "test": "tests/test_retention.py::test_nights[three_nights_keep_2]"},
+                                                  {"seconds": 272.11, "phase": "setup",
+                                                   "test": "tests/test_spark_parity.py::test_kpi_results_are_identical_on_spark_and_duckdb"}]}
     assert rb.pytest_summary("==== 1 failed, 3 passed, 1 error in 3.50s ====")["counts"] == {"failed": 1, "passed": 3, "errors": 1}
-    assert rb.pytest_summary("Killed\n") == {"summary_line": None, "counts": {}, "pytest_seconds": None}
+    assert rb.pytest_summary("Killed\n") == {"summary_line": None, "counts": {}, "pytest_seconds": None, "slowest": []}
 
 
 @pytest.mark.parametrize("failing", [False, True], ids=["all_pass", "one_fails"])
@@ -217,8 +223,8 @@ def test_the_default_test_run_is_timed_and_reported_beside_its_target(tmp_path, 
         "import pytest\n\ndef test_one():\n    assert 1 + 1 == 2\n\ndef test_two():\n    assert sum(range(4)) == 6\n\n"
         "@pytest.mark.skip(reason='shown as skipped')\ndef test_three():\n    pass\n"
         + ("\ndef test_four():\n    assert 2 + 2 == 5\n" if failing else ""), encoding="utf-8")
-    t = rb.time_test_suite(tmp_path, 0.05, cmd=[sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "test_tiny.py"],
-                           cwd=project)
+    t = rb.time_test_suite(tmp_path, 0.05, cmd=[sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--durations=2",
+                                                "--durations-min=0", "test_tiny.py"], cwd=project)
     assert t["counts"] == ({"failed": 1, "passed": 2, "skipped": 1} if failing else {"passed": 2, "skipped": 1})
     assert t["passed"] is (not failing) and t["returncode"] == (1 if failing else 0)
     assert 0 < t["pytest_seconds"] <= t["wall_seconds"] and t["cpu_seconds"] > 0
@@ -229,7 +235,11 @@ def test_the_default_test_run_is_timed_and_reported_beside_its_target(tmp_path, 
     aim, measured, met = {a: (b, c, d) for a, b, c, d in rb.verdicts(results)}["default test run (2 cores)"]
     assert aim == "< 15 min" and met == ("no" if failing else "yes")
     assert measured.startswith(f"0 min {t['wall_seconds']:.0f} s") and measured.endswith(f"({t['summary_line']})")
-    assert f"| default test run (2 cores) | < 15 min | {measured} | {met} |" in rb.markdown(results)
+    md = rb.markdown(results)
+    assert f"| default test run (2 cores) | < 15 min | {measured} | {met} |" in md
+    assert len(t["slowest"]) == 2 and {x["test"].split("::")[0] for x in t["slowest"]} == {"test_tiny.py"}
+    assert f"| {t['slowest'][0]['seconds']:.1f} | {t['slowest'][0]['phase']} | `{t['slowest'][0]['test']}` |" in md
+    assert "## Full nightly run per scale" not in md  # the test run alone: no empty tables of scales
 
 
 def test_no_scale_and_no_test_run_writes_an_empty_result(tmp_path):
