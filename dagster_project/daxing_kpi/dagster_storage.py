@@ -138,8 +138,8 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
         super().dispose()
 
 
-class KeptConnectionsRunStorage(SqliteRunStorage):
-    """Dagster's SQLite run storage (``history/runs.db``) with one kept engine."""
+class _OneKeptEngine:
+    """``connect`` of a single-file SQLite storage (``_conn_string``) through one engine made on first use and kept."""
 
     @property
     def _kept(self) -> Engine:
@@ -152,6 +152,10 @@ class KeptConnectionsRunStorage(SqliteRunStorage):
     def connect(self) -> Iterator[Connection]:
         with self._kept.connect() as conn, conn.begin():
             yield conn
+
+
+class KeptConnectionsRunStorage(_OneKeptEngine, SqliteRunStorage):
+    """Dagster's SQLite run storage (``history/runs.db``) with one kept engine."""
 
     def dispose(self) -> None:
         engine = self.__dict__.pop("_kept_engine", None)
@@ -160,20 +164,8 @@ class KeptConnectionsRunStorage(SqliteRunStorage):
         super().dispose()
 
 
-class KeptConnectionsScheduleStorage(SqliteScheduleStorage):
+class KeptConnectionsScheduleStorage(_OneKeptEngine, SqliteScheduleStorage):
     """Dagster's SQLite schedule and sensor storage (``schedules/schedules.db``) with one kept engine."""
-
-    @property
-    def _kept(self) -> Engine:
-        engine = self.__dict__.get("_kept_engine")
-        if engine is None:
-            engine = self.__dict__["_kept_engine"] = kept_engine(self._conn_string)
-        return engine
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with self._kept.connect() as conn, conn.begin():
-            yield conn
 
 
 class KeptConnectionsSqliteStorage(DagsterSqliteStorage):
