@@ -243,7 +243,7 @@ def unit_tests_due(context: dg.AssetExecutionContext | None = None) -> str | Non
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LayerTranslator(), project=dbt_project)
 def daxing_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, run_guard: RunGuard):
-    """``dbt build`` of the selected models: seeds, staging and intermediate views, marts tables and their
+    """``dbt build`` of the selected models: seeds, staging views, intermediate and marts tables and their
     data tests; the unit tests only when :func:`unit_tests_due`."""
     os.environ.update(dbt_env())
     due = unit_tests_due(context)
