@@ -4,7 +4,8 @@ plotly's image export needs a browser (Kaleido and Chrome), which the plain inst
 matplotlib draws offline with the Agg backend (no display, no pyplot state: safe inside the Dagster
 job). Each chart shows the KPI's district values by year up to the review's date (line and points, the
 value written above each point), the target as a dashed line labelled with its value and year, and
-the baseline year's point; the unit is on the vertical axis. The caption (figure number and name) is
+the baseline year's point; the unit stands above the vertical axis, the legend above the plotting area
+at its right, clear of the lines and points. The caption (figure number and name) is
 the document's, under the image.
 
 A chart is drawn again only when something it shows has changed: each PNG carries a digest of what it
@@ -138,8 +139,9 @@ def _draw(plan: _Plan, family: str):
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(plan.years, plan.values, color=LINE, linewidth=1.8, marker="o", markersize=4, label="实际值", zorder=3)
     for x, y, text in zip(plan.years, plan.values, plan.labels):
+        # on a white ground, over the lines: a value next to the target is read, not struck through by it
         ax.annotate(text, (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7.5, family=family,
-                    color=LINE)
+                    color=LINE, zorder=4, bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"})
     if plan.target is not None:
         ax.axhline(plan.target, color=TARGET, linestyle="--", linewidth=1.2, label=plan.target_label, zorder=2)
         if plan.target_upper is not None:
@@ -157,7 +159,10 @@ def _draw(plan: _Plan, family: str):
     ax.grid(axis="y", color="#d9d9d9", linewidth=0.6)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.legend(prop={"family": family, "size": 8}, loc="upper left", frameon=False, ncol=2)
+    # Above the plotting area, at its right (the unit stands at its left): inside it, the legend covered the
+    # target line or the first years' points whenever they were near the top.
+    ax.legend(prop={"family": family, "size": 8}, loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3,
+              frameon=False, ncol=2)
     # Figure.tight_layout() would leave a placeholder layout engine on the figure, for which savefig draws
     # the whole figure once more before drawing it; the engine applied directly lays it out the same way.
     TightLayoutEngine().execute(fig)
