@@ -7,10 +7,6 @@ The geometry is read from matplotlib's own layout of the drawn figure (display p
 from daxing_kpi.report.charts import _draw, _Plan
 
 
-def _extent(artist, renderer):
-    return artist.get_window_extent(renderer)
-
-
 def test_the_legend_stands_clear_of_the_plotting_area_and_of_the_unit():
     # eco-burial rate-like: values climbing to the 65% target line, which is near the top of the axis
     plan = _Plan(years=(2020, 2021, 2022, 2023, 2024, 2025), values=(60.1, 61.0, 62.4, 63.8, 64.9, 66.2),
@@ -19,9 +15,9 @@ def test_the_legend_stands_clear_of_the_plotting_area_and_of_the_unit():
     fig = _draw(plan, "DejaVu Sans")
     renderer = fig.canvas.get_renderer()
     ax = fig.axes[0]
-    legend = _extent(ax.get_legend(), renderer)
-    plot_area = _extent(ax.patch, renderer)
-    unit = _extent(ax.yaxis.label, renderer)
+    legend = ax.get_legend().get_window_extent(renderer)
+    plot_area = ax.patch.get_window_extent(renderer)
+    unit = ax.yaxis.label.get_window_extent(renderer)
     figure = fig.bbox
 
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["实际值", "2025年目标 ≥65%"]

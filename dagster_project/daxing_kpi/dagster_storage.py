@@ -139,7 +139,8 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
 
 
 class _OneKeptEngine:
-    """``connect`` of a single-file SQLite storage (``_conn_string``) through one engine made on first use and kept."""
+    """``connect`` of a single-file SQLite storage (``_conn_string``) through one engine made on first use and kept
+    (closed by ``dispose``)."""
 
     @property
     def _kept(self) -> Engine:
@@ -153,15 +154,15 @@ class _OneKeptEngine:
         with self._kept.connect() as conn, conn.begin():
             yield conn
 
-
-class KeptConnectionsRunStorage(_OneKeptEngine, SqliteRunStorage):
-    """Dagster's SQLite run storage (``history/runs.db``) with one kept engine."""
-
     def dispose(self) -> None:
         engine = self.__dict__.pop("_kept_engine", None)
         if engine is not None:
             engine.dispose()
         super().dispose()
+
+
+class KeptConnectionsRunStorage(_OneKeptEngine, SqliteRunStorage):
+    """Dagster's SQLite run storage (``history/runs.db``) with one kept engine."""
 
 
 class KeptConnectionsScheduleStorage(_OneKeptEngine, SqliteScheduleStorage):
