@@ -59,6 +59,18 @@ def make_warehouse(base: Path, scale: str = TEST_SCALE, **extra_env) -> Warehous
     return Warehouse(root, dash, env)
 
 
+def touch_plan_workbook(wh: Warehouse) -> Path:
+    """Give the next night something to do, short of ``kpi run --full``: the example plan's workbook in
+    ``landing/plans/`` saved again (a new modification time), so the night plan (issue 20.2) runs the plan
+    workbooks and what is downstream of them, publication included. (``--full``, the full rebuild an operator
+    asks for, also runs the dbt unit tests and rebuilds the docs site: a test that only needs a night pays
+    for neither.) Returns the workbook's path."""
+    (workbook,) = (wh.root / "landing" / "plans").glob("*.xlsx")
+    now = time.time_ns()
+    os.utime(workbook, ns=(now, now))
+    return workbook
+
+
 def seed_landing(wh: Warehouse) -> None:
     """The generated sample (as the first run would write it) plus a filled explanations workbook
     (``report_sample``), so the one run of the session publishes planners' explanations (issue 17.5)."""

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 import yaml
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-from conftest import TEST_PII_KEY, Warehouse, make_warehouse
+from conftest import TEST_PII_KEY, Warehouse, make_warehouse, touch_plan_workbook
 
 from daxing_kpi import atomic, nightplan, operations
 from daxing_kpi.dashboard import build_dashboard
@@ -220,8 +220,8 @@ def test_kill_during_dbt_and_publication_then_two_runs_while_readers_query(wareh
         # 1. two runs killed half-way
         killed = []
         for point in ("dbt:building", "publish:before-replace"):
-            # --full: the inputs are those of v0, so a plain night would have nothing new to do (issue 20.2)
-            proc, out, _ = start_run(wh, "--full", name=point.replace(":", "-"), env={"KPI_FAULT_HOLD": point})
+            touch_plan_workbook(wh)  # the inputs are those of v0: a night needs something new to do (issue 20.2)
+            proc, out, _ = start_run(wh, name=point.replace(":", "-"), env={"KPI_FAULT_HOLD": point})
             wait_for(wh.root / f".hold-{point.replace(':', '-')}", proc)
             if point == "publish:before-replace":
                 assert list(wh.root.glob(".analytics.duckdb.*.tmp")), "the new file is built, not yet swapped in"

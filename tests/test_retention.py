@@ -20,12 +20,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import make_warehouse
+from conftest import make_warehouse, touch_plan_workbook
 
 from daxing_kpi import retention
 from daxing_kpi.paths import PROJECT_ROOT
-
-TOUCHED = "plans"  # landing/plans/: the example plan's workbook, saved again each night after the first
 
 
 def dbt_run_folders(root: Path) -> list[Path]:
@@ -51,8 +49,7 @@ def test_nights_in_a_row_stay_within_the_retention(tmp_path, NIGHTS, KEEP):  # n
     seen = []
     for night in range(1, NIGHTS + 1):
         if night > 1:
-            (delivery,) = (wh.root / "landing" / TOUCHED).glob("*.xlsx")
-            os.utime(delivery, ns=(time.time_ns(), time.time_ns()))
+            touch_plan_workbook(wh)
         proc = wh.run("run", "--trigger", "schedule")
         assert ("Whole job" if night == 1 else "Only what changed") in proc.stdout + proc.stderr, proc.stdout[-2000:]
         run_id = [x for x in proc.stdout.splitlines() if x.startswith("kpi run ")][0].split()[2]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TEST_PII_KEY, Warehouse, make_warehouse
+from conftest import TEST_PII_KEY, Warehouse, make_warehouse, touch_plan_workbook
 
 from daxing_kpi import atomic, personkey, preflight
 from daxing_kpi.warehouse import PUBLISHED_MARTS
@@ -300,8 +300,8 @@ def test_kill_between_the_two_switches_is_completed_and_reported_exactly(warehou
     wh = clone(warehouse, tmp_path / "wh")
     v0 = published_run_id(wh)
     out, err = tmp_path / "killed.out", tmp_path / "killed.err"
-    # --full: the inputs are v0's, so a plain night would have nothing to do (issue 20.2)
-    proc = subprocess.Popen([sys.executable, "-m", "daxing_kpi.cli", "run", "--full"], env={**wh.env, "KPI_FAULT_HOLD": "publish:between-switches"},
+    touch_plan_workbook(wh)  # the inputs are v0's: a night needs something new to do (issue 20.2)
+    proc = subprocess.Popen([sys.executable, "-m", "daxing_kpi.cli", "run"], env={**wh.env, "KPI_FAULT_HOLD": "publish:between-switches"},
                             stdout=open(out, "w"), stderr=open(err, "w"), start_new_session=True)
     marker = wh.root / ".hold-publish-between-switches"
     deadline = time.monotonic() + RUN_TIMEOUT

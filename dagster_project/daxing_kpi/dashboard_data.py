@@ -25,10 +25,10 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
 from daxing_kpi.paths import PROJECT_ROOT
 from daxing_kpi.smallcounts import SMALL_COUNT_THRESHOLD, SUPPRESSED_LEVELS, suppress_small_counts  # noqa: F401 (the rule lives there)
+from daxing_kpi.yamlfile import read_yaml
 
 DASHBOARDS_DIR = PROJECT_ROOT / "dashboards"
 I18N_FILE = DASHBOARDS_DIR / "i18n.yaml"
@@ -40,8 +40,6 @@ REQUIRED_TABLES = ("kpi_catalog", "kpi_observations", "publish_metadata")
 OPTIONAL_TABLES = ("kpi_scorecard", "geographies", "ingest_audit", "pipeline_runs", "dq_results", "dq_kpi_status",
                    "source_freshness", "plans", "plan_sections", "plan_targets", "plan_target_milestones")
 KPI_STATUS_STATES = {"passed": "passed", "warned": "warn", "warn": "warn", "failed": "failed"}
-# YAML's safe loader, in C where PyYAML has libyaml (ten times quicker on the translation file).
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # -- labels -------------------------------------------------------------------------------------------
@@ -111,7 +109,7 @@ class Labels:
 def load_labels(path: Path = I18N_FILE) -> Labels:
     """Read the translation file; raises ``ValueError`` naming the file and the entry that lacks a language."""
     path = Path(path)
-    spec = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    spec = read_yaml(path)
     if not isinstance(spec, dict):
         raise ValueError(f"{path}: expected a mapping of label groups")
     return Labels(spec, path)

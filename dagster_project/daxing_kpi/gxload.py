@@ -19,11 +19,20 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from types import ModuleType
+
+_background: threading.Thread | None = None
+_started = threading.Lock()
 
 
 def import_great_expectations() -> ModuleType:
-    """``great_expectations``, imported with pyspark hidden (see the module docstring)."""
+    """``great_expectations``, imported with pyspark hidden (see the module docstring). Waits for the import
+    :func:`import_in_background` started, if any; an import that failed there is tried again here, so its error
+    is raised to the caller that needs Great Expectations."""
+    thread = _background
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
     if "great_expectations" in sys.modules:
         return sys.modules["great_expectations"]
     hidden = "pyspark" not in sys.modules
@@ -34,3 +43,24 @@ def import_great_expectations() -> ModuleType:
     finally:
         if hidden and sys.modules.get("pyspark", 0) is None:
             del sys.modules["pyspark"]
+
+
+def import_in_background() -> None:
+    """Start importing Great Expectations in a daemon thread, once per process (issue 20.3).
+
+    Its import takes about 5 s of a night (scipy, altair and every expectation class), all before the first
+    landed-file check can run. ``kpi run`` starts it as the job starts, so it is done beside the ingestion
+    steps (whose DuckDB work releases the interpreter) instead of after them. Only for processes that never
+    import pyspark meanwhile: pyspark is hidden from the whole process while Great Expectations is imported."""
+    global _background
+    with _started:
+        if _background is None and "great_expectations" not in sys.modules:
+            _background = threading.Thread(target=_import_quietly, name="import great_expectations", daemon=True)
+            _background.start()
+
+
+def _import_quietly() -> None:
+    try:
+        import_great_expectations()
+    except Exception:  # noqa: BLE001 - import_great_expectations in the caller that needs it tries again and raises
+        pass

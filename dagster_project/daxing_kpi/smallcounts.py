@@ -15,9 +15,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import pandas as pd
-import yaml
 
 from daxing_kpi.paths import PROJECT_ROOT
+from daxing_kpi.yamlfile import read_yaml
 
 # Town/street counts below this in the numerator or denominator of a per-person KPI are suppressed.
 SMALL_COUNT_THRESHOLD = 5
@@ -61,7 +61,7 @@ def suppress_small_counts(obs: pd.DataFrame, catalog: pd.DataFrame, threshold: i
 
 @lru_cache(maxsize=None)
 def _mark_texts() -> dict[str, str]:
-    spec = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
+    spec = read_yaml(LABELS_FILE)
     return {lang: str(text) for lang, text in spec["ui"]["suppressed"].items() if lang in ("zh", "en")}
 
 

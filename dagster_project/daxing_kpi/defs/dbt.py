@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
 from daxing_kpi.atomic import hold_point
 from daxing_kpi.defs.operations import RunGuard
 from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, dbt_runs_dir, warehouse_dir, work_db_path
+from daxing_kpi.yamlfile import read_yaml
 
 # The dbt installed beside this Python (the project's virtual environment), else the one on PATH.
 _VENV_DBT = os.path.join(os.path.dirname(sys.executable), "dbt")
@@ -89,7 +89,7 @@ def dbt_connection() -> list[tuple[str, Any]] | None:
         from dbt_common.context import set_invocation_context
 
         set_invocation_context(dict(os.environ))
-        name = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["profile"]
+        name = read_yaml(DBT_PROJECT_DIR / "dbt_project.yml")["profile"]
         target, data = Profile.render_profile(read_profile(str(DBT_PROJECT_DIR))[name], name, dbt_project.target, ProfileRenderer({}))
         data.pop("threads", None)  # as dbt: not part of the connection
         return sorted(Profile._credentials_from_profile(data, name, target).connection_info())

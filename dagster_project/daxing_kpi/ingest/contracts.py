@@ -19,9 +19,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from daxing_kpi.paths import contracts_dir
+from daxing_kpi.yamlfile import load_yaml
 
 PII_CLASSES = {"id_number", "name", "phone", "address"}
 TYPES = {"text", "integer", "number", "date", "timestamp", "boolean", "town", "id_number"}
@@ -109,7 +108,7 @@ def load_contract(path: Path) -> Contract:
     replaced by a keyed hash), a ``key``/``delivery_scope``/``record_needs`` naming no kept column, or
     a delivery-scope column missing from ``record_needs``."""
     text = Path(path).read_text(encoding="utf-8")
-    spec = yaml.safe_load(text)
+    spec = load_yaml(text)
     cols = []
     for c in spec["columns"]:
         if c["type"] not in TYPES:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from daxing_kpi.paths import SEEDS_DIR
+from daxing_kpi.yamlfile import read_yaml
 
 CONTRACT_DIR = Path(__file__).resolve().parent / "contract"
 LANDING_FOLDER = "plans"  # landing/plans/: where planners drop filled workbooks
@@ -72,7 +71,7 @@ def normalize(value) -> str:
 
 def load_sheet(path: Path) -> Sheet:
     """One sheet's contract. Raises ``ValueError`` naming the file for an unknown type or list."""
-    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    spec = read_yaml(path)
     columns = []
     for c in spec["columns"]:
         if c["type"] not in TYPES:

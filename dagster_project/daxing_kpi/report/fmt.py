@@ -13,9 +13,8 @@ import datetime as dt
 import math
 from functools import lru_cache
 
-import yaml
-
 from daxing_kpi.paths import PROJECT_ROOT
+from daxing_kpi.yamlfile import read_yaml
 
 NA = "—"
 PENDING = "待填写"  # a missing explanation: never invented
@@ -101,7 +100,7 @@ def fmt_target(t) -> str:
 @lru_cache(maxsize=1)
 def _labels() -> dict:
     try:
-        return yaml.safe_load((PROJECT_ROOT / "dashboards" / "i18n.yaml").read_text(encoding="utf-8")) or {}
+        return read_yaml(PROJECT_ROOT / "dashboards" / "i18n.yaml") or {}
     except OSError:
         return {}
 
