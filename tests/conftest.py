@@ -91,10 +91,10 @@ def seed_landing(wh: Warehouse) -> None:
 # every other file in its usual (alphabetical) order. Only the order changes: every file runs in full.
 LONG_FILES = [
     # their own warehouses: no need of the session warehouse
-    "test_retention.py", "test_bad_files_night.py", "test_messy_input.py", "test_spark_parity.py", "test_benchmarks.py",
+    "test_spark_parity.py", "test_messy_input.py", "test_benchmarks.py",
     # nights on copies of the session warehouse
-    "test_quality_gate.py", "test_operations.py", "test_run_safety.py", "test_night.py", "test_daemon.py", "test_plans.py",
-    "test_report.py", "test_dashboard_browser.py",
+    "test_run_safety.py", "test_quality_gate.py", "test_operations.py", "test_night.py", "test_daemon.py", "test_retention.py",
+    "test_bad_files_night.py", "test_plans.py", "test_dashboard_browser.py", "test_analyst_cli.py", "test_report.py",
 ]
 
 

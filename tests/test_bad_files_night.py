@@ -1,20 +1,20 @@
 """Issue 15 acceptance: one bad file never stops the night.
 
-A real run of the nightly job (``kpi run``) on the clean sample with three bad deliveries among the good
-files: a damaged workbook, an empty file and a binary file named ``.csv``. The night publishes every
-source, lists the three files with their reasons (run output, published ``ingest_audit``, quality page),
-and flags the KPIs of their sources in ``dq_kpi_status``. With ``KPI_STRICT_FILES=1`` the same files fail
-the night, and the failure report names all three.
+A real run of the nightly job (``kpi run``) on a copy of the session's warehouse (the clean sample, published
+once) when three bad deliveries arrive among the good files: a damaged workbook, an empty file and a binary
+file named ``.csv``, each the newest delivery of its source. The night publishes every source, lists the three
+files with their reasons (run output, published ``ingest_audit``, quality page), and flags the KPIs of their
+sources in ``dq_kpi_status``. With ``KPI_STRICT_FILES=1`` the same files fail the night, and the failure
+report names all three.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from conftest import make_warehouse
-
-from daxing_kpi.sample.generator import generate
 
 BAD = {
     "care_workers/养老护理员花名册_损坏.xlsx": ("eldercare_care_workers", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 300, "已损坏"),
@@ -27,13 +27,15 @@ AFFECTED_KPIS = {"eldercare.care_workers_per_10k_elderly": "eldercare_care_worke
 
 
 @pytest.fixture(scope="module")
-def night(tmp_path_factory):
-    wh = make_warehouse(tmp_path_factory.mktemp("bad_files"))
-    generate(wh.root, scale=float(wh.env["KPI_SAMPLE_SCALE"]))
+def night(warehouse, tmp_path_factory):
+    base = tmp_path_factory.mktemp("bad_files")
+    shutil.copytree(warehouse.root.parent, base, symlinks=True, dirs_exist_ok=True)
+    wh = make_warehouse(base)
     for name, (_, content, _) in BAD.items():
         path = wh.root / "landing" / name
+        newest = max(p.stat().st_mtime for p in path.parent.iterdir())
         path.write_bytes(content)
-        os.utime(path, (path.stat().st_mtime + 86_400,) * 2)  # the newest delivery of its source
+        os.utime(path, (newest + 86_400,) * 2)  # the newest delivery of its source
     wh.proc = wh.run("run")
     return wh
 

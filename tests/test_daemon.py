@@ -85,7 +85,7 @@ def test_sensor_launched_runs_in_the_daemon_complete_or_fail_with_a_report(wareh
     assert importlib.util.find_spec("pyspark") is not None, "this test belongs to the install with the Spark extra (CI's)"
     shutil.copytree(warehouse.root.parent, tmp_path / "wh", symlinks=True)
     notified = tmp_path / "notified.txt"
-    wh = make_warehouse(tmp_path / "wh", KPI_SENSOR_QUIET_SECONDS="1",
+    wh = make_warehouse(tmp_path / "wh", KPI_SENSOR_QUIET_SECONDS="1", KPI_SENSOR_INTERVAL_SECONDS="2",
                         KPI_ON_FAILURE_COMMAND=f'cp "$1" {notified}')
     home = Path(wh.run("dagster-home").stdout.strip())
     v0 = wh.query("SELECT run_id FROM publish_metadata").run_id.item()

@@ -235,6 +235,16 @@ def messy_warehouse(tmp_path_factory):
     return wh
 
 
+def test_the_run_generated_the_sample_and_marked_it_as_the_bundled_sample(messy_warehouse):
+    """The landing folder was empty: the run generated the messy sample and marked it (issue 19.2), so the
+    development key may be used for it and for nothing else."""
+    from daxing_kpi import personkey
+
+    assert personkey.sample_differences(messy_warehouse.root / "landing") == []
+    files = [p for p in (messy_warehouse.root / "landing").rglob("*") if p.is_file()]
+    assert len([p for p in files if p.suffix == ".csv"]) >= 20 and {".xls", ".xlsx"} <= {p.suffix for p in files}
+
+
 def test_kpis_on_messy_files_equal_the_ground_truth_of_the_good_rows(messy_warehouse):
     truth = messy_warehouse.ground_truth()
     obs = messy_warehouse.query("SELECT kpi_id, period_year, geo_code, numerator, denominator, value, new_in_year, reporting_status"

@@ -5,7 +5,8 @@
 * a night with one more day of one source runs that source's raw asset and what is downstream of it, reads
   only the new file (the source's earlier file is taken as staged at the first night; the other sources are
   not touched), and publishes the same marts as ``kpi run --full`` on the same files, which reads every file
-  again;
+  again (with the person-key secret rotated as well: the working database made with the old key is moved aside
+  and every person key made again, issue 19.2, and the figures do not move);
 * a changed setting, code or person-key secret makes the whole job (the plan alone, no run).
 
 No timing is asserted: ``benchmarks/run_benchmarks.py`` measures the nights against their targets.
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 SOURCE = "funeral_burials"  # a year-scoped source: its new file replaces part of the earlier one
+ROTATED_KEY = TEST_PII_KEY + "-rotated"  # the full rebuild's person-key secret: a rotation in the same night
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -167,13 +169,15 @@ def test_a_night_without_new_files_records_no_new_data_and_touches_nothing(wareh
 @pytest.fixture(scope="module")
 def one_source_night(warehouse, tmp_path_factory):
     """One more day of :data:`SOURCE` (``benchmarks/new_day.py``) on a copy of the session's warehouse, then
-    ``kpi run`` there, and ``kpi run --full`` on a copy of the same state (files, times, working database)."""
+    ``kpi run`` there, and ``kpi run --full`` on a copy of the same state (files, times, working database) with
+    the person-key secret rotated (:data:`ROTATED_KEY`)."""
     from new_day import write_new_day
 
     base = tmp_path_factory.mktemp("night")
     inc = clone(warehouse, base / "incremental")
     written = write_new_day(inc.root / "landing", {SOURCE})
     full = clone(inc, base / "full")
+    full.env["KPI_PII_KEY"] = ROTATED_KEY
     proc_inc = inc.run("run")
     proc_full = full.run("run", "--full")
     return inc, full, written, proc_inc, proc_full
@@ -247,6 +251,12 @@ def test_a_full_rebuild_of_the_same_files_reads_every_file_and_publishes_the_sam
     inc, full, _, _, proc = one_source_night
     run_id = run_id_of(proc.stdout)
     assert "Whole job: a full rebuild was asked for (kpi run --full)" in proc.stdout
+    # the secret was rotated: the working database made with the old key was moved aside, every key made again
+    from daxing_kpi import personkey
+
+    assert "The person-key secret changed (fingerprint" in proc.stdout + proc.stderr
+    assert (full.root / "work" / "person_key.fingerprint").read_text().strip() == personkey.key_fingerprint(ROTATED_KEY.encode())
+    assert list((full.root / "work").rglob("work-*-key-changed.duckdb"))
     with dagster_instance(full) as instance:
         run = instance.get_run_by_id(run_id)
         assert run.tags["kpi/full"] == "1" and not run.asset_selection  # the whole job
@@ -259,7 +269,7 @@ def test_a_full_rebuild_of_the_same_files_reads_every_file_and_publishes_the_sam
     assert all(m["files_reused"] == 0 and m["files_read"] == m["files"] - m["files_rejected"] for m in materialized.values()), materialized
     assert materialized[SOURCE]["files_read"] == 2
     assert materializations(full, run_id)["dbt_docs_site"]["rebuilt"] is True
-    # the incremental night and the full rebuild publish the same marts (run ids and times aside)
+    # the incremental night and the full rebuild with the new key publish the same marts (run ids and times aside)
     diffs = pubcompare.compare_published(inc.analytics, full.analytics)
     assert pubcompare.describe(diffs).startswith("identical"), pubcompare.describe(diffs)
     assert {d.table for d in diffs} >= {"kpi_observations", "kpi_scorecard", "ingest_audit", "dq_kpi_status", "source_freshness"}

@@ -413,6 +413,17 @@ def _write(path: Path, text: str, age_seconds: float = 0) -> None:
     os.utime(path.parent, (t, t))
 
 
+def test_landing_sensor_interval_is_a_setting_with_a_safe_default(monkeypatch):
+    from daxing_kpi.defs.operations import landing_files_sensor, sensor_interval_seconds
+
+    assert landing_files_sensor.minimum_interval_seconds == sensor_interval_seconds()
+    monkeypatch.delenv("KPI_SENSOR_INTERVAL_SECONDS", raising=False)
+    assert sensor_interval_seconds() == 30
+    for value, seconds in (("5", 5), ("0", 30), ("half a minute", 30), ("", 30)):  # a wrong value: the run's preflight names it
+        monkeypatch.setenv("KPI_SENSOR_INTERVAL_SECONDS", value)
+        assert sensor_interval_seconds() == seconds, value
+
+
 def test_landing_sensor_requests_one_run_per_burst_of_files(tmp_path, monkeypatch):
     from daxing_kpi.definitions import defs
     from daxing_kpi.defs.operations import landing_files_sensor

@@ -12,7 +12,7 @@ warehouse folder) and runs the daemon starts (in the run guard), and checks in t
 3. ``KPI_MEMORY_LIMIT`` (formerly ``KPI_DUCKDB_MEMORY_LIMIT``): a memory size, at least :data:`MIN_MEMORY_BYTES`;
 4. ``DAGSTER_HOME`` (when set and not the warehouse's own): an existing folder holding ``dagster.yaml``;
 5. ``KPI_RETENTION_DAYS``, ``KPI_RETENTION_RUNS`` (:mod:`daxing_kpi.retention`) and
-   ``KPI_SENSOR_QUIET_SECONDS``: numbers in range;
+   ``KPI_SENSOR_QUIET_SECONDS``, ``KPI_SENSOR_INTERVAL_SECONDS``: numbers in range;
 6. the person-key secret (:func:`daxing_kpi.personkey.run_key_policy`).
 
 The first problem raises :class:`ConfigError`, whose message is one sentence naming the setting;
@@ -143,6 +143,7 @@ def validate(check_dagster_home: bool = True) -> list[str]:
     _number("KPI_RETENTION_DAYS", 1, integer=True)
     _number("KPI_RETENTION_RUNS", 1, integer=True)
     _number("KPI_SENSOR_QUIET_SECONDS", 0, integer=False)
+    _number("KPI_SENSOR_INTERVAL_SECONDS", 1, integer=True)
     sample_on_empty = os.environ.get("KPI_SAMPLE_ON_EMPTY", "1") != "0"
     choice = personkey.run_key_policy(root / "landing", sample_on_empty)
     return [choice.describe()]

@@ -11,7 +11,8 @@ the sweep that frees the run queue from runs that died.
   (:mod:`daxing_kpi.retention`). The same code runs for ``kpi run`` and for the daemon's runs.
 * :data:`landing_files_sensor`: new, changed or removed files in ``landing/<source>/`` start
   one run refreshing those sources and everything downstream, once no file has changed for
-  ``$KPI_SENSOR_QUIET_SECONDS`` (default 120) — a burst of files gives one run.
+  ``$KPI_SENSOR_QUIET_SECONDS`` (default 120) — a burst of files gives one run. It looks every
+  ``$KPI_SENSOR_INTERVAL_SECONDS`` (default 30).
 * :data:`stale_run_sensor`: a run worker killed with ``kill -9`` leaves its Dagster run
   "started" forever, which would block the queue (one run at a time); the sweep marks it
   failed and writes its failure report.
@@ -39,6 +40,9 @@ from daxing_kpi.runlock import RunLock, RunLockBusy, describe_owner, held_by_thi
 
 QUIET_SECONDS_ENV = "KPI_SENSOR_QUIET_SECONDS"
 DEFAULT_QUIET_SECONDS = 120
+INTERVAL_SECONDS_ENV = "KPI_SENSOR_INTERVAL_SECONDS"
+DEFAULT_INTERVAL_SECONDS = 30
+MIN_INTERVAL_SECONDS = 1
 STALE_START_GRACE_SECONDS = 600  # a started run that never took the lock within this time is dead
 
 
@@ -203,6 +207,18 @@ def quiet_seconds() -> float:
     return float(os.environ.get(QUIET_SECONDS_ENV, DEFAULT_QUIET_SECONDS))
 
 
+def sensor_interval_seconds() -> int:
+    """Seconds between two looks of the landing sensor at the landing folder (``$KPI_SENSOR_INTERVAL_SECONDS``,
+    a whole number of at least :data:`MIN_INTERVAL_SECONDS`, default 30), read when the definitions load. A wrong
+    value keeps the default here, so the code location still loads, and stops the next run with a report
+    naming the setting (:func:`daxing_kpi.preflight.validate`)."""
+    try:
+        value = int(os.environ.get(INTERVAL_SECONDS_ENV, DEFAULT_INTERVAL_SECONDS))
+    except ValueError:
+        return DEFAULT_INTERVAL_SECONDS
+    return value if value >= MIN_INTERVAL_SECONDS else DEFAULT_INTERVAL_SECONDS
+
+
 def _asset_graph(context: dg.SensorEvaluationContext):
     if context.repository_def is not None:
         return context.repository_def.asset_graph
@@ -214,10 +230,11 @@ def _asset_graph(context: dg.SensorEvaluationContext):
 @dg.sensor(
     name="landing_files_sensor",
     job_name="refresh_kpis_job",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=sensor_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or changed files in landing/<source>/ → one refresh of those sources and everything "
-    "downstream, once no file has changed for $KPI_SENSOR_QUIET_SECONDS (default 120).",
+    "downstream, once no file has changed for $KPI_SENSOR_QUIET_SECONDS (default 120); looks every "
+    "$KPI_SENSOR_INTERVAL_SECONDS (default 30).",
 )
 def landing_files_sensor(context: dg.SensorEvaluationContext):
     snapshot = landing_snapshot()
