@@ -59,6 +59,13 @@ def make_warehouse(base: Path, scale: str = TEST_SCALE, **extra_env) -> Warehous
     return Warehouse(root, dash, env)
 
 
+def clone_warehouse(src: Warehouse, base: Path, **extra_env) -> Warehouse:
+    """A copy of a warehouse folder at ``base`` (work DB, landing files with their times, published DB, dashboard,
+    Dagster home, run history), with ``extra_env`` set: the nights a test runs change only the copy."""
+    shutil.copytree(src.root.parent, base, symlinks=True)
+    return make_warehouse(base, **extra_env)
+
+
 def touch_plan_workbook(wh: Warehouse) -> Path:
     """Give the next night something to do, short of ``kpi run --full``: the example plan's workbook in
     ``landing/plans/`` saved again (a new modification time), so the night plan (issue 20.2) runs the plan

@@ -11,10 +11,9 @@ report names all three.
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
-from conftest import make_warehouse
+from conftest import clone_warehouse
 
 BAD = {
     "care_workers/养老护理员花名册_损坏.xlsx": ("eldercare_care_workers", b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 300, "已损坏"),
@@ -28,9 +27,7 @@ AFFECTED_KPIS = {"eldercare.care_workers_per_10k_elderly": "eldercare_care_worke
 
 @pytest.fixture(scope="module")
 def night(warehouse, tmp_path_factory):
-    base = tmp_path_factory.mktemp("bad_files")
-    shutil.copytree(warehouse.root.parent, base, symlinks=True, dirs_exist_ok=True)
-    wh = make_warehouse(base)
+    wh = clone_warehouse(warehouse, tmp_path_factory.mktemp("bad_files") / "wh")
     for name, (_, content, _) in BAD.items():
         path = wh.root / "landing" / name
         newest = max(p.stat().st_mtime for p in path.parent.iterdir())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 from dagster._core.scheduler.instigation import TickStatus
-from conftest import Warehouse, make_warehouse
+from conftest import Warehouse, clone_warehouse
 
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
 TIMEOUT = 900
@@ -83,10 +82,9 @@ def history(wh: Warehouse) -> dict[str, dict]:
 
 def test_sensor_launched_runs_in_the_daemon_complete_or_fail_with_a_report(warehouse, tmp_path):
     assert importlib.util.find_spec("pyspark") is not None, "this test belongs to the install with the Spark extra (CI's)"
-    shutil.copytree(warehouse.root.parent, tmp_path / "wh", symlinks=True)
     notified = tmp_path / "notified.txt"
-    wh = make_warehouse(tmp_path / "wh", KPI_SENSOR_QUIET_SECONDS="1", KPI_SENSOR_INTERVAL_SECONDS="2",
-                        KPI_ON_FAILURE_COMMAND=f'cp "$1" {notified}')
+    wh = clone_warehouse(warehouse, tmp_path / "wh", KPI_SENSOR_QUIET_SECONDS="1", KPI_SENSOR_INTERVAL_SECONDS="2",
+                         KPI_ON_FAILURE_COMMAND=f'cp "$1" {notified}')
     home = Path(wh.run("dagster-home").stdout.strip())
     v0 = wh.query("SELECT run_id FROM publish_metadata").run_id.item()
     log = tmp_path / "daemon.log"

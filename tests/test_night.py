@@ -17,14 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-from conftest import TEST_PII_KEY, Warehouse, make_warehouse
+from conftest import TEST_PII_KEY, Warehouse
+from conftest import clone_warehouse as clone
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -34,12 +34,6 @@ ROTATED_KEY = TEST_PII_KEY + "-rotated"  # the full rebuild's person-key secret:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-def clone(src: Warehouse, base: Path) -> Warehouse:
-    """A copy of a warehouse folder (work DB, landing files with their times, published DB, dashboard, Dagster home)."""
-    shutil.copytree(src.root.parent, base, symlinks=True)
-    return make_warehouse(base)
 
 
 def file_digest(path: Path) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-from conftest import TEST_PII_KEY, Warehouse, make_warehouse, touch_plan_workbook
+from conftest import TEST_PII_KEY, Warehouse, clone_warehouse, touch_plan_workbook
 
 from daxing_kpi import atomic, nightplan, operations
 from daxing_kpi.dashboard import build_dashboard
@@ -46,9 +45,9 @@ RUN_SPECIFIC_TABLES = {"ingest_audit"}
 
 def clone(src: Warehouse, base: Path, **extra_env) -> Warehouse:
     """A copy of a warehouse (work DB, landing files, published DB, dashboard, Dagster home)."""
-    shutil.copytree(src.root.parent, base, symlinks=True)
-    (base / "warehouse" / "logs").mkdir(exist_ok=True)
-    return make_warehouse(base, **extra_env)
+    wh = clone_warehouse(src, base, **extra_env)
+    (wh.root / "logs").mkdir(exist_ok=True)
+    return wh
 
 
 def start_run(wh: Warehouse, *args: str, name: str, env: dict | None = None) -> tuple[subprocess.Popen, Path, Path]:

@@ -23,17 +23,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import Warehouse, make_warehouse
+from conftest import Warehouse
+from conftest import clone_warehouse as clone
 
 from daxing_kpi.checks import LANDED_FILE_CHECKS
 from daxing_kpi.ingest.report import rejected_files
 from daxing_kpi.paths import CONTRACTS_DIR
-
-
-def clone(src: Warehouse, base: Path, **extra_env) -> Warehouse:
-    """A copy of a warehouse folder (work DB, landing files, published DB, dashboard, Dagster home)."""
-    shutil.copytree(src.root.parent, base, symlinks=True)
-    return make_warehouse(base, **extra_env)
 
 
 def digest(path: Path) -> str:

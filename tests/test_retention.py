@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import make_warehouse, touch_plan_workbook
+from conftest import clone_warehouse, touch_plan_workbook
 
 from daxing_kpi import retention
 from daxing_kpi.paths import PROJECT_ROOT
@@ -46,8 +45,8 @@ def sizes(root: Path) -> dict[str, int]:
 @pytest.mark.parametrize("NIGHTS,KEEP", [pytest.param(10, 3, marks=pytest.mark.slow, id="ten_nights_keep_3"),
                                          pytest.param(2, 1, id="two_nights_keep_1")])
 def test_nights_in_a_row_stay_within_the_retention(warehouse, tmp_path, NIGHTS, KEEP):  # noqa: N803 - the docstring's names
-    shutil.copytree(warehouse.root.parent, tmp_path / "wh", symlinks=True)  # the session's night, kept by the default retention
-    wh = make_warehouse(tmp_path / "wh", KPI_RETENTION_RUNS=str(KEEP), KPI_RETENTION_DAYS="30")
+    # the session's night, kept by the default retention
+    wh = clone_warehouse(warehouse, tmp_path / "wh", KPI_RETENTION_RUNS=str(KEEP), KPI_RETENTION_DAYS="30")
     earlier = {json.loads(x)["run_id"] for x in (wh.root / "history" / "pipeline_runs.jsonl").read_text().splitlines()}
     with _instance(wh) as instance:
         assert {r.run_id for r in instance.get_runs()} == earlier and dbt_run_folders(wh.root)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TEST_PII_KEY, Warehouse, make_warehouse, touch_plan_workbook
+from conftest import TEST_PII_KEY, Warehouse, clone_warehouse, make_warehouse, touch_plan_workbook
 
 from daxing_kpi import atomic, personkey, preflight
 from daxing_kpi.warehouse import PUBLISHED_MARTS
@@ -30,8 +30,7 @@ RUN_TIMEOUT = 900
 
 def clone(src: Warehouse, base: Path, drop: tuple[str, ...] = (), **extra_env) -> Warehouse:
     """A copy of a warehouse (landing, work DB, published DB, dashboard, Dagster home, history)."""
-    shutil.copytree(src.root.parent, base, symlinks=True)
-    wh = make_warehouse(base, **extra_env)
+    wh = clone_warehouse(src, base, **extra_env)
     for name in drop:
         wh.env.pop(name, None)
     return wh
