@@ -633,6 +633,42 @@ def test_suppressed_cells_are_empty_in_the_downloads():
     assert frame.value.iloc[0] == 40.0
 
 
+def test_the_excel_download_shades_suppressed_rows_and_keeps_text_as_text(tmp_path):
+    """The workbook as the planner opens it (read back with openpyxl): bold headers, the header row and the first two
+    columns frozen, suppressed rows shaded with their numbers blank, numbers as numbers, and text that looks like a
+    formula, a link or a number kept as the text it is."""
+    from openpyxl import load_workbook
+
+    catalog = pd.DataFrame([dict(plan_id="p", kpi_id="k.rate", name_zh="=率", name_en="rate", unit="pct", unit_zh="%",
+                                 unit_en="%", direction="increase", comparator=">=", target_value=60.0, target_year=2025,
+                                 is_per_person=True)])
+    obs = pd.DataFrame({"kpi_id": ["k.rate"] * 3, "period_year": [2025] * 3, "geo_level": ["district", "town_street", "town_street"],
+                        "geo_code": ["110115", "110115001", "110115002"], "geo_name_zh": ["大兴区", "http://x.example", "0012"],
+                        "numerator": [40.0, 3.0, 37.0], "denominator": [100.0, 30.0, 70.0], "value": [40.0, 10.0, 52.857],
+                        "is_partial_year": [False] * 3, "period_end_date": pd.to_datetime(["2025-12-31"] * 3)})
+    frame = planner_frame(dd.suppress_small_counts(obs, catalog), catalog, None, plan(), LABELS, lambda c, n: dd.Text(n, n))
+    write_xlsx(frame, tmp_path / "k.xlsx", LABELS, [("关于", "about")])
+    wb = load_workbook(tmp_path / "k.xlsx")
+    data, about = wb[LABELS["ui.sheet_data"].zh], wb[LABELS["ui.sheet_about"].zh]
+    assert wb.sheetnames == ["数据", "说明"] and data.freeze_panes == "C2"
+    header = [c.value for c in data[1]]
+    assert header == [LABELS[f"download_columns.{c}"].zh for c in COLUMNS] and all(c.font.b for c in data[1])
+    col = {c: i for i, c in enumerate(COLUMNS)}
+    district, town, other = (list(r) for r in data.iter_rows(min_row=2, max_row=4))
+    assert district[col["value"]].value == 40 and district[col["value"]].data_type == "n"
+    assert district[col["kpi"]].value == "=率" and district[col["kpi"]].data_type == "s"  # not a formula
+    assert (town[col["geography"]].value, town[col["geography"]].hyperlink) == ("http://x.example", None)
+    assert other[col["geography"]].value == "0012" and other[col["geo_code"]].value == "110115002"
+    assert district[col["value"]].fill.fill_type is None
+    for row in (town, other):  # 3 < 5, and its complement: shaded across the row, numbers blank
+        assert row[col["suppressed"]].value == "是" and row[col["value"]].value is None
+        assert {c.fill.fill_type for c in row} == {"solid"} and {c.fill.fgColor.rgb[-6:] for c in row} == {"E5E7EB"}
+    lines = [[c.value for c in r] for r in about.iter_rows()]
+    assert lines[0] == [LABELS["ui.about_zh"].zh, LABELS["ui.about_en"].zh] and lines[1] == ["关于", "about"]
+    assert lines[3] == [LABELS["ui.column"].zh, LABELS["ui.meaning"].zh] and about["A4"].font.b and not about["A2"].font.b
+    assert len(lines) == 4 + len(COLUMNS)
+
+
 # -- the build on a database without the optional tables ------------------------------------------------------------
 
 

@@ -8,7 +8,9 @@ Landed-file checks run on files loaded through the real ingestion (``ingest_sour
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import time
 
 import dagster as dg
 import duckdb
@@ -531,6 +533,41 @@ def test_data_docs_are_built_offline_from_stored_results(wh):
     assert "marts/b · values_are_not_negative" in failed_page.read_text(encoding="utf-8")
     copied = quality_docs.copy_quality_site_into(wh / "dash_version")
     assert copied == wh / "dash_version" / "quality" / "index.html" and copied.read_text(encoding="utf-8") == html
+    assert not (copied.parent / quality_docs.RENDERED).exists()  # the list of rendered results stays in the warehouse
+
+
+def test_data_docs_render_again_only_the_suites_with_a_newer_result(wh, monkeypatch):
+    """A later night that re-ran one check renders that suite's pages only; the other suite's pages are the kept
+    ones, byte for byte; a build with nothing newer renders nothing and keeps GX's static files."""
+    ok = quality.validate_frame(pd.DataFrame({"x": [1, 2]}), "raw_a_rows", [quality.E.ExpectColumnValuesToBeBetween(column="x", min_value=0)])
+    later = quality.validate_frame(pd.DataFrame({"x": [1, -3]}), "marts_b_values", [quality.E.ExpectColumnValuesToBeBetween(column="x", min_value=0)])
+    quality_docs.store_validation("run-1", "raw/a", "rows_are_fine", ok.result_json)
+    quality_docs.store_validation("run-1", "marts/b", "values_are_not_negative", later.result_json)
+    rendered = []
+    real_render = quality_docs._render
+    monkeypatch.setattr(quality_docs, "_render", lambda payloads, out: (rendered.append(sorted(payloads)), real_render(payloads, out)))
+    site = quality_docs.build_quality_site().parent
+    assert rendered == [["marts_b_values", "raw_a_rows"]]
+
+    def pages():
+        return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file() and p.name != "index.html"}
+
+    first = pages()
+    time.sleep(1.1)  # results are stamped to the second
+    quality_docs.store_validation("run-2", "marts/b", "values_are_not_negative", later.result_json)
+    quality_docs.build_quality_site()
+    assert rendered[1:] == [["marts_b_values"]]
+    second = pages()
+    assert {k: v for k, v in second.items() if "raw_a_rows" in k} == {k: v for k, v in first.items() if "raw_a_rows" in k}
+    b_pages = [k for k in second if k.startswith("validations/marts_b_values/")]
+    assert len(b_pages) == 1 and "/run-2/" in b_pages[0]  # the newer result only, not both runs' pages
+    assert json.loads(second[quality_docs.RENDERED])["marts_b_values"].startswith("run-2|")
+    assert "run-2" in (site / "index.html").read_text(encoding="utf-8")
+    quality_docs.build_quality_site()
+    assert len(rendered) == 2 and pages() == second  # nothing newer: nothing rendered, static files kept
+    for p in site.rglob("*.html"):
+        assert quality_docs.external_urls(p.read_text(encoding="utf-8")) == [], p
+        assert p.read_text(encoding="utf-8").count("daxing_kpi: offline layout") <= 1, p
 
 
 # -- Dagster's blocking semantics, structurally (the job runs in tests/test_quality_gate.py) ---------------
@@ -541,8 +578,6 @@ def test_publication_waits_for_every_blocking_check():
     result never does) and on an asset upstream of the publication; every dbt test of severity
     error is blocking (dagster-dbt). In the execution plan the dbt step waits for every source's
     check step, and the publish step for the mart check step (so all results are in dq_results)."""
-    import json
-
     from dagster._core.execution.api import create_execution_plan
 
     from daxing_kpi.definitions import defs

@@ -12,6 +12,7 @@ workbook says, and the PDF's text (PDFium) with the .docx's table rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -347,6 +348,17 @@ def test_latest_review_reports_progress_statuses_at_the_data_cut_off(warehouse, 
     text = "\n".join(p.text for p in doc.paragraphs)
     cutoff = latest.as_of_date.iloc[0]
     assert f"评估基准日：{cutoff.year}年{cutoff.month}月{cutoff.day}日" in text and "情况说明及下一步工作" not in text
+
+    # the same report again the same day: its files are kept as they are (not written again) ...
+    files = {p: p.stat().st_mtime_ns for p in (result.docx, result.pdf, result.template)}
+    again = build.build_report(warehouse.analytics, nightly["plan"], "latest", tmp_path)
+    assert not result.kept and again.kept and "files kept" in again.summary()
+    assert {p: p.stat().st_mtime_ns for p in (again.docx, again.pdf, again.template)} == files
+    # ... and written again when a word of it changes: here its date, on another day
+    later = build.build_report(warehouse.analytics, nightly["plan"], "latest", tmp_path, today=dt.date(2031, 1, 2))
+    assert not later.kept and later.docx.stat().st_mtime_ns > files[result.docx]
+    assert "2031年1月2日" in "\n".join(p.text for p in docx.Document(str(later.docx)).paragraphs)
+    assert "2031年1月2日" in squash(pdf_text(later.pdf)[1])
 
 
 def test_the_report_states_the_data_cut_off_of_its_figures(warehouse, nightly):

@@ -11,7 +11,6 @@ data cut-off) by the plan's ``kpi_scorecard`` rows, worded as the pages word the
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pandas as pd
@@ -112,49 +111,47 @@ def write_csv(frame: pd.DataFrame, path: Path, labels: Labels) -> None:
 
 
 def write_xlsx(frame: pd.DataFrame, path: Path, labels: Labels, about: list[tuple[str, str]]) -> None:
-    """An Excel workbook (openpyxl, streamed): sheet 数据 with the rows (suppressed rows shaded), sheet
-    说明 with ``about``'s (Chinese, English) lines and every column's meaning in both languages."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
+    """An Excel workbook (XlsxWriter, built in memory): sheet 数据 with the rows (suppressed rows shaded), sheet
+    说明 with ``about``'s (Chinese, English) lines and every column's meaning in both languages.
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(labels["ui.sheet_data"].zh)
-    widths = {"plan": 12, "kpi": 34, "unit": 12, "geography": 16, "geo_level": 12, "year": 8, "period_end": 16, "value": 10,
-              "numerator": 10, "denominator": 10, "target": 14, "target_year": 8, "gap": 18, "completion": 14,
-              "assessment": 22, "reporting": 10, "suppressed": 8, "kpi_id": 40, "geo_code": 12}
-    from openpyxl.utils import get_column_letter
+    Text is written as text (never read as a formula, number or link), numbers as numbers, empty cells
+    blank; headers bold, the first row and the first two columns frozen. XlsxWriter writes the ~4,000
+    rows of a plan's file in a fraction of openpyxl's time (the downloads were half of the dashboard step)."""
+    import xlsxwriter
 
-    for i, c in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = widths[c]
-    ws.freeze_panes = "C2"
-    bold, shade = Font(bold=True), PatternFill("solid", fgColor="E5E7EB")
+    options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    with xlsxwriter.Workbook(str(path), options) as wb:
+        bold = wb.add_format({"bold": True})
+        shade = wb.add_format({"pattern": 1, "bg_color": "#E5E7EB"})
 
-    def styled(sheet, values, **style):
-        cells = []
-        for v in values:
-            cell = WriteOnlyCell(sheet, value=v)
-            for k, val in style.items():
-                setattr(cell, k, val)
-            cells.append(cell)
-        return cells
+        def put(sheet, row: int, values, fmt=None) -> None:
+            for col, v in enumerate(values):
+                if is_missing(v):
+                    if fmt is not None:
+                        sheet.write_blank(row, col, None, fmt)
+                elif isinstance(v, str):
+                    sheet.write_string(row, col, v, fmt)
+                else:
+                    sheet.write_number(row, col, v.item() if hasattr(v, "item") else v, fmt)
 
-    yes = labels["ui.answer_yes"].zh
-    ws.append(styled(ws, headers(labels), font=bold))
-    for rec in frame.itertuples(index=False):
-        row = [None if is_missing(v) else (v.item() if hasattr(v, "item") else v) for v in rec]
-        ws.append(styled(ws, row, fill=shade) if rec.suppressed == yes else row)
-    info = wb.create_sheet(labels["ui.sheet_about"].zh)
-    info.column_dimensions["A"].width = 28
-    info.column_dimensions["B"].width = 90
-    info.append(styled(info, [labels["ui.about_zh"].zh, labels["ui.about_en"].zh], font=bold))
-    for zh, en in about:
-        info.append([zh, en])
-    info.append([])
-    info.append(styled(info, [labels["ui.column"].zh, labels["ui.meaning"].zh], font=bold))
-    for c in COLUMNS:
-        col = labels[f"download_columns.{c}"]
-        info.append([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")])
-    buf = io.BytesIO()
-    wb.save(buf)
-    Path(path).write_bytes(buf.getvalue())
+        ws = wb.add_worksheet(labels["ui.sheet_data"].zh)
+        widths = {"plan": 12, "kpi": 34, "unit": 12, "geography": 16, "geo_level": 12, "year": 8, "period_end": 16,
+                  "value": 10, "numerator": 10, "denominator": 10, "target": 14, "target_year": 8, "gap": 18,
+                  "completion": 14, "assessment": 22, "reporting": 10, "suppressed": 8, "kpi_id": 40, "geo_code": 12}
+        for i, c in enumerate(COLUMNS):
+            ws.set_column(i, i, widths[c])
+        ws.freeze_panes(1, 2)  # below the header, right of 规划 and 指标
+        put(ws, 0, headers(labels), bold)
+        yes = labels["ui.answer_yes"].zh
+        for n, rec in enumerate(frame.itertuples(index=False), start=1):
+            put(ws, n, rec, shade if rec.suppressed == yes else None)
+        info = wb.add_worksheet(labels["ui.sheet_about"].zh)
+        info.set_column(0, 0, 28)
+        info.set_column(1, 1, 90)
+        lines = [[labels["ui.about_zh"].zh, labels["ui.about_en"].zh], *map(list, about), [],
+                 [labels["ui.column"].zh, labels["ui.meaning"].zh]]
+        for c in COLUMNS:
+            col = labels[f"download_columns.{c}"]
+            lines.append([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")])
+        for n, line in enumerate(lines):
+            put(info, n, line, bold if n in (0, len(about) + 2) else None)

@@ -61,7 +61,7 @@ SOURCE_PREFIX = "source/"
 OUTPUT_SETTINGS = ("KPI_STRICT_FILES", "KPI_ACCEPT_ROW_COUNT_CHANGE", "KPI_REPORT_FONT", "KPI_REPORT_FONT_BOLD")
 # libraries whose version can change a result or a page
 VERSIONED_PACKAGES = ("dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb", "pandas", "numpy", "pyarrow",
-                      "great-expectations", "plotly", "jinja2", "python-docx", "fpdf2", "matplotlib", "openpyxl",
+                      "great-expectations", "plotly", "jinja2", "python-docx", "fpdf2", "matplotlib", "openpyxl", "xlsxwriter",
                       "python-calamine", "lxml")
 _CODE_SUFFIXES = (".py", ".yaml", ".yml", ".sql", ".csv", ".md", ".json", ".html", ".css", ".js", ".jinja", ".txt", ".xlsx")
 

@@ -4,7 +4,10 @@ Each Great Expectations check stores its validation result as JSON
 (:func:`store_validation`, ``<warehouse>/quality_results/<run_id>/<suite>.json``).
 :func:`build_quality_site` renders the latest result of every suite with GX's own Data Docs
 site builder into ``<warehouse>/quality_site/`` (``index.html``, one page per validation and per
-suite, GX's static CSS and images), swapped in with one rename; the dashboard build copies it
+suite, GX's static CSS and images), swapped in with one rename. Only the suites whose latest result
+is newer than the one the kept site shows are rendered again (``rendered.json`` in the site names the
+result behind each suite's pages); the pages of the others are copied from the kept site, so a night
+that ran a few checks renders a few pages, not all ~110. The dashboard build copies it
 into each new dashboard version as ``quality/`` (:func:`copy_quality_site_into`), linked from the
 dashboard's header.
 
@@ -133,6 +136,8 @@ def make_offline(html: str) -> str:
     html = _CSS_IMPORT_EXT.sub("", html)
     html = re.sub(r"<footer\b.*?</footer>", "", html, flags=re.I | re.S)  # GX's newsletter footer (a link to its web site)
     html = _EXTERNAL_URL.sub("", html)  # anything left (inline scripts, text): dropped
+    if "daxing_kpi: offline layout" in html:  # made offline already
+        return html
     style = f"<style>{OFFLINE_CSS}</style>"
     html = html.replace("</head>", style + "</head>", 1) if "</head>" in html else style + html
     return html
@@ -281,30 +286,74 @@ def _files_set_aside() -> str:
         return ""
 
 
+RENDERED = "rendered.json"  # in the site: suite -> the stored result its pages show (run id and time)
+
+
+def _stamp(payload: dict) -> str:
+    return f"{payload['run_id']}|{payload['validated_at']}"
+
+
+def _suite_pages(site: Path, suite: str) -> list[Path]:
+    """A suite's pages in a built site: its validation folder and its expectation suite page."""
+    return [site / "validations" / suite, site / "expectations" / f"{suite}.html"]
+
+
+def _kept_pages(payloads: dict[str, dict]) -> set[str]:
+    """The suites whose pages in the kept site show their latest stored result (nothing when there is no kept
+    site or its list of rendered results is unreadable)."""
+    site = site_path()
+    try:
+        rendered = json.loads((site / RENDERED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return {suite for suite, payload in payloads.items()
+            if rendered.get(suite) == _stamp(payload) and all(p.exists() for p in _suite_pages(site, suite))}
+
+
+def _make_offline_files(stage: Path) -> None:
+    """Every page GX wrote made offline (:func:`make_offline`), its CSS/JS stripped of external URLs; raises
+    :class:`QualitySiteError` when a page would still name another machine."""
+    for page in stage.rglob("*"):
+        if page.suffix.lower() in (".html", ".css", ".js", ".json") and page.is_file():
+            text = page.read_text(encoding="utf-8")
+            page.write_text(make_offline(text) if page.suffix.lower() == ".html" else _EXTERNAL_URL.sub("", text), encoding="utf-8")
+    leftovers = {str(p.relative_to(stage)): external_urls(p.read_text(encoding="utf-8"))
+                 for p in stage.rglob("*") if p.is_file() and p.suffix.lower() in (".html", ".css", ".js")}
+    leftovers = {k: v for k, v in leftovers.items() if v}
+    if leftovers:
+        raise QualitySiteError(f"the quality pages would still reference the network: {leftovers}")
+
+
 def build_quality_site(dashboard_version: Path | None = None) -> Path:
     """Build the offline Data Docs of the latest stored results into :func:`site_path` (swapped in
     with renames) and, when given, into ``dashboard_version/quality/``. Returns the index page.
-    Raises :class:`QualitySiteError` when nothing is stored or a page would still name another machine."""
+
+    Suites whose latest result the kept site shows already keep their pages (copied); the others are
+    rendered by GX. Raises :class:`QualitySiteError` when nothing is stored or a page would still name
+    another machine."""
     payloads = latest_validations()
     if not payloads:
         raise QualitySiteError(f"no stored validation results under {results_dir()}")
     for left in warehouse_dir().glob(".quality_site-*"):  # left by a killed run (the job holds the run lock)
         shutil.rmtree(left, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=".quality_site-", dir=warehouse_dir()))
+    target = site_path()
     try:
-        _render(payloads, stage)
-        for page in stage.rglob("*"):
-            if page.suffix.lower() in (".html", ".css", ".js", ".json") and page.is_file():
-                text = page.read_text(encoding="utf-8")
-                page.write_text(make_offline(text) if page.suffix.lower() == ".html" else _EXTERNAL_URL.sub("", text), encoding="utf-8")
+        kept = _kept_pages(payloads)
+        changed = {suite: payload for suite, payload in payloads.items() if suite not in kept}
+        if changed:
+            _render(changed, stage)
+            _make_offline_files(stage)
+        elif (target / "static").is_dir():
+            shutil.copytree(target / "static", stage / "static")
+        for suite in kept:
+            for src, dst in zip(_suite_pages(target, suite), _suite_pages(stage, suite)):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
         _drop_unused_static(stage)
-        leftovers = {str(p.relative_to(stage)): external_urls(p.read_text(encoding="utf-8"))
-                     for p in stage.rglob("*") if p.is_file() and p.suffix.lower() in (".html", ".css", ".js")}
-        leftovers = {k: v for k, v in leftovers.items() if v}
-        if leftovers:
-            raise QualitySiteError(f"the quality pages would still reference the network: {leftovers}")
         (stage / "index.html").write_text(index_page(payloads, stage), encoding="utf-8")
-        target = site_path()
+        (stage / RENDERED).write_text(json.dumps({suite: _stamp(p) for suite, p in sorted(payloads.items())}, indent=1),
+                                      encoding="utf-8")
         old = target.with_name(target.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if target.exists():
@@ -331,7 +380,7 @@ def copy_quality_site_into(folder: Path) -> Path | None:
     old = dst.with_name(f".{dst.name}.{os.getpid()}.old")
     for p in [*Path(folder).glob(f".{dst.name}.*.tmp"), *Path(folder).glob(f".{dst.name}.*.old")]:  # a killed run's
         shutil.rmtree(p, ignore_errors=True)
-    shutil.copytree(src, tmp)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(RENDERED))
     if dst.exists():  # a live dashboard version: the old site is moved aside, the new one renamed in
         os.replace(dst, old)
     os.replace(tmp, dst)

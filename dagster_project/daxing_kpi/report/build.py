@@ -9,15 +9,21 @@ plus the explanations workbook for the planners (:mod:`daxing_kpi.report.explana
     <plan name><review>报告.docx / .pdf       the report
     <plan name><review>情况说明填报表.xlsx     the workbook to fill in (one row per target)
     charts/<kpi_id>.png                       the charts (copied from the last build when unchanged)
+    .report-digest                            what the files were written from (see below)
 
 Files are written beside the old ones and moved into place one by one (a reader never opens a
-half-written file). Without a Chinese font (:mod:`daxing_kpi.report.fonts`) the .docx and the workbook
+half-written file). A report whose words, tables, charts, workbook rows, fonts and code are those the folder's
+files were written from (:func:`report_digest`, the date of the report included) is not written again: a second
+run on the same day with the same figures keeps the files (``ReportResult.kept``). Without a Chinese font (:mod:`daxing_kpi.report.fonts`) the .docx and the workbook
 are written without charts, no PDF is, and :class:`ReportIncomplete` is raised after writing them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -51,6 +57,7 @@ class ReportResult:
     template: Path
     charts: list[Path] = field(default_factory=list)
     fonts: str | None = None
+    kept: bool = False  # the folder's files were written from the same content: not written again
 
     def summary(self) -> str:
         counts = content.verdict_counts(self.data.targets)
@@ -59,7 +66,29 @@ class ReportResult:
         parts = [f"{fmt.verdict_label(v)} {counts[v]}" for v in ("achieved", "not_achieved", "deterioration") if counts[v]]
         pending = sum(t.needs_explanation and not t.explanation for t in self.data.targets)
         return (f"{content.report_title(self.data)}: {len(self.data.targets)} targets ({', '.join(parts) or 'no verdicts'});"
-                f" explanations missing for {pending}")
+                f" explanations missing for {pending}" + ("; unchanged since the last build, files kept" if self.kept else ""))
+
+
+DIGEST_FILE = ".report-digest"
+
+
+def report_digest(doc, template_title: str, template_rows, fonts) -> str:
+    """What a report's files are written from, as a SHA-256 hex digest: the document's blocks (words, tables, the
+    date line) with each chart's PNG bytes in place of its path, the explanations workbook's title and rows, the
+    fonts, and the code (:func:`daxing_kpi.nightplan.code_fingerprint`, so a new renderer writes the files again)."""
+    from daxing_kpi.nightplan import code_fingerprint
+
+    def plain(obj):
+        if isinstance(obj, Path):
+            return hashlib.sha256(obj.read_bytes()).hexdigest() if obj.is_file() else str(obj)
+        if isinstance(obj, (set, frozenset)):
+            return sorted(obj)
+        return str(obj)
+
+    facts = {"doc": dataclasses.asdict(doc), "blocks": [type(b).__name__ for b in doc.blocks],
+             "template": [template_title, template_rows], "fonts": fonts.describe() if fonts else None,
+             "code": code_fingerprint()}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, ensure_ascii=False, default=plain).encode("utf-8")).hexdigest()
 
 
 def _safe(name: str) -> str:
@@ -101,22 +130,30 @@ def build_report(database: Path | str | None = None, plan_id: str | None = None,
                     chart_paths[t.kpi_id] = charts_mod.kpi_chart(t, series, fonts, tmp / "charts" / name, folder / "charts" / name)
         doc = content.build_document(data, chart_paths, today=today,
                                      chart_note=None if fonts else "本机未安装中文字体，图表未生成（安装 fonts-noto-cjk 后重新生成）。")
-        write_docx(doc, tmp / f"{stem}.docx")
         template_name = f"{_safe(explanations.template_title(data))}.xlsx"
-        explanations.write_template(tmp / template_name, explanations.template_title(data), explanations.template_rows(data))
-        pdf = None
-        if fonts is not None:
-            from daxing_kpi.report.render_pdf import write_pdf
+        template_rows = explanations.template_rows(data)
+        digest = report_digest(doc, explanations.template_title(data), template_rows, fonts)
+        digest_file = folder / DIGEST_FILE
+        written = [folder / f"{stem}.docx", folder / template_name] + ([folder / f"{stem}.pdf"] if fonts else [])
+        kept = (digest_file.is_file() and digest_file.read_text(encoding="utf-8").strip() == digest
+                and all(f.is_file() for f in written))
+        if not kept:
+            write_docx(doc, tmp / f"{stem}.docx")
+            explanations.write_template(tmp / template_name, explanations.template_title(data), template_rows)
+            if fonts is not None:
+                from daxing_kpi.report.render_pdf import write_pdf
 
-            pdf = write_pdf(doc, tmp / f"{stem}.pdf", fonts)
-        old_charts = folder / "charts"
-        if old_charts.exists():
-            shutil.rmtree(old_charts)
-        _move_into_place(tmp, folder)
+                write_pdf(doc, tmp / f"{stem}.pdf", fonts)
+            digest_file.unlink(missing_ok=True)  # until the new files are all in place
+            old_charts = folder / "charts"
+            if old_charts.exists():
+                shutil.rmtree(old_charts)
+            _move_into_place(tmp, folder)
+            digest_file.write_text(digest + "\n", encoding="utf-8")
     result = ReportResult(
-        data=data, folder=folder, docx=folder / f"{stem}.docx", pdf=folder / f"{stem}.pdf" if pdf else None,
+        data=data, folder=folder, docx=folder / f"{stem}.docx", pdf=folder / f"{stem}.pdf" if fonts else None,
         template=folder / template_name, charts=sorted((folder / "charts").glob("*.png")) if chart_paths else [],
-        fonts=fonts.describe() if fonts else None)
+        fonts=fonts.describe() if fonts else None, kept=kept)
     if fonts is None:
         raise ReportIncomplete(result, f"{result.docx} written without charts; no PDF: {MISSING_MESSAGE}")
     return result
