@@ -103,7 +103,7 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False, 
         import dagster as dg
 
         from daxing_kpi.definitions import defs
-        from daxing_kpi.gxload import import_in_background
+        from daxing_kpi.gxload import allow_background_import
         from daxing_kpi.progress import RunProgress
 
         with dg.DagsterInstance.get() as instance:
@@ -115,7 +115,7 @@ def run_job(trigger: str = "manual", wait: bool = False, verbose: bool = False, 
             selection = None if plan is None or plan.full else nightplan_selection(plan.roots)
             progress = RunProgress(instance, run_id, log_path)
             progress.start()
-            import_in_background()  # Great Expectations (for the checks) beside the first steps
+            allow_background_import()  # Great Expectations (for the checks) beside ingestion or dbt
             quiet = None if verbose else {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
             # dbt's own output (dagster-dbt echoes it to stdout) goes to the log file unless verbose
             with contextlib.ExitStack() as stack:

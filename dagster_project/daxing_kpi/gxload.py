@@ -23,6 +23,7 @@ import threading
 from types import ModuleType
 
 _background: threading.Thread | None = None
+_allowed = False  # set by allow_background_import
 _started = threading.Lock()
 
 
@@ -45,16 +46,26 @@ def import_great_expectations() -> ModuleType:
             del sys.modules["pyspark"]
 
 
+def allow_background_import() -> None:
+    """Let :func:`import_in_background` start (``kpi run`` calls it as it starts the job): only in processes that
+    never import pyspark meanwhile, since pyspark is hidden from the whole process while Great Expectations is
+    imported."""
+    global _allowed
+    _allowed = True
+
+
 def import_in_background() -> None:
-    """Start importing Great Expectations in a daemon thread, once per process (issue 20.3).
+    """Start importing Great Expectations in a daemon thread, once per process, when allowed (issue 20.3).
 
     Its import takes about 5 s of a night (scipy, altair and every expectation class), all before the first
-    landed-file check can run. ``kpi run`` starts it as the job starts, so it is done beside the ingestion
-    steps (whose DuckDB work releases the interpreter) instead of after them. Only for processes that never
-    import pyspark meanwhile: pyspark is hidden from the whole process while Great Expectations is imported."""
+    check can run. The first ingestion step and the dbt step call this as they start, so the import runs beside
+    work that leaves the interpreter free for long stretches (DuckDB's reading, the dbt subprocess) and is done
+    when the checks after them need it. Not earlier: while the import runs, every short call that releases the
+    interpreter (a SQLite write of Dagster's run start, a DuckDB query of the run guard's probe) waits up to
+    Python's switch interval (5 ms) to get it back, which made the start of a run 5 s slower."""
     global _background
     with _started:
-        if _background is None and "great_expectations" not in sys.modules:
+        if _allowed and _background is None and "great_expectations" not in sys.modules:
             _background = threading.Thread(target=_import_quietly, name="import great_expectations", daemon=True)
             _background.start()
 

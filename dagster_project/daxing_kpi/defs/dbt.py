@@ -20,6 +20,7 @@ from packaging import version
 
 from daxing_kpi.atomic import hold_point
 from daxing_kpi.defs.operations import RunGuard
+from daxing_kpi.gxload import import_in_background
 from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, dbt_runs_dir, warehouse_dir, work_db_path
 from daxing_kpi.yamlfile import read_yaml
 
@@ -246,6 +247,7 @@ def daxing_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ru
     """``dbt build`` of the selected models: seeds, staging views, intermediate and marts tables and their
     data tests; the unit tests only when :func:`unit_tests_due`."""
     os.environ.update(dbt_env())
+    import_in_background()  # Great Expectations, for the mart checks after this step, while dbt runs
     due = unit_tests_due(context)
     args = ["build"] if due else ["build", "--exclude-resource-type", "unit_test"]
     context.log.info("dbt unit tests: " + ("run (the code changed since they last passed, or a full rebuild)" if due

@@ -27,6 +27,7 @@ import duckdb
 
 from daxing_kpi import nightplan, raw_parquet
 from daxing_kpi.defs.operations import RunGuard
+from daxing_kpi.gxload import import_in_background
 from daxing_kpi.ingest import Contract, IngestResult, ingest_source, load_contracts, strict_files
 from daxing_kpi.ingest.stagecache import StageCache
 from daxing_kpi.ingest.source import NOT_READ, READ, STAGE_CACHE
@@ -124,6 +125,7 @@ def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, run_guard: RunGuard) -> dg.MaterializeResult:
         # only files not staged before are read (a full rebuild reads them all): see load_source
+        import_in_background()  # Great Expectations, for the checks after this step, beside the DuckDB work
         cpu0 = time.process_time()
         with connect_work() as con:  # rows staged and loaded inside the working database, never whole in Python
             result, totals = load_source(contract, con, context.run_id, full=nightplan.full_rebuild_requested(context), log=context.log,
