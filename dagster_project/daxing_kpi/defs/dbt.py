@@ -21,7 +21,7 @@ from packaging import version
 from daxing_kpi.atomic import hold_point
 from daxing_kpi.defs.operations import RunGuard
 from daxing_kpi.gxload import import_in_background
-from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, dbt_runs_dir, warehouse_dir, work_db_path
+from daxing_kpi.paths import DBT_PROJECT_DIR, SEEDS_DIR, dbt_runs_dir, work_db_path
 from daxing_kpi.yamlfile import read_yaml
 
 # The dbt installed beside this Python (the project's virtual environment), else the one on PATH.
