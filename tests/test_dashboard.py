@@ -20,7 +20,7 @@ import dashboard_tiny as tiny
 from daxing_kpi import dashboard_data as dd
 from daxing_kpi import dashboard_plans as dp
 from daxing_kpi.dashboard import Site, build_dashboard
-from daxing_kpi.dashboard_exports import COLUMNS, planner_frame, write_csv, write_xlsx
+from daxing_kpi.dashboard_exports import COLUMNS, digest_of, planner_frame, write_csv, write_xlsx, xlsx_digest
 from daxing_kpi.dashboard_figures import STATUS_STYLE, sparkline_svg, towns_figure, trend_figure
 from daxing_kpi.dashboard_towns import ranks
 
@@ -667,6 +667,19 @@ def test_the_excel_download_shades_suppressed_rows_and_keeps_text_as_text(tmp_pa
     assert lines[0] == [LABELS["ui.about_zh"].zh, LABELS["ui.about_en"].zh] and lines[1] == ["关于", "about"]
     assert lines[3] == [LABELS["ui.column"].zh, LABELS["ui.meaning"].zh] and about["A4"].font.b and not about["A2"].font.b
     assert len(lines) == 4 + len(COLUMNS)
+
+    # the next dashboard version copies the workbook when its content is the same, and writes it when a cell changed
+    assert write_xlsx(frame, tmp_path / "again.xlsx", LABELS, [("关于", "about")], previous=tmp_path / "k.xlsx") is True
+    assert (tmp_path / "again.xlsx").read_bytes() == (tmp_path / "k.xlsx").read_bytes()
+    assert write_xlsx(frame, tmp_path / "new_code.xlsx", LABELS, [("关于", "about")], previous=tmp_path / "k.xlsx",
+                      code="another version of the code") is False
+    changed = frame.copy()
+    changed.loc[0, "value"] = 41
+    assert write_xlsx(changed, tmp_path / "changed.xlsx", LABELS, [("关于", "about")], previous=tmp_path / "k.xlsx") is False
+    assert load_workbook(tmp_path / "changed.xlsx")[LABELS["ui.sheet_data"].zh].cell(2, col["value"] + 1).value == 41
+    assert write_xlsx(frame, tmp_path / "other_note.xlsx", LABELS, [("关于", "about!")], previous=tmp_path / "k.xlsx") is False
+    assert digest_of(tmp_path / "k.xlsx") == xlsx_digest(frame, LABELS, [("关于", "about")], "") != digest_of(tmp_path / "changed.xlsx")
+    assert digest_of(tmp_path / "missing.xlsx") is None
 
 
 # -- the build on a database without the optional tables ------------------------------------------------------------

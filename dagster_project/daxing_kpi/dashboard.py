@@ -842,8 +842,10 @@ def copy_plotly_js(dst: Path) -> None:
         shutil.copyfile(path, dst)
 
 
-def write_site(site: Site, folder: Path) -> list[Path]:
-    """Write every file of the dashboard into ``folder``; returns the paths written."""
+def write_site(site: Site, folder: Path, previous: Path | None = None) -> list[Path]:
+    """Write every file of the dashboard into ``folder``; returns the paths written. ``previous``: the dashboard's
+    last version, whose Excel downloads are copied where their content is the same
+    (:func:`daxing_kpi.dashboard_exports.write_xlsx`)."""
     folder = Path(folder)
     (folder / "assets").mkdir(parents=True, exist_ok=True)
     written = []
@@ -853,13 +855,18 @@ def write_site(site: Site, folder: Path) -> list[Path]:
     shutil.copyfile(STATIC_DIR / "dashboard.js", folder / "assets" / "dashboard.js")
     written += [folder / "assets" / n for n in ("plotly.min.js", "dashboard.css", "dashboard.js")]
     env = _environment(site.labels)
+    from daxing_kpi.nightplan import code_fingerprint
+
+    code = code_fingerprint()
     for ps in site.plan_sites:
-        written += write_plan(ps, folder / ps.prefix, env)
+        written += write_plan(ps, folder / ps.prefix, env, previous / ps.prefix if previous else None, code)
     return written
 
 
-def write_plan(ps: PlanSite, folder: Path, env: jinja2.Environment) -> list[Path]:
-    """One plan's overview, KPI pages, town/street pages and downloads into ``folder``."""
+def write_plan(ps: PlanSite, folder: Path, env: jinja2.Environment, previous: Path | None = None,
+               code: str = "") -> list[Path]:
+    """One plan's overview, KPI pages, town/street pages and downloads into ``folder`` (``previous``, ``code``: see
+    :func:`write_site`)."""
     L = ps.labels
     for sub in ("kpi", "town", "data"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -889,7 +896,8 @@ def write_plan(ps: PlanSite, folder: Path, env: jinja2.Environment) -> list[Path
     by_id = {k.kpi_id: k for k in ps.kpis}
     for name, frame in ps.downloads().items():
         write_csv(frame, folder / "data" / f"{name}.csv", L)
-        write_xlsx(frame, folder / "data" / f"{name}.xlsx", L, ps.about_lines(by_id.get(name)))
+        write_xlsx(frame, folder / "data" / f"{name}.xlsx", L, ps.about_lines(by_id.get(name)),
+                   previous / "data" / f"{name}.xlsx" if previous else None, code)
         written += [folder / "data" / f"{name}.csv", folder / "data" / f"{name}.xlsx"]
     return written
 
@@ -910,8 +918,9 @@ def build_dashboard(db: Path | None = None, out_dir: Path | None = None) -> Path
     out_dir = Path(out_dir) if out_dir else dashboard_dir()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     site = Site(load_data(db), load_labels())
+    previous = out_dir.resolve() if out_dir.is_dir() else None  # the version a browser sees now
     with staged_folder(out_dir, version=site.data.meta["run_id"]) as stage:
-        write_site(site, stage)
+        write_site(site, stage, previous)
         copy_docs_into(stage)  # issue 9: the latest dbt docs page (docs/index.html), linked from the header
         if copy_quality_site_into is not None:  # issue 6: quality/index.html, linked from the header
             copy_quality_site_into(stage)

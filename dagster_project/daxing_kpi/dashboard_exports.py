@@ -11,6 +11,11 @@ data cut-off) by the plan's ``kpi_scorecard`` rows, worded as the pages word the
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import shutil
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -110,17 +115,53 @@ def write_csv(frame: pd.DataFrame, path: Path, labels: Labels) -> None:
     out.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
-def write_xlsx(frame: pd.DataFrame, path: Path, labels: Labels, about: list[tuple[str, str]]) -> None:
+DIGEST_PROPERTY = "daxing_kpi_content_digest"  # custom document property of a download: what it was written from
+_DIGEST_IN_XML = re.compile(r'name="' + DIGEST_PROPERTY + r'"[^>]*>\s*<vt:lpwstr>([0-9a-f]{64})</vt:lpwstr>')
+
+
+def xlsx_digest(frame: pd.DataFrame, labels: Labels, about: list[tuple[str, str]], code: str) -> str:
+    """SHA-256 hex digest of what :func:`write_xlsx` writes from: the rows, the headers and column notes in both
+    languages, the ``about`` lines and ``code`` (the product's code fingerprint, so a new layout is written anew)."""
+    h = hashlib.sha256(code.encode("utf-8"))
+    notes = [(labels[f"download_columns.{c}"].zh, labels[f"download_columns.{c}"].en,
+              labels.spec["download_columns"][c].get("note_en", "")) for c in COLUMNS]
+    words = [labels[k].zh for k in ("ui.sheet_data", "ui.sheet_about", "ui.about_zh", "ui.about_en", "ui.column",
+                                    "ui.meaning", "ui.answer_yes")]
+    h.update(json.dumps([notes, words, about], ensure_ascii=False, default=str).encode("utf-8"))
+    h.update(frame.to_csv(index=False).encode("utf-8"))
+    return h.hexdigest()
+
+
+def digest_of(path: Path) -> str | None:
+    """The content digest written into the workbook at ``path`` (``None``: no such file, or none written)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            match = _DIGEST_IN_XML.search(z.read("docProps/custom.xml").decode("utf-8"))
+    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
+        return None
+    return match.group(1) if match else None
+
+
+def write_xlsx(frame: pd.DataFrame, path: Path, labels: Labels, about: list[tuple[str, str]],
+               previous: Path | None = None, code: str = "") -> bool:
     """An Excel workbook (XlsxWriter, built in memory): sheet 数据 with the rows (suppressed rows shaded), sheet
     说明 with ``about``'s (Chinese, English) lines and every column's meaning in both languages.
 
     Text is written as text (never read as a formula, number or link), numbers as numbers, empty cells
     blank; headers bold, the first row and the first two columns frozen. XlsxWriter writes the ~4,000
-    rows of a plan's file in a fraction of openpyxl's time (the downloads were half of the dashboard step)."""
+    rows of a plan's file in a fraction of openpyxl's time (the downloads were half of the dashboard step).
+    The workbook carries the digest of its content (:func:`xlsx_digest` with ``code``); when ``previous`` (the
+    same download in the dashboard's last version) carries the same, it is copied instead. Returns whether
+    it was copied."""
+    digest = xlsx_digest(frame, labels, about, code)
+    if previous is not None and digest_of(previous) == digest:
+        shutil.copyfile(previous, path)
+        return True
     import xlsxwriter
 
     options = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
     with xlsxwriter.Workbook(str(path), options) as wb:
+        wb.set_custom_property(DIGEST_PROPERTY, digest)
         bold = wb.add_format({"bold": True})
         shade = wb.add_format({"pattern": 1, "bg_color": "#E5E7EB"})
 
@@ -155,3 +196,4 @@ def write_xlsx(frame: pd.DataFrame, path: Path, labels: Labels, about: list[tupl
             lines.append([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")])
         for n, line in enumerate(lines):
             put(info, n, line, bold if n in (0, len(about) + 2) else None)
+    return False
