@@ -119,15 +119,23 @@ DIGEST_PROPERTY = "daxing_kpi_content_digest"  # custom document property of a d
 _DIGEST_IN_XML = re.compile(r'name="' + DIGEST_PROPERTY + r'"[^>]*>\s*<vt:lpwstr>([0-9a-f]{64})</vt:lpwstr>')
 
 
+def _workbook_words(labels: Labels, about: list[tuple[str, str]]) -> dict:
+    """Every word of a download other than its rows: the sheet names, the headers, the word marking a suppressed
+    row and the lines of sheet 说明 (``about``'s lines and every column's meaning in both languages)."""
+    lines = [[labels["ui.about_zh"].zh, labels["ui.about_en"].zh], *map(list, about), [],
+             [labels["ui.column"].zh, labels["ui.meaning"].zh]]
+    for c in COLUMNS:
+        col = labels[f"download_columns.{c}"]
+        lines.append([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")])
+    return {"data": labels["ui.sheet_data"].zh, "about": labels["ui.sheet_about"].zh, "headers": headers(labels),
+            "yes": labels["ui.answer_yes"].zh, "lines": lines, "bold_lines": (0, len(about) + 2)}
+
+
 def xlsx_digest(frame: pd.DataFrame, labels: Labels, about: list[tuple[str, str]], code: str) -> str:
-    """SHA-256 hex digest of what :func:`write_xlsx` writes from: the rows, the headers and column notes in both
-    languages, the ``about`` lines and ``code`` (the product's code fingerprint, so a new layout is written anew)."""
+    """SHA-256 hex digest of what :func:`write_xlsx` writes from: the rows, every other word of the workbook
+    (:func:`_workbook_words`) and ``code`` (the product's code fingerprint, so a new layout is written anew)."""
     h = hashlib.sha256(code.encode("utf-8"))
-    notes = [(labels[f"download_columns.{c}"].zh, labels[f"download_columns.{c}"].en,
-              labels.spec["download_columns"][c].get("note_en", "")) for c in COLUMNS]
-    words = [labels[k].zh for k in ("ui.sheet_data", "ui.sheet_about", "ui.about_zh", "ui.about_en", "ui.column",
-                                    "ui.meaning", "ui.answer_yes")]
-    h.update(json.dumps([notes, words, about], ensure_ascii=False, default=str).encode("utf-8"))
+    h.update(json.dumps(_workbook_words(labels, about), ensure_ascii=False, default=str).encode("utf-8"))
     h.update(frame.to_csv(index=False).encode("utf-8"))
     return h.hexdigest()
 
@@ -175,25 +183,20 @@ def write_xlsx(frame: pd.DataFrame, path: Path, labels: Labels, about: list[tupl
                 else:
                     sheet.write_number(row, col, v.item() if hasattr(v, "item") else v, fmt)
 
-        ws = wb.add_worksheet(labels["ui.sheet_data"].zh)
+        words = _workbook_words(labels, about)
+        ws = wb.add_worksheet(words["data"])
         widths = {"plan": 12, "kpi": 34, "unit": 12, "geography": 16, "geo_level": 12, "year": 8, "period_end": 16,
                   "value": 10, "numerator": 10, "denominator": 10, "target": 14, "target_year": 8, "gap": 18,
                   "completion": 14, "assessment": 22, "reporting": 10, "suppressed": 8, "kpi_id": 40, "geo_code": 12}
         for i, c in enumerate(COLUMNS):
             ws.set_column(i, i, widths[c])
         ws.freeze_panes(1, 2)  # below the header, right of 规划 and 指标
-        put(ws, 0, headers(labels), bold)
-        yes = labels["ui.answer_yes"].zh
+        put(ws, 0, words["headers"], bold)
         for n, rec in enumerate(frame.itertuples(index=False), start=1):
-            put(ws, n, rec, shade if rec.suppressed == yes else None)
-        info = wb.add_worksheet(labels["ui.sheet_about"].zh)
+            put(ws, n, rec, shade if rec.suppressed == words["yes"] else None)
+        info = wb.add_worksheet(words["about"])
         info.set_column(0, 0, 28)
         info.set_column(1, 1, 90)
-        lines = [[labels["ui.about_zh"].zh, labels["ui.about_en"].zh], *map(list, about), [],
-                 [labels["ui.column"].zh, labels["ui.meaning"].zh]]
-        for c in COLUMNS:
-            col = labels[f"download_columns.{c}"]
-            lines.append([col.zh, f"{col.en}: {labels.spec['download_columns'][c].get('note_en', '')}".rstrip(": ")])
-        for n, line in enumerate(lines):
-            put(info, n, line, bold if n in (0, len(about) + 2) else None)
+        for n, line in enumerate(words["lines"]):
+            put(info, n, line, bold if n in words["bold_lines"] else None)
     return False

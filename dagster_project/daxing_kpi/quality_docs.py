@@ -136,8 +136,6 @@ def make_offline(html: str) -> str:
     html = _CSS_IMPORT_EXT.sub("", html)
     html = re.sub(r"<footer\b.*?</footer>", "", html, flags=re.I | re.S)  # GX's newsletter footer (a link to its web site)
     html = _EXTERNAL_URL.sub("", html)  # anything left (inline scripts, text): dropped
-    if "daxing_kpi: offline layout" in html:  # made offline already
-        return html
     style = f"<style>{OFFLINE_CSS}</style>"
     html = html.replace("</head>", style + "</head>", 1) if "</head>" in html else style + html
     return html

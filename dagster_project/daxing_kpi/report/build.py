@@ -14,8 +14,9 @@ plus the explanations workbook for the planners (:mod:`daxing_kpi.report.explana
 Files are written beside the old ones and moved into place one by one (a reader never opens a
 half-written file). A report whose words, tables, charts, workbook rows, fonts and code are those the folder's
 files were written from (:func:`report_digest`, the date of the report included) is not written again: a second
-run on the same day with the same figures keeps the files (``ReportResult.kept``). Without a Chinese font (:mod:`daxing_kpi.report.fonts`) the .docx and the workbook
-are written without charts, no PDF is, and :class:`ReportIncomplete` is raised after writing them.
+run on the same day with the same figures keeps the files (``ReportResult.kept``). Without a Chinese font
+(:mod:`daxing_kpi.report.fonts`) the .docx and the workbook are written without charts, no PDF is, and
+:class:`ReportIncomplete` is raised after writing them.
 """
 
 from __future__ import annotations
@@ -130,16 +131,16 @@ def build_report(database: Path | str | None = None, plan_id: str | None = None,
                     chart_paths[t.kpi_id] = charts_mod.kpi_chart(t, series, fonts, tmp / "charts" / name, folder / "charts" / name)
         doc = content.build_document(data, chart_paths, today=today,
                                      chart_note=None if fonts else "本机未安装中文字体，图表未生成（安装 fonts-noto-cjk 后重新生成）。")
-        template_name = f"{_safe(explanations.template_title(data))}.xlsx"
-        template_rows = explanations.template_rows(data)
-        digest = report_digest(doc, explanations.template_title(data), template_rows, fonts)
+        template_title, template_rows = explanations.template_title(data), explanations.template_rows(data)
+        template_name = f"{_safe(template_title)}.xlsx"
+        digest = report_digest(doc, template_title, template_rows, fonts)
         digest_file = folder / DIGEST_FILE
         written = [folder / f"{stem}.docx", folder / template_name] + ([folder / f"{stem}.pdf"] if fonts else [])
         kept = (digest_file.is_file() and digest_file.read_text(encoding="utf-8").strip() == digest
                 and all(f.is_file() for f in written))
         if not kept:
             write_docx(doc, tmp / f"{stem}.docx")
-            explanations.write_template(tmp / template_name, explanations.template_title(data), template_rows)
+            explanations.write_template(tmp / template_name, template_title, template_rows)
             if fonts is not None:
                 from daxing_kpi.report.render_pdf import write_pdf
 
