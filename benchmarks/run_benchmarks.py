@@ -24,7 +24,7 @@ For every scale (1 = a district of 2.0 million residents, 16 = a city of about 3
    memory limit ``--memory-limit`` (default 2 GiB) and a spill folder, and reports peak memory per stage
    against the limit and the bytes spilled;
 6. with ``--test-suite`` (about half an hour, so only on request), runs the default test run (the README's
-   ``pytest``: the project's options, two workers) in its own measured process tree and reports its wall
+   ``pytest``: the project's options, three workers) in its own measured process tree and reports its wall
    time beside the target of issue 20.5 (< 15 min on a quiet 2-core machine) with pytest's summary line.
    ``--scales none --test-suite --no-latest`` measures the test run alone.
 

@@ -91,7 +91,7 @@ def seed_landing(wh: Warehouse) -> None:
 
 # -- the order the workers take the test files in ---------------------------------------------------------------
 #
-# The default run gives each of two workers whole test files (``--dist loadfile``) in collection order
+# The default run gives each of three workers whole test files (``--dist loadfile``) in collection order
 # (``--no-loadscope-reorder``), a file to whichever worker is free next. The longest files go first, so that no
 # long file is left alone at the end: first the files that build warehouses of their own (they run while the
 # session warehouse is built in the background), then the long files on copies of the session warehouse, then

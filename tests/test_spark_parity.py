@@ -106,6 +106,8 @@ def test_rewriting_a_source_replaces_its_folder_whole(parquet_warehouse, tmp_pat
 def test_kpi_results_are_identical_on_spark_and_duckdb(duckdb_build, spark_build, parquet_warehouse):
     diffs = engines.parity(duckdb_build, spark_build)
     assert diffs == {"kpi_observations": [], "kpi_scorecard": []}
+    # the parity build kept its tables in the session's in-memory catalog: no Derby metastore was made
+    assert not (spark_build.database / "metastore_db").exists() and (spark_build.database / "spark-warehouse").is_dir()
     # the comparison is not vacuous: every KPI of the catalog, every status class seen
     obs = engines.read_table(spark_build, "kpi_observations")
     card = engines.read_table(spark_build, "kpi_scorecard")

@@ -5,7 +5,8 @@ The same dbt project builds on two targets of ``dbt/profiles.yml``:
 * ``duckdb`` (the default, the nightly job): the working database ``warehouse/work/work.duckdb``;
 * ``spark``: an in-process Spark session (``method: session``, pyspark, ``local[2]``), with its metastore
   (Derby), table files and scratch space in ``<warehouse>/spark`` (or ``spark_dir``); ``spark_thrift``
-  for a cluster (see docs/development.md, "Spark").
+  for a cluster (see docs/development.md, "Spark"). A parity build, which builds everything it reads, uses
+  the session's in-memory catalog instead of the Derby metastore (``catalog="in-memory"``: a quarter faster).
 
 Both read the same raw layer: on Spark, and on DuckDB with ``raw_from_parquet=True``, the dbt sources
 ``raw.<source_id>`` and ``audit.ingest_audit`` are views over the Parquet files ingestion writes
@@ -23,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -54,7 +56,10 @@ PARITY_EXCLUDE = "test_type:generic resource_type:unit_test"
 
 def parity_build(target: str, **kwargs) -> "BuildResult":
     """:func:`build` of what a parity check compares (PARITY_SELECT without generic and unit tests; a test
-    that also reads an unselected node is left out, ``--indirect-selection cautious``)."""
+    that also reads an unselected node is left out, ``--indirect-selection cautious``). On the local Spark
+    session the catalog is in memory: the build makes every table it reads, so no metastore is needed."""
+    if target == "spark":
+        kwargs.setdefault("catalog", "in-memory")
     return build(target, select=PARITY_SELECT, exclude=PARITY_EXCLUDE, indirect_selection="cautious", **kwargs)
 
 
@@ -126,6 +131,7 @@ def build(
     indirect_selection: str | None = None,
     check: bool = True,
     timeout: float | None = None,
+    catalog: str = "hive",
 ) -> BuildResult:
     """Run ``dbt <command>`` (build, run, seed, test) of the prepared warehouse (``$KPI_WAREHOUSE_DIR``)
     on ``target`` and time it.
@@ -141,6 +147,10 @@ def build(
     Raises :class:`DbtBuildError` when dbt fails and ``check`` is true (the message lists the failed
     nodes and the log); ``subprocess.TimeoutExpired`` after ``timeout`` seconds.
     ``indirect_selection``: dbt's rule for tests of partly selected nodes (eager, cautious, buildable).
+    ``catalog``: the local Spark session's catalog: ``hive`` (a Derby metastore in the Spark folder: a later
+    command sees the tables) or ``in-memory`` (this command's only; the table files of earlier builds, which
+    it does not know, are removed first: Spark will not write a new table into a folder that is not empty).
+    Raises ``ValueError`` for another catalog.
     """
     project = Path(project_dir or DBT_PROJECT_DIR).resolve()
     from_parquet = target != "duckdb" if raw_from_parquet is None else raw_from_parquet
@@ -150,8 +160,12 @@ def build(
     # dbt's target folder and logs of this command (never the shared dbt/target of the nightly job)
     run_dir = (scratch if target != "duckdb" else warehouse_dir()) / "dbt_runs" / f"{target}-{stamp}"
     run_dir.mkdir(parents=True, exist_ok=True)
+    if catalog not in ("hive", "in-memory"):
+        raise ValueError(f"catalog must be hive or in-memory, not {catalog!r}")
     if target != "duckdb":
         (scratch / "tmp").mkdir(parents=True, exist_ok=True)
+        if target == "spark" and catalog == "in-memory":
+            shutil.rmtree(scratch / "spark-warehouse", ignore_errors=True)
     database = Path(duckdb_path or work_db_path()).resolve() if target == "duckdb" else scratch
     env = {
         **os.environ,
@@ -159,6 +173,7 @@ def build(
         **memory.subprocess_env(),  # spill folder and DuckDB's share of KPI_MEMORY_LIMIT
         "KPI_RAW_PARQUET_DIR": raw_parquet.engine_location(),
         "KPI_SPARK_DIR": str(scratch),
+        "KPI_SPARK_CATALOG": catalog,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     args = [
