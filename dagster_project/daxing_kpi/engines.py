@@ -152,6 +152,8 @@ def build(
     it does not know, are removed first: Spark will not write a new table into a folder that is not empty).
     Raises ``ValueError`` for another catalog.
     """
+    if catalog not in ("hive", "in-memory"):
+        raise ValueError(f"catalog must be hive or in-memory, not {catalog!r}")
     project = Path(project_dir or DBT_PROJECT_DIR).resolve()
     from_parquet = target != "duckdb" if raw_from_parquet is None else raw_from_parquet
     export_seconds = ensure_raw_parquet() if from_parquet else 0.0
@@ -160,8 +162,6 @@ def build(
     # dbt's target folder and logs of this command (never the shared dbt/target of the nightly job)
     run_dir = (scratch if target != "duckdb" else warehouse_dir()) / "dbt_runs" / f"{target}-{stamp}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    if catalog not in ("hive", "in-memory"):
-        raise ValueError(f"catalog must be hive or in-memory, not {catalog!r}")
     if target != "duckdb":
         (scratch / "tmp").mkdir(parents=True, exist_ok=True)
         if target == "spark" and catalog == "in-memory":
