@@ -46,10 +46,22 @@ class Measured:
     max_rss_single: int  # bytes: the largest single process of the tree (kernel's ru_maxrss), 0 if unknown
     samples: list[Sample] = field(default_factory=list)
     killed: bool = False  # stopped by the memory safety valve
+    # CPU seconds of the whole machine (every process, /proc/stat) while the command ran: on a machine the command
+    # has alone, what it made busy, also processes its tree started but never waited for (a browser, a JVM, a
+    # daemon's run), which the kernel counts in no one's ``cpu_seconds``
+    machine_busy_seconds: float | None = None
 
     @property
     def wall_seconds(self) -> float:
         return self.ended - self.started
+
+    @property
+    def cores_busy_share(self) -> float | None:
+        """:attr:`machine_busy_seconds` / (wall seconds x logical cores): 1.0 = every core busy the whole time (at
+        most 1: the kernel counts CPU time in ticks of 10 ms, which can take a short, busy command a little above)."""
+        if self.machine_busy_seconds is None or self.wall_seconds <= 0:
+            return None
+        return min(1.0, self.machine_busy_seconds / (self.wall_seconds * (os.cpu_count() or 1)))
 
     @property
     def peak_rss(self) -> int:
@@ -157,6 +169,7 @@ def run_measured(cmd: list[str], *, env: dict | None = None, cwd: Path | None = 
     """Run ``cmd`` to its end (stdout and stderr into ``log``) while sampling its process tree; the tree is
     killed when its memory exceeds ``kill_above`` bytes (``Measured.killed``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy_before = machine_busy()
     out = open(log, "w", encoding="utf-8") if log else subprocess.DEVNULL
     try:
         started = time.time()
@@ -170,7 +183,15 @@ def run_measured(cmd: list[str], *, env: dict | None = None, cwd: Path | None = 
         if log:
             out.close()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = round(machine_busy() - busy_before, 3)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     # ru_maxrss of the children only grows over this process's life: it tells about this command only if it grew
     single = after.ru_maxrss * 1024 if after.ru_maxrss > before.ru_maxrss else 0
-    return Measured(cmd, rc, started, ended, round(cpu, 3), single, sampler.samples, sampler.killed)
+    return Measured(cmd, rc, started, ended, round(cpu, 3), single, sampler.samples, sampler.killed, busy)
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy since boot (every core, every process: ``/proc/stat``'s time
+    not idle and not waiting for the disk, through psutil)."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, f) for f in ("user", "nice", "system", "irq", "softirq", "steal") if hasattr(t, f))

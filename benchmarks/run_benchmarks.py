@@ -47,7 +47,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 
@@ -133,7 +132,8 @@ KILL_ABOVE: int | None = None  # --kill-above: the memory safety valve of every 
 
 def summary(m: Measured) -> dict:
     out = {"wall_seconds": round(m.wall_seconds, 3), "cpu_seconds": m.cpu_seconds, "peak_rss_bytes": m.peak_rss,
-           "peak_spill_bytes": m.peak_spill, "returncode": m.returncode}
+           "peak_spill_bytes": m.peak_spill, "returncode": m.returncode, "machine_busy_seconds": m.machine_busy_seconds,
+           "cores_busy_share": None if m.cores_busy_share is None else round(m.cores_busy_share, 3)}
     if m.killed:
         out["killed"] = f"stopped by the benchmark: process tree above {mib(KILL_ABOVE)} (--kill-above)"
     return out
@@ -441,8 +441,9 @@ def time_test_suite(logs: Path, interval: float, cmd: list[str] | None = None, c
 def pytest_summary(output: str) -> dict:
     """pytest's last summary line (``==== 646 passed, 2 skipped in 1844.21s (0:30:44) ====``) of ``output``:
     ``summary_line`` (without the ``=``), ``counts`` ({"passed": 646, "skipped": 2}; ``error``/``errors``
-    as ``errors``) and ``pytest_seconds`` (None when no summary line is found, e.g. pytest was killed), and the
-    first ten of pytest's ``--durations`` lines (``slowest``: seconds, phase, test id; slowest first)."""
+    as ``errors``) and ``pytest_seconds`` (None when no summary line is found, e.g. pytest was killed), the
+    first ten of pytest's ``--durations`` lines (``slowest``: seconds, phase, test id; slowest first) and the short
+    summary's ``FAILED``/``ERROR`` lines (``failures``: which tests failed and why, in pytest's words)."""
     import re
 
     for line in reversed(output.splitlines()):
@@ -453,9 +454,10 @@ def pytest_summary(output: str) -> dict:
                 counts["errors" if what.startswith("error") else what] = int(n)
             slowest = [{"seconds": float(d[0]), "phase": d[1], "test": d[2]}
                        for d in re.findall(r"^([0-9.]+)s (setup|call|teardown) +(\S+)$", output, flags=re.M)][:10]
+            failures = re.findall(r"^((?:FAILED|ERROR) \S+.*)$", output, flags=re.M)
             return {"summary_line": f"{m.group(1)} in {float(m.group(2)):.0f} s", "counts": counts, "pytest_seconds": float(m.group(2)),
-                    "slowest": slowest}
-    return {"summary_line": None, "counts": {}, "pytest_seconds": None, "slowest": []}
+                    "slowest": slowest, "failures": [f[:300] for f in failures]}
+    return {"summary_line": None, "counts": {}, "pytest_seconds": None, "slowest": [], "failures": []}
 
 
 # -- report ----------------------------------------------------------------------------------------------
@@ -513,7 +515,9 @@ def verdicts(results: dict) -> list[tuple[str, str, str, str]]:
     t = results.get("test_suite")
     if t and t.get("wall_seconds") is not None:
         aim, v = TARGETS["default_test_run_seconds"], t["wall_seconds"]
-        measured = f"{int(v // 60)} min {v % 60:.0f} s, CPU {t['cpu_seconds'] / 60:.0f} min ({t.get('summary_line') or 'no pytest summary'})"
+        busy = f", cores busy {t['cores_busy_share']:.0%} of the time" if t.get("cores_busy_share") is not None else ""
+        measured = (f"{int(v // 60)} min {v % 60:.0f} s, CPU {t['cpu_seconds'] / 60:.0f} min of the processes waited for{busy} "
+                    f"({t.get('summary_line') or 'no pytest summary'})")
         rows.append((f"default test run ({results['machine']['cores_logical']} cores)", f"< {aim // 60} min", measured,
                      "yes" if v < aim and t.get("passed") else "no"))
     return rows
@@ -666,12 +670,16 @@ def markdown(results: dict) -> str:
 
 
 def test_suite_section(results: dict) -> list[str]:
-    """The default test run's slowest tests (pytest's ``--durations`` lines kept in ``test_suite.slowest``)."""
+    """The default test run's failed tests (``test_suite.failures``) and slowest tests (pytest's ``--durations`` lines kept
+    in ``test_suite.slowest``)."""
     t = results.get("test_suite") or {}
-    if not t.get("slowest"):
-        return []
-    return ["", f"## The default test run's {len(t['slowest'])} slowest tests (pytest's durations; setup = the fixtures they wait for)", "",
-            "| seconds | phase | test |", "|---|---|---|"] + [f"| {x['seconds']:.1f} | {x['phase']} | `{x['test']}` |" for x in t["slowest"]]
+    out = []
+    if t.get("failures"):
+        out += ["", "## Tests that failed in the default test run (pytest's short summary)", ""] + [f"- `{f}`" for f in t["failures"]]
+    if t.get("slowest"):
+        out += ["", f"## The default test run's {len(t['slowest'])} slowest tests (pytest's durations; setup = the fixtures they wait for)", "",
+                "| seconds | phase | test |", "|---|---|---|"] + [f"| {x['seconds']:.1f} | {x['phase']} | `{x['test']}` |" for x in t["slowest"]]
+    return out
 
 
 def csv_table(results: dict) -> list[str]:
@@ -879,6 +887,11 @@ def main(argv: list[str] | None = None) -> int:
         t = results["test_suite"] = time_test_suite(logs, args.interval)
         log(f"  {'passed' if t['passed'] else 'FAILED'} in {t['wall_seconds'] / 60:.1f} min (CPU {t['cpu_seconds'] / 60:.1f} min): "
             f"{t.get('summary_line') or 'no pytest summary line'}; log {logs / 'test_suite.log'}")
+        for line in t.get("failures", []):
+            log(f"    {line}")
+        if not t["passed"] and not args.keep:
+            args.keep = True  # the log says why: the scratch folder stays
+            log(f"  the scratch folder is kept for the test run's log: {work}")
     results["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     json_path, md_path = save(results, args)

@@ -206,9 +206,13 @@ def test_pytests_summary_line_is_read_with_its_counts():
                                       "counts": {"passed": 646, "skipped": 2, "warnings": 8}, "pytest_seconds": 1844.21,
                                       "slowest": [{"seconds": 327.74, "phase": "call", "test": "tests/test_retention.py::test_nights[three_nights_keep_2]"},
                                                   {"seconds": 272.11, "phase": "setup",
-                                                   "test": "tests/test_spark_parity.py::test_kpi_results_are_identical_on_spark_and_duckdb"}]}
-    assert rb.pytest_summary("==== 1 failed, 3 passed, 1 error in 3.50s ====")["counts"] == {"failed": 1, "passed": 3, "errors": 1}
-    assert rb.pytest_summary("Killed\n") == {"summary_line": None, "counts": {}, "pytest_seconds": None, "slowest": []}
+                                                   "test": "tests/test_spark_parity.py::test_kpi_results_are_identical_on_spark_and_duckdb"}],
+                                      "failures": []}
+    failed = rb.pytest_summary("=== short test summary info ===\nFAILED tests/test_a.py::test_x - assert 1 == 2\n"
+                               "ERROR tests/test_b.py::test_y - TimeoutError: no answer\n==== 1 failed, 3 passed, 1 error in 3.50s ====")
+    assert failed["counts"] == {"failed": 1, "passed": 3, "errors": 1}
+    assert failed["failures"] == ["FAILED tests/test_a.py::test_x - assert 1 == 2", "ERROR tests/test_b.py::test_y - TimeoutError: no answer"]
+    assert rb.pytest_summary("Killed\n") == {"summary_line": None, "counts": {}, "pytest_seconds": None, "slowest": [], "failures": []}
 
 
 @pytest.mark.parametrize("failing", [False, True], ids=["all_pass", "one_fails"])
@@ -235,11 +239,43 @@ def test_the_default_test_run_is_timed_and_reported_beside_its_target(tmp_path, 
     aim, measured, met = {a: (b, c, d) for a, b, c, d in rb.verdicts(results)}["default test run (2 cores)"]
     assert aim == "< 15 min" and met == ("no" if failing else "yes")
     assert measured.startswith(f"0 min {t['wall_seconds']:.0f} s") and measured.endswith(f"({t['summary_line']})")
+    assert 0 < t["cores_busy_share"] <= 1 and f"cores busy {t['cores_busy_share']:.0%} of the time" in measured
     md = rb.markdown(results)
     assert f"| default test run (2 cores) | < 15 min | {measured} | {met} |" in md
     assert len(t["slowest"]) == 2 and {x["test"].split("::")[0] for x in t["slowest"]} == {"test_tiny.py"}
     assert f"| {t['slowest'][0]['seconds']:.1f} | {t['slowest'][0]['phase']} | `{t['slowest'][0]['test']}` |" in md
     assert "## Full nightly run per scale" not in md  # the test run alone: no empty tables of scales
+    if failing:  # which test failed, in the results too (the scratch folder with the log may be gone)
+        assert t["failures"] == ["FAILED test_tiny.py::test_four - assert (2 + 2) == 5"]
+        assert "- `FAILED test_tiny.py::test_four - assert (2 + 2) == 5`" in md
+    else:
+        assert t["failures"] == [] and "Tests that failed" not in md
+
+
+def test_cpu_of_a_process_nobody_waits_for_is_seen_in_the_machines_busy_time(tmp_path):
+    """A process the measured command starts and never waits for (as a browser, a JVM or a daemon's run can be) is in
+    nobody's kernel CPU count: ``cpu_seconds`` misses it, the machine's busy time (``/proc/stat``) does not."""
+    from procmon import run_measured
+
+    done = tmp_path / "grandchild_cpu"
+    script = (
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"  # the child starts the grandchild and leaves at once: the grandchild goes to init
+        "    if os.fork() == 0:\n"
+        "        t = time.process_time()\n"
+        "        while time.process_time() - t < 0.8: pass\n"
+        f"        open({str(done)!r} + '.tmp', 'w').write(str(time.process_time()))\n"
+        f"        os.replace({str(done)!r} + '.tmp', {str(done)!r})\n"
+        "    os._exit(0)\n"
+        "os.wait()\n"
+        f"while not os.path.exists({str(done)!r}): time.sleep(0.02)\n"
+    )
+    m = run_measured([sys.executable, "-c", script], interval=0.05)
+    grandchild = float(done.read_text())
+    assert m.returncode == 0 and grandchild >= 0.8
+    assert m.cpu_seconds < grandchild  # the kernel counts the grandchild's CPU to no one here
+    assert m.machine_busy_seconds >= grandchild  # the machine saw it (and whatever else ran)
+    assert 0 < m.cores_busy_share <= 1.0
 
 
 def test_no_scale_and_no_test_run_writes_an_empty_result(tmp_path):
