@@ -454,7 +454,8 @@ def pytest_summary(output: str) -> dict:
                 counts["errors" if what.startswith("error") else what] = int(n)
             slowest = [{"seconds": float(d[0]), "phase": d[1], "test": d[2]}
                        for d in re.findall(r"^([0-9.]+)s (setup|call|teardown) +(\S+)$", output, flags=re.M)][:10]
-            failures = re.findall(r"^((?:FAILED|ERROR) \S+.*)$", output, flags=re.M)
+            short = output[output.rfind("short test summary info"):] if "short test summary info" in output else ""
+            failures = re.findall(r"^((?:FAILED|ERROR) \S+.*)$", short, flags=re.M)
             return {"summary_line": f"{m.group(1)} in {float(m.group(2)):.0f} s", "counts": counts, "pytest_seconds": float(m.group(2)),
                     "slowest": slowest, "failures": [f[:300] for f in failures]}
     return {"summary_line": None, "counts": {}, "pytest_seconds": None, "slowest": [], "failures": []}

@@ -208,7 +208,8 @@ def test_pytests_summary_line_is_read_with_its_counts():
                                                   {"seconds": 272.11, "phase": "setup",
                                                    "test": "tests/test_spark_parity.py::test_kpi_results_are_identical_on_spark_and_duckdb"}],
                                       "failures": []}
-    failed = rb.pytest_summary("=== short test summary info ===\nFAILED tests/test_a.py::test_x - assert 1 == 2\n"
+    failed = rb.pytest_summary("----- Captured log call -----\nERROR daxing_kpi.cli:cli.py:12 a line the test logged\n"
+                               "=== short test summary info ===\nFAILED tests/test_a.py::test_x - assert 1 == 2\n"
                                "ERROR tests/test_b.py::test_y - TimeoutError: no answer\n==== 1 failed, 3 passed, 1 error in 3.50s ====")
     assert failed["counts"] == {"failed": 1, "passed": 3, "errors": 1}
     assert failed["failures"] == ["FAILED tests/test_a.py::test_x - assert 1 == 2", "ERROR tests/test_b.py::test_y - TimeoutError: no answer"]
