@@ -260,7 +260,7 @@ def test_cpu_of_a_process_nobody_waits_for_is_seen_in_the_machines_busy_time(tmp
 
     done = tmp_path / "grandchild_cpu"
     script = (
-        "import os, sys, time\n"
+        "import os, time\n"
         "if os.fork() == 0:\n"  # the child starts the grandchild and leaves at once: the grandchild goes to init
         "    if os.fork() == 0:\n"
         "        t = time.process_time()\n"
